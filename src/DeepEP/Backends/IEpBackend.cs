@@ -1,0 +1,48 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Backends;
+
+/// <summary>
+/// One engine behind <see cref="EpBuffer"/>. <see cref="EpBuffer"/> validates every argument before calling
+/// in, so implementations may assume shapes, dtypes and ranges are consistent (spec preconditions hold).
+/// All ranks of the group call the same methods in the same order.
+/// </summary>
+internal interface IEpBackend : IDisposable
+{
+    /// <summary>Which backend this is.</summary>
+    EpBackendKind Kind { get; }
+
+    /// <summary>Device ordinal the backend's tensors live on, or <see cref="DeviceTensor.HostDevice"/>.</summary>
+    int Device { get; }
+
+    /// <summary>Spec §1.</summary>
+    DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams);
+
+    /// <summary>Spec §2 (non-cached when <see cref="NormalDispatchRequest.Handle"/> is null, cached otherwise).</summary>
+    DispatchResult Dispatch(NormalDispatchRequest request);
+
+    /// <summary>Spec §3.</summary>
+    CombineResult Combine(NormalCombineRequest request);
+
+    /// <summary>Spec §5.3.</summary>
+    LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request);
+
+    /// <summary>Spec §5.4.</summary>
+    LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request);
+
+    /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads in zero-copy mode.</summary>
+    DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle);
+
+    /// <summary>Spec §5.2: zero both signalling areas between barriers.</summary>
+    void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts);
+
+    /// <summary>Spec §5.6: set or clear the mask of one rank.</summary>
+    void UpdateMaskBuffer(int rankToMask, bool mask);
+
+    /// <summary>Spec §5.6: copy the mask into <paramref name="maskStatus"/> (<c>[R]</c> Int32).</summary>
+    void QueryMaskBuffer(DeviceTensor maskStatus);
+
+    /// <summary>Spec §5.6: clear every mask.</summary>
+    void CleanMaskBuffer();
+}

@@ -1,0 +1,16 @@
+using DeepEP.Tensors;
+
+namespace DeepEP.Ep;
+
+/// <summary>The low-latency dispatch handle (spec §5.3), passed to <see cref="EpBuffer.LowLatencyCombine"/>.</summary>
+/// <param name="PackedRecvSrcInfo"><c>[E_l, R*N]</c> Int32 source token index of each packed row.</param>
+/// <param name="PackedRecvLayoutRange"><c>[E_l, R]</c> Int64 <c>(begin &lt;&lt; 32) | count</c> of the rows of expert e from rank s.</param>
+/// <param name="NumMaxDispatchTokensPerRank">N, the per-rank token capacity.</param>
+/// <param name="Hidden">H.</param>
+/// <param name="NumExperts">E.</param>
+public sealed record LowLatencyHandle(
+    DeviceTensor PackedRecvSrcInfo,
+    DeviceTensor PackedRecvLayoutRange,
+    int NumMaxDispatchTokensPerRank,
+    int Hidden,
+    int NumExperts);
