@@ -243,6 +243,30 @@ public sealed class DeviceTensor : IDisposable
         return new Span<T>((void*)Pointer, checked((int)(ByteSize / Unsafe.SizeOf<T>())));
     }
 
+    /// <summary>A reference to one element of a host tensor, honouring strides (for reference code and tests).</summary>
+    public unsafe ref T At<T>(params ReadOnlySpan<long> index)
+        where T : unmanaged
+    {
+        if (!IsHost)
+        {
+            throw new InvalidOperationException($"{Describe()} is on a device; element access needs a host tensor.");
+        }
+        if (index.Length != Rank || Unsafe.SizeOf<T>() != DType.ElementSize())
+        {
+            throw new ArgumentException($"At<{typeof(T).Name}> with {index.Length} indices does not fit {Describe()}.", nameof(index));
+        }
+        long offset = 0;
+        for (int d = 0; d < index.Length; d++)
+        {
+            if ((ulong)index[d] >= (ulong)_shape[d])
+            {
+                throw new IndexOutOfRangeException($"Index {index[d]} is outside dimension {d} of {Describe()}.");
+            }
+            offset += index[d] * _strides[d];
+        }
+        return ref Unsafe.AsRef<T>((void*)(Pointer + (nint)(offset * Unsafe.SizeOf<T>())));
+    }
+
     /// <summary>Copies into a new contiguous tensor on <paramref name="device"/> (strides are materialised).</summary>
     public DeviceTensor To(int device, CudaStream? stream = null)
     {
