@@ -1,1 +1,8 @@
-System.Console.WriteLine("x");
+using System.CommandLine;
+using DeepEP.Cli.Commands;
+
+var root = new RootCommand("deepep: expert-parallel MoE dispatch and combine for .NET")
+{
+    BenchCommand.Create(),
+};
+return root.Parse(args).Invoke();

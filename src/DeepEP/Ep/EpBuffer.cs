@@ -1,22 +1,543 @@
+using DeepEP.Backends;
+using DeepEP.Cuda;
+using DeepEP.Distributed;
+using DeepEP.Ep.Heuristics;
 using DeepEP.Tensors;
 
 namespace DeepEP.Ep;
 
-/// <summary>DeepEP's <c>Buffer</c> (work in progress).</summary>
-public sealed class EpBuffer
+/// <summary>
+/// DeepEP's <c>Buffer</c>: the communication buffers of one rank of an expert-parallel group and the MoE
+/// dispatch/combine operations over them, in normal mode (training, prefill) and low-latency mode (decode).
+/// Every method validates its arguments before anything is launched and throws an <see cref="ArgumentException"/>
+/// naming the argument and what would be valid. All ranks must call the same operations in the same order.
+/// </summary>
+public sealed class EpBuffer : IDisposable
 {
-    /// <summary>Spec §1.</summary>
-    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts) => throw new NotImplementedException();
+    /// <summary>The top-k index element type (DeepEP's <c>topk_idx_t</c>).</summary>
+    public const DType TopkIdxDType = DType.Int64;
 
-    /// <summary>Spec §2.</summary>
-    public DispatchResult Dispatch(DeviceTensor x) => throw new NotImplementedException();
+    /// <summary>Most top-k slots per token.</summary>
+    public const int MaxTopk = 32;
 
-    /// <summary>Spec §3.</summary>
-    public CombineResult Combine(DeviceTensor x) => throw new NotImplementedException();
+    /// <summary>Most local experts per rank.</summary>
+    public const int MaxLocalExperts = 1024;
 
-    /// <summary>Spec §5.3.</summary>
-    public LowLatencyDispatchResult LowLatencyDispatch(DeviceTensor x) => throw new NotImplementedException();
+    private readonly IEpBackend _backend;
+    private bool _destroyed;
 
-    /// <summary>Spec §5.4.</summary>
-    public LowLatencyCombineResult LowLatencyCombine(DeviceTensor x) => throw new NotImplementedException();
+    /// <summary>Creates the buffers of this rank; collective over <paramref name="group"/>.</summary>
+    /// <param name="group">The expert-parallel group.</param>
+    /// <param name="numNvlBytes">Bytes of the normal-mode (NVLink) buffer; a multiple of 128 (see <see cref="EpConfig.GetNvlBufferSizeHint"/>).</param>
+    /// <param name="numRdmaBytes">Bytes of the low-latency buffer; a multiple of 128 (see <see cref="GetLowLatencyRdmaSizeHint"/>).</param>
+    /// <param name="lowLatencyMode">Enables the low-latency operations.</param>
+    /// <param name="options">Backend, device, masking, timeouts, logging.</param>
+    public EpBuffer(ProcessGroup group, long numNvlBytes = 0, long numRdmaBytes = 0, bool lowLatencyMode = false, EpBufferOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        TensorChecks.That(numNvlBytes >= 0 && numNvlBytes % BufferSizeHints.Alignment == 0, nameof(numNvlBytes),
+            $"numNvlBytes ({numNvlBytes}) must be a non-negative multiple of {BufferSizeHints.Alignment}; use EpConfig.GetNvlBufferSizeHint.");
+        TensorChecks.That(numRdmaBytes >= 0 && numRdmaBytes % BufferSizeHints.Alignment == 0, nameof(numRdmaBytes),
+            $"numRdmaBytes ({numRdmaBytes}) must be a non-negative multiple of {BufferSizeHints.Alignment}; use EpBuffer.GetLowLatencyRdmaSizeHint.");
+        Options = options ?? new EpBufferOptions();
+        Group = group;
+        NumNvlBytes = numNvlBytes;
+        NumRdmaBytes = numRdmaBytes;
+        LowLatencyMode = lowLatencyMode;
+        _backend = BackendFactory.Create(group, Options);
+    }
+
+    /// <summary>SMs used by default configurations (DeepEP's class attribute <c>Buffer.num_sms</c>, default 20).</summary>
+    public static int NumSms { get; private set; } = 20;
+
+    /// <summary>This rank.</summary>
+    public int Rank => Group.Rank;
+
+    /// <summary>Number of ranks R.</summary>
+    public int GroupSize => Group.Size;
+
+    /// <summary>The process group.</summary>
+    public ProcessGroup Group { get; }
+
+    /// <summary>Normal-mode buffer bytes.</summary>
+    public long NumNvlBytes { get; }
+
+    /// <summary>Low-latency buffer bytes.</summary>
+    public long NumRdmaBytes { get; }
+
+    /// <summary>Whether low-latency operations are enabled.</summary>
+    public bool LowLatencyMode { get; }
+
+    /// <summary>The options this buffer was created with.</summary>
+    public EpBufferOptions Options { get; }
+
+    /// <summary>The engine in use.</summary>
+    public EpBackendKind Backend => _backend.Kind;
+
+    /// <summary>Device of this rank's tensors (<see cref="DeviceTensor.HostDevice"/> for the host backend).</summary>
+    public int Device => _backend.Device;
+
+    /// <summary>Sets the SM count of default configurations (DeepEP's <c>Buffer.set_num_sms</c>); must be even and positive.</summary>
+    public static void SetNumSms(int numSms)
+    {
+        TensorChecks.That(numSms > 0 && numSms % 2 == 0, nameof(numSms), $"numSms ({numSms}) must be even and positive: kernels use two blocks per channel.");
+        NumSms = numSms;
+    }
+
+    /// <summary>The default dispatch configuration for <paramref name="numRanks"/> ranks with <see cref="NumSms"/> SMs.</summary>
+    public static EpConfig GetDispatchConfig(int numRanks) => DefaultConfigs.For(numRanks, NumSms, combine: false);
+
+    /// <summary>The default combine configuration for <paramref name="numRanks"/> ranks with <see cref="NumSms"/> SMs.</summary>
+    public static EpConfig GetCombineConfig(int numRanks) => DefaultConfigs.For(numRanks, NumSms, combine: true);
+
+    /// <summary>Bytes of <c>numRdmaBytes</c> that low-latency mode needs (spec §5.1).</summary>
+    public static long GetLowLatencyRdmaSizeHint(int numMaxDispatchTokensPerRank, int hidden, int numRanks, int numExperts)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numMaxDispatchTokensPerRank);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hidden);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numRanks);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numExperts);
+        return BufferSizeHints.LowLatencySizeHint(numMaxDispatchTokensPerRank, hidden, numRanks, numExperts);
+    }
+
+    /// <summary>An event recorded now on <paramref name="stream"/> (DeepEP's <c>Buffer.capture()</c>), to pass as <c>previousEvent</c>; use <c>CudaStream.ForDevice(device)</c> for the library stream.</summary>
+    public static EventOverlap Capture(CudaStream stream) => new((stream ?? throw new ArgumentNullException(nameof(stream))).RecordEvent());
+
+    /// <summary>Computes the dispatch layout of <paramref name="topkIdx"/> (spec §1).</summary>
+    /// <param name="topkIdx"><c>[T, K]</c> Int64 expert ids, -1 for a masked slot.</param>
+    /// <param name="numExperts">E, divisible by the group size.</param>
+    /// <param name="previousEvent">Event to wait on before starting; null waits on the current stream.</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
+    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, EventOverlap? previousEvent = null, bool asyncFinish = false, bool allocateOnCommStream = false)
+    {
+        EnsureUsable();
+        CheckNumExperts(numExperts, nameof(numExperts));
+        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+        CheckTopk(topkIdx, nameof(topkIdx), numExperts);
+        return _backend.GetDispatchLayout(topkIdx, numExperts, Streams(previousEvent, asyncFinish, allocateOnCommStream));
+    }
+
+    /// <summary>
+    /// Normal-mode dispatch (spec §2): sends each token once to every rank owning one of its experts. Without
+    /// <paramref name="handle"/> it needs the layout tensors; with a handle it is a cached dispatch (same routing,
+    /// new data, no host synchronisation, no new handle).
+    /// </summary>
+    /// <param name="x"><c>[T, H]</c> BF16 (H*2 a multiple of 16) or FP8 E4M3 (H a multiple of 16, with <paramref name="xScales"/>).</param>
+    /// <param name="xScales">FP8 only: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales, any strides (column-major works).</param>
+    /// <param name="handle">A handle from an earlier dispatch for a cached dispatch.</param>
+    /// <param name="numTokensPerRank"><c>[R]</c> Int32 from <see cref="GetDispatchLayout"/>.</param>
+    /// <param name="numTokensPerRdmaRank">Internode only; must be null within one NVLink domain.</param>
+    /// <param name="isTokenInRank"><c>[T, R]</c> Bool from <see cref="GetDispatchLayout"/>.</param>
+    /// <param name="numTokensPerExpert"><c>[E]</c> Int32 from <see cref="GetDispatchLayout"/>.</param>
+    /// <param name="topkIdx"><c>[T, K]</c> Int64, given together with <paramref name="topkWeights"/>.</param>
+    /// <param name="topkWeights"><c>[T, K]</c> Float32.</param>
+    /// <param name="expertAlignment">Round each per-expert receive count up to a multiple of this (≥ 1).</param>
+    /// <param name="numWorstTokens">If &gt; 0: no host synchronisation, outputs sized to this many rows (needs top-k).</param>
+    /// <param name="config">Kernel configuration; null uses <see cref="GetDispatchConfig"/>.</param>
+    /// <param name="previousEvent">Event to wait on before starting.</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="allocateOnCommStream">Allocate outputs on the communication stream.</param>
+    public DispatchResult Dispatch(
+        DeviceTensor x,
+        DeviceTensor? xScales = null,
+        DispatchHandle? handle = null,
+        DeviceTensor? numTokensPerRank = null,
+        DeviceTensor? numTokensPerRdmaRank = null,
+        DeviceTensor? isTokenInRank = null,
+        DeviceTensor? numTokensPerExpert = null,
+        DeviceTensor? topkIdx = null,
+        DeviceTensor? topkWeights = null,
+        int expertAlignment = 1,
+        int numWorstTokens = 0,
+        EpConfig? config = null,
+        EventOverlap? previousEvent = null,
+        bool asyncFinish = false,
+        bool allocateOnCommStream = false)
+    {
+        EnsureUsable();
+        config ??= GetDispatchConfig(GroupSize);
+        CheckConfig(config);
+        StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream);
+        (long tokens, long hidden, int numScales) = CheckDispatchPayload(x, xScales);
+        TensorChecks.That(numTokensPerRdmaRank is null, nameof(numTokensPerRdmaRank),
+            "numTokensPerRdmaRank applies to internode dispatch only; pass null within one NVLink domain.");
+        TensorChecks.That(expertAlignment >= 1, nameof(expertAlignment), $"expertAlignment ({expertAlignment}) must be at least 1.");
+        TensorChecks.That(numWorstTokens >= 0, nameof(numWorstTokens), $"numWorstTokens ({numWorstTokens}) must be 0 (off) or positive.");
+        long rowBytes = (hidden * x.DType.ElementSize()) + (numScales * 4L);
+
+        if (handle is not null)
+        {
+            TensorChecks.That(topkIdx is null && topkWeights is null, nameof(handle), "A cached dispatch (handle given) takes no topkIdx/topkWeights: the handle already fixes the routing.");
+            TensorChecks.That(numTokensPerRank is null && isTokenInRank is null && numTokensPerExpert is null, nameof(handle), "A cached dispatch (handle given) takes no layout tensors.");
+            TensorChecks.That(numWorstTokens == 0, nameof(numWorstTokens), "numWorstTokens applies to non-cached dispatch only; a cached dispatch already knows its receive count.");
+            CheckHandle(handle, config, tokens);
+            CheckNvlCapacity(config, rowBytes, 0, numScales);
+            return _backend.Dispatch(new NormalDispatchRequest(x, xScales, handle, null, null, null, null, null, 0, expertAlignment, 0, config, streams));
+        }
+
+        int numExperts = CheckLayout(numTokensPerRank, isTokenInRank, numTokensPerExpert, tokens);
+        TensorChecks.That((topkIdx is null) == (topkWeights is null), topkIdx is null ? nameof(topkWeights) : nameof(topkIdx),
+            "topkIdx and topkWeights must be given together or both omitted.");
+        int numTopk = 0;
+        if (topkIdx is not null)
+        {
+            TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
+            numTopk = (int)topkIdx.Size(1);
+            TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, numTopk]);
+            CheckTopk(topkIdx, nameof(topkIdx), numExperts);
+        }
+        TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
+        CheckNvlCapacity(config, rowBytes, numTopk, numScales);
+        return _backend.Dispatch(new NormalDispatchRequest(x, xScales, null, numTokensPerRank, isTokenInRank, numTokensPerExpert,
+            topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams));
+    }
+
+    /// <summary>
+    /// Normal-mode combine (spec §3): for each original token, the bias plus the unweighted sum of the rows every
+    /// rank returns for it, in rank order, accumulated in fp32; top-k weights are summed the same way.
+    /// </summary>
+    /// <param name="x"><c>[M, H]</c> BF16 in the row order of the dispatch output.</param>
+    /// <param name="handle">The handle of that dispatch (its <c>SendHead</c> is rewritten in place, as upstream).</param>
+    /// <param name="topkWeights">Optional <c>[M, K]</c> Float32 to sum back per token.</param>
+    /// <param name="bias">Zero, one or two <c>[T, H]</c> BF16 tensors added first, indexed by original token.</param>
+    /// <param name="config">Kernel configuration with the dispatch's SM count; null uses <see cref="GetCombineConfig"/>.</param>
+    /// <param name="previousEvent">Event to wait on before starting.</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="allocateOnCommStream">Allocate outputs on the communication stream.</param>
+    public CombineResult Combine(
+        DeviceTensor x,
+        DispatchHandle handle,
+        DeviceTensor? topkWeights = null,
+        IReadOnlyList<DeviceTensor>? bias = null,
+        EpConfig? config = null,
+        EventOverlap? previousEvent = null,
+        bool asyncFinish = false,
+        bool allocateOnCommStream = false)
+    {
+        EnsureUsable();
+        ArgumentNullException.ThrowIfNull(handle);
+        config ??= GetCombineConfig(GroupSize);
+        CheckConfig(config);
+        StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream);
+        long tokens = handle.NumTokens;
+        CheckHandle(handle, config, tokens);
+        TensorChecks.That(x is not null && x.DType == DType.BFloat16, nameof(x), $"Combine takes BF16 only (FP8 is dispatch-only); got {x?.Describe() ?? "null"}.");
+        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
+        long hidden = x!.Size(1);
+        TensorChecks.That(hidden * 2 % 16 == 0, nameof(x), $"The hidden size {hidden} must make rows a multiple of 16 bytes (H a multiple of 8 for BF16).");
+        int numTopk = 0;
+        if (topkWeights is not null)
+        {
+            TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
+            numTopk = (int)topkWeights.Size(1);
+            TensorChecks.That(numTopk <= MaxTopk, nameof(topkWeights), $"topkWeights has {numTopk} columns; at most {MaxTopk} are supported.");
+        }
+        TensorChecks.That(bias is null || bias.Count <= 2, nameof(bias), $"bias takes at most two tensors; got {bias?.Count}.");
+        for (int i = 0; bias is not null && i < bias.Count; i++)
+        {
+            TensorChecks.Require(bias[i], $"{nameof(bias)}[{i}]", DType.BFloat16, Device, [tokens, hidden]);
+        }
+        TensorChecks.That(NumNvlBytes >= BufferSizeHints.NormalCombineBytes(GroupSize, config.NumChannels, config.NumMaxNvlChunkedRecvTokens, (int)hidden, numTopk),
+            nameof(config), $"numNvlBytes ({NumNvlBytes}) is too small for this combine; it needs {BufferSizeHints.NormalCombineBytes(GroupSize, config.NumChannels, config.NumMaxNvlChunkedRecvTokens, (int)hidden, numTopk)} (see EpConfig.GetNvlBufferSizeHint).");
+        DeviceTensor? bias0 = bias is { Count: > 0 } ? bias[0] : null;
+        DeviceTensor? bias1 = bias is { Count: > 1 } ? bias[1] : null;
+        return _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
+    }
+
+    /// <summary>Zeroes the low-latency signalling areas between barriers (spec §5.2); required after normal-mode use of the same buffer.</summary>
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    {
+        EnsureUsable();
+        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
+        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts);
+    }
+
+    /// <summary>
+    /// Low-latency dispatch (spec §5.3): one copy per selected expert, packed per local expert, no host
+    /// synchronisation, CUDA-graph capturable.
+    /// </summary>
+    /// <param name="x"><c>[T, H]</c> BF16, T ≤ <paramref name="numMaxDispatchTokensPerRank"/>, H a multiple of 128.</param>
+    /// <param name="topkIdx"><c>[T, K]</c> Int64, -1 for a masked slot.</param>
+    /// <param name="numMaxDispatchTokensPerRank">N, the same on every rank and every call.</param>
+    /// <param name="numExperts">E, divisible by the group size.</param>
+    /// <param name="cumulativeLocalExpertRecvStats">Optional <c>[E_l]</c> Int32 to which each expert's receive count is added.</param>
+    /// <param name="dispatchWaitRecvCostStats">Optional <c>[R]</c> Int64 to which the wait per source rank is added (clock cycles).</param>
+    /// <param name="useFp8">Cast to FP8 E4M3 with per-128-channel scales on the fly.</param>
+    /// <param name="roundScale">Round scales to powers of two.</param>
+    /// <param name="useUe8m0">Pack scales as UE8M0 exponent bytes (needs <paramref name="roundScale"/>, H a multiple of 512).</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
+    public LowLatencyDispatchResult LowLatencyDispatch(
+        DeviceTensor x,
+        DeviceTensor topkIdx,
+        int numMaxDispatchTokensPerRank,
+        int numExperts,
+        DeviceTensor? cumulativeLocalExpertRecvStats = null,
+        DeviceTensor? dispatchWaitRecvCostStats = null,
+        bool useFp8 = true,
+        bool roundScale = false,
+        bool useUe8m0 = false,
+        bool asyncFinish = false,
+        bool returnRecvHook = false)
+    {
+        EnsureLowLatency();
+        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+        long tokens = x.Size(0);
+        int hidden = checked((int)x.Size(1));
+        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
+        TensorChecks.That(tokens <= numMaxDispatchTokensPerRank, nameof(x),
+            $"x has {tokens} tokens but numMaxDispatchTokensPerRank is {numMaxDispatchTokensPerRank}; raise it (and the buffer) or split the batch.");
+        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
+        CheckTopk(topkIdx, nameof(topkIdx), numExperts);
+        TensorChecks.That(!useUe8m0 || roundScale, nameof(useUe8m0), "useUe8m0 requires roundScale: UE8M0 stores only power-of-two scales.");
+        TensorChecks.That(!useUe8m0 || hidden % 512 == 0, nameof(useUe8m0), $"UE8M0 packs four scale groups per Int32, so H ({hidden}) must be a multiple of 512.");
+        TensorChecks.That(useFp8 || !roundScale, nameof(roundScale), "roundScale applies to FP8 dispatch only (useFp8: true).");
+        TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
+        if (cumulativeLocalExpertRecvStats is not null)
+        {
+            TensorChecks.Require(cumulativeLocalExpertRecvStats, nameof(cumulativeLocalExpertRecvStats), DType.Int32, Device, [numExperts / GroupSize]);
+        }
+        if (dispatchWaitRecvCostStats is not null)
+        {
+            TensorChecks.Require(dispatchWaitRecvCostStats, nameof(dispatchWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
+        }
+        return _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
+            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, useFp8, roundScale, useUe8m0, asyncFinish, returnRecvHook));
+    }
+
+    /// <summary>
+    /// Low-latency combine (spec §5.4): for each original token, Σ_k topkWeights[t,k] · (expert output row), in
+    /// top-k order with fused multiply-adds, skipping -1 slots and masked ranks.
+    /// </summary>
+    /// <param name="x"><c>[E_l, R*N, H]</c> BF16 expert outputs in the packed layout of the dispatch.</param>
+    /// <param name="topkIdx">The <c>[T, K]</c> Int64 routing given to that dispatch.</param>
+    /// <param name="topkWeights"><c>[T, K]</c> Float32 weights.</param>
+    /// <param name="handle">The dispatch's handle.</param>
+    /// <param name="useLogfmt">LogFMT-10 compression (not supported by this version; must be false).</param>
+    /// <param name="zeroCopy">The expert outputs are already in <see cref="GetNextLowLatencyCombineBuffer"/>.</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
+    /// <param name="out">Optional <c>[T, H]</c> BF16 written in place and returned.</param>
+    /// <param name="combineWaitRecvCostStats">Optional <c>[R]</c> Int64 wait statistics.</param>
+    public LowLatencyCombineResult LowLatencyCombine(
+        DeviceTensor x,
+        DeviceTensor topkIdx,
+        DeviceTensor topkWeights,
+        LowLatencyHandle handle,
+        bool useLogfmt = false,
+        bool zeroCopy = false,
+        bool asyncFinish = false,
+        bool returnRecvHook = false,
+        DeviceTensor? @out = null,
+        DeviceTensor? combineWaitRecvCostStats = null)
+    {
+        EnsureLowLatency();
+        ArgumentNullException.ThrowIfNull(handle);
+        int localExperts = handle.NumExperts / GroupSize;
+        long rows = (long)GroupSize * handle.NumMaxDispatchTokensPerRank;
+        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [localExperts, rows, handle.Hidden]);
+        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+        long tokens = topkIdx.Size(0);
+        TensorChecks.That(tokens <= handle.NumMaxDispatchTokensPerRank, nameof(topkIdx), $"topkIdx has {tokens} tokens, more than the handle's N = {handle.NumMaxDispatchTokensPerRank}.");
+        TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, topkIdx.Size(1)]);
+        CheckTopk(topkIdx, nameof(topkIdx), handle.NumExperts);
+        TensorChecks.Require(handle.PackedRecvSrcInfo, nameof(handle), DType.Int32, Device, [localExperts, rows]);
+        TensorChecks.Require(handle.PackedRecvLayoutRange, nameof(handle), DType.Int64, Device, [localExperts, GroupSize]);
+        TensorChecks.That(!useLogfmt, nameof(useLogfmt), "LogFMT-10 combine is not supported by this version; pass useLogfmt: false.");
+        TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
+        if (@out is not null)
+        {
+            TensorChecks.Require(@out, nameof(@out), DType.BFloat16, Device, [tokens, handle.Hidden]);
+        }
+        if (combineWaitRecvCostStats is not null)
+        {
+            TensorChecks.Require(combineWaitRecvCostStats, nameof(combineWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
+        }
+        return _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy, asyncFinish,
+            returnRecvHook, @out, combineWaitRecvCostStats));
+    }
+
+    /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads when <c>zeroCopy</c> is set (spec §5.4).</summary>
+    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle)
+    {
+        EnsureLowLatency();
+        ArgumentNullException.ThrowIfNull(handle);
+        CheckLowLatencyShape(handle.NumMaxDispatchTokensPerRank, handle.Hidden, handle.NumExperts);
+        return _backend.GetNextLowLatencyCombineBuffer(handle);
+    }
+
+    /// <summary>Marks (<paramref name="mask"/> true) or unmarks a rank as failed (spec §5.6); needs <see cref="EpBufferOptions.EnableShrink"/>.</summary>
+    public void LowLatencyUpdateMaskBuffer(int rankToMask, bool mask = false)
+    {
+        EnsureShrink();
+        TensorChecks.That(rankToMask >= 0 && rankToMask < GroupSize, nameof(rankToMask), $"rankToMask ({rankToMask}) must be in [0, {GroupSize}).");
+        _backend.UpdateMaskBuffer(rankToMask, mask);
+    }
+
+    /// <summary>Copies the mask (1 = failed) into <paramref name="maskStatus"/>, <c>[R]</c> Int32 (spec §5.6).</summary>
+    public void LowLatencyQueryMaskBuffer(DeviceTensor maskStatus)
+    {
+        EnsureShrink();
+        TensorChecks.Require(maskStatus, nameof(maskStatus), DType.Int32, Device, [GroupSize]);
+        _backend.QueryMaskBuffer(maskStatus);
+    }
+
+    /// <summary>Clears every mask (spec §5.6).</summary>
+    public void LowLatencyCleanMaskBuffer()
+    {
+        EnsureShrink();
+        _backend.CleanMaskBuffer();
+    }
+
+    /// <summary>Releases the buffers collectively (DeepEP's <c>destroy()</c>); needs <see cref="EpBufferOptions.ExplicitlyDestroy"/>.</summary>
+    public void Destroy()
+    {
+        if (!Options.ExplicitlyDestroy)
+        {
+            throw new InvalidOperationException("Destroy() needs EpBufferOptions.ExplicitlyDestroy; otherwise Dispose() releases the buffer.");
+        }
+        Release();
+    }
+
+    /// <summary>Releases the buffers (collective: every rank must dispose). With <see cref="EpBufferOptions.ExplicitlyDestroy"/>, call <see cref="Destroy"/> first.</summary>
+    public void Dispose()
+    {
+        if (Options.ExplicitlyDestroy && !_destroyed)
+        {
+            throw new InvalidOperationException("This EpBuffer was created with ExplicitlyDestroy: call Destroy() before disposing it.");
+        }
+        Release();
+    }
+
+    private void Release()
+    {
+        if (!_destroyed)
+        {
+            _destroyed = true;
+            _backend.Dispose();
+        }
+    }
+
+    private void EnsureUsable() => ObjectDisposedException.ThrowIf(_destroyed, this);
+
+    private void EnsureLowLatency()
+    {
+        EnsureUsable();
+        if (!LowLatencyMode)
+        {
+            throw new InvalidOperationException("Low-latency operations need an EpBuffer created with lowLatencyMode: true.");
+        }
+    }
+
+    private void EnsureShrink()
+    {
+        EnsureLowLatency();
+        if (!Options.EnableShrink)
+        {
+            throw new InvalidOperationException("Rank masking needs EpBufferOptions.EnableShrink = true.");
+        }
+    }
+
+    private static StreamOptions Streams(EventOverlap? previousEvent, bool asyncFinish, bool allocateOnCommStream)
+    {
+        TensorChecks.That(!allocateOnCommStream || (previousEvent is not null && asyncFinish), nameof(allocateOnCommStream),
+            "allocateOnCommStream needs previousEvent and asyncFinish: true, so the caller can order later use of the outputs.");
+        return new StreamOptions(previousEvent, asyncFinish, allocateOnCommStream, null);
+    }
+
+    private void CheckNumExperts(int numExperts, string name)
+    {
+        TensorChecks.That(numExperts > 0 && numExperts % GroupSize == 0, name, $"{name} ({numExperts}) must be a positive multiple of the group size {GroupSize}.");
+        TensorChecks.That(numExperts / GroupSize <= MaxLocalExperts, name, $"{name} ({numExperts}) gives {numExperts / GroupSize} experts per rank; at most {MaxLocalExperts} are supported.");
+    }
+
+    private void CheckTopk(DeviceTensor topkIdx, string name, int numExperts)
+    {
+        TensorChecks.That(topkIdx.Size(1) is > 0 and <= MaxTopk, name, $"{name} has {topkIdx.Size(1)} top-k columns; 1 to {MaxTopk} are supported.");
+        if (Options.ValidateExpertIds && !IsCapturing())
+        {
+            TensorChecks.RequireExpertIds(topkIdx, name, numExperts);
+        }
+    }
+
+    /// <summary>True while the device's library stream is being captured into a CUDA graph (host copies are illegal then).</summary>
+    private bool IsCapturing() => Device != DeviceTensor.HostDevice && CudaStream.ForDevice(Device).IsCapturing;
+
+    private static void CheckConfig(EpConfig config)
+    {
+        TensorChecks.That(config.NumSms > 0 && config.NumSms % 2 == 0, nameof(config), $"config.NumSms ({config.NumSms}) must be even and positive: two blocks per channel.");
+    }
+
+    private (long Tokens, long Hidden, int NumScales) CheckDispatchPayload(DeviceTensor x, DeviceTensor? xScales)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.DType == DType.Float8E4M3)
+        {
+            TensorChecks.Require(x, nameof(x), DType.Float8E4M3, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+            TensorChecks.That(x.Size(1) % 16 == 0, nameof(x), $"FP8 rows must be a multiple of 16 bytes; H = {x.Size(1)}.");
+            TensorChecks.That(xScales is not null, nameof(xScales), "FP8 dispatch needs xScales ([T, S] Float32, or Int32 for UE8M0).");
+            TensorChecks.That(xScales!.DType is DType.Float32 or DType.Int32, nameof(xScales), $"xScales must be Float32 or Int32 (UE8M0); got {xScales.Describe()}.");
+            TensorChecks.Require(xScales, nameof(xScales), xScales.DType, Device, [x.Size(0), TensorChecks.AnySize], allowStrided: true);
+            return (x.Size(0), x.Size(1), (int)xScales.Size(1));
+        }
+        TensorChecks.That(xScales is null, nameof(xScales), "xScales applies to FP8 (Float8E4M3) x only.");
+        TensorChecks.That(x.DType == DType.BFloat16, nameof(x), $"x must be BFloat16 or Float8E4M3 (with xScales); got {x.Describe()}.");
+        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+        TensorChecks.That(x.Size(1) * 2 % 16 == 0, nameof(x), $"BF16 rows must be a multiple of 16 bytes (H a multiple of 8); H = {x.Size(1)}.");
+        return (x.Size(0), x.Size(1), 0);
+    }
+
+    private int CheckLayout(DeviceTensor? numTokensPerRank, DeviceTensor? isTokenInRank, DeviceTensor? numTokensPerExpert, long tokens)
+    {
+        TensorChecks.Require(numTokensPerRank, nameof(numTokensPerRank), DType.Int32, Device, [GroupSize]);
+        TensorChecks.Require(isTokenInRank, nameof(isTokenInRank), DType.Bool, Device, [tokens, GroupSize]);
+        TensorChecks.Require(numTokensPerExpert, nameof(numTokensPerExpert), DType.Int32, Device, [TensorChecks.AnySize]);
+        int numExperts = checked((int)numTokensPerExpert!.Size(0));
+        CheckNumExperts(numExperts, nameof(numTokensPerExpert));
+        if (isTokenInRank!.IsHost && numTokensPerRank!.IsHost)
+        {
+            // Receivers wait for exactly the advertised counts, so a mismatch would only surface as a timeout.
+            bool[] inRank = isTokenInRank.ToArray<bool>();
+            int[] perRank = numTokensPerRank.ToArray<int>();
+            for (int d = 0; d < GroupSize; d++)
+            {
+                int count = 0;
+                for (long t = 0; t < tokens; t++)
+                {
+                    count += inRank[(t * GroupSize) + d] ? 1 : 0;
+                }
+                TensorChecks.That(count == perRank[d], nameof(numTokensPerRank),
+                    $"numTokensPerRank[{d}] = {perRank[d]} but isTokenInRank marks {count} tokens for rank {d}; pass both from GetDispatchLayout.");
+            }
+        }
+        return numExperts;
+    }
+
+    private void CheckHandle(DispatchHandle handle, EpConfig config, long tokens)
+    {
+        TensorChecks.That(handle.NumChannels == config.NumChannels, nameof(config),
+            $"The handle was made with {handle.NumChannels * 2} SMs but config uses {config.NumSms}; use the dispatch's SM count.");
+        TensorChecks.That(handle.RankPrefixMatrix.Size(0) == GroupSize && handle.SendHead.Size(1) == GroupSize, nameof(handle),
+            $"The handle belongs to a group of {handle.RankPrefixMatrix.Size(0)} ranks, not this buffer's {GroupSize}.");
+        TensorChecks.That(handle.SendHead.Size(0) == tokens, nameof(handle), $"The handle was made for {handle.SendHead.Size(0)} tokens but x has {tokens}.");
+        TensorChecks.That(handle.SendHead.Device == Device, nameof(handle), $"The handle lives on {TensorChecks.DeviceName(handle.SendHead.Device)}, not this buffer's {TensorChecks.DeviceName(Device)}.");
+    }
+
+    private void CheckNvlCapacity(EpConfig config, long rowBytes, int numTopk, int numScales)
+    {
+        long needed = BufferSizeHints.NormalDispatchBytes(GroupSize, config.NumChannels, config.NumMaxNvlChunkedRecvTokens, rowBytes, numTopk, numScales);
+        TensorChecks.That(NumNvlBytes >= needed, nameof(config),
+            $"numNvlBytes ({NumNvlBytes}) is too small for this dispatch: it needs {needed} bytes; create the EpBuffer with EpConfig.GetNvlBufferSizeHint or use fewer SMs/smaller rings.");
+    }
+
+    private void CheckLowLatencyShape(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    {
+        TensorChecks.That(numMaxDispatchTokensPerRank > 0, nameof(numMaxDispatchTokensPerRank), $"numMaxDispatchTokensPerRank ({numMaxDispatchTokensPerRank}) must be positive.");
+        TensorChecks.That(hidden > 0 && hidden % BufferSizeHints.ChannelsPerScale == 0, nameof(hidden), $"The hidden size ({hidden}) must be a positive multiple of 128.");
+        CheckNumExperts(numExperts, nameof(numExperts));
+        long needed = BufferSizeHints.LowLatencySizeHint(numMaxDispatchTokensPerRank, hidden, GroupSize, numExperts);
+        TensorChecks.That(NumRdmaBytes >= needed, nameof(numMaxDispatchTokensPerRank),
+            $"numRdmaBytes ({NumRdmaBytes}) is too small for N = {numMaxDispatchTokensPerRank}, H = {hidden}, E = {numExperts}: it needs {needed} (EpBuffer.GetLowLatencyRdmaSizeHint).");
+    }
 }

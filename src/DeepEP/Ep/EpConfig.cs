@@ -57,4 +57,23 @@ public sealed record EpConfig
 
     /// <summary>RDMA ring capacity in tokens (already a multiple of the send chunk).</summary>
     public int NumMaxRdmaChunkedRecvTokens { get; }
+
+    /// <summary>
+    /// Bytes of <c>numNvlBytes</c> that normal-mode dispatch and combine with this configuration need, for rows of up
+    /// to <paramref name="hiddenBytes"/> bytes (size BF16 rows: <c>H * 2</c>) and <paramref name="numRanks"/> ranks.
+    /// </summary>
+    public long GetNvlBufferSizeHint(long hiddenBytes, int numRanks)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numRanks);
+        return Heuristics.BufferSizeHints.NvlBufferSizeHint(this, hiddenBytes, numRanks);
+    }
+
+    /// <summary>Bytes of RDMA buffer normal mode needs: 0, since this library's normal mode runs within one NVLink domain (NCCL serves beyond it).</summary>
+    public long GetRdmaBufferSizeHint(long hiddenBytes, int numRanks)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numRanks);
+        return 0;
+    }
 }

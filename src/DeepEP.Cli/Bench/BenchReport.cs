@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Spectre.Console;
+
+namespace DeepEP.Cli.Bench;
+
+/// <summary>Prints benchmark results as a table and writes them as JSON.</summary>
+internal static class BenchReport
+{
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase, Converters = { new JsonStringEnumConverter() } };
+
+    public static void Print(IAnsiConsole console, BenchSettings s, IReadOnlyList<BenchResult> results)
+    {
+        console.MarkupLine(
+            $"[bold]deepep bench[/] backend [green]{s.Backend.ToString().ToLowerInvariant()}[/], {s.Ranks} ranks, " +
+            $"normal: {s.Tokens} tokens/rank, low-latency: {s.LowLatencyTokens} tokens/rank, hidden {s.Hidden}, top-{s.Topk} of {s.Experts}/{s.LowLatencyExperts} experts");
+        var table = new Table().Border(TableBorder.Rounded)
+            .AddColumns("mode", "operation", "SMs", "mean µs", "min µs", "max µs", "GB/s", "correct", "check");
+        foreach (BenchResult r in results)
+        {
+            table.AddRow(
+                r.Mode,
+                r.Operation,
+                r.Sms > 0 ? r.Sms.ToString(CultureInfo.InvariantCulture) : "-",
+                Format(r.MeanMicroseconds),
+                Format(r.MinMicroseconds),
+                Format(r.MaxMicroseconds),
+                r.Bytes > 0 ? r.GigabytesPerSecond.ToString("F2", CultureInfo.InvariantCulture) : "-",
+                r.Correct ? "[green]yes[/]" : "[red]NO[/]",
+                Markup.Escape(r.Check));
+        }
+        console.Write(table);
+        console.MarkupLine("[grey]GB/s counts bytes as upstream DeepEP does: received rows including the local rank's (normal), selections × message size (low-latency).[/]");
+    }
+
+    public static void WriteJson(string path, BenchSettings s, IReadOnlyList<BenchResult> results)
+    {
+        var document = new { settings = s, results = results.Select(r => new { r.Operation, r.Mode, r.Backend, r.Ranks, r.Sms, r.MeanMicroseconds, r.MinMicroseconds, r.MaxMicroseconds, r.Bytes, r.GigabytesPerSecond, r.Correct, r.Check }) };
+        File.WriteAllText(path, JsonSerializer.Serialize(document, JsonOptions));
+    }
+
+    private static string Format(double microseconds) => microseconds.ToString(microseconds >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture);
+}

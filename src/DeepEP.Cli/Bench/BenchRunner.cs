@@ -1,0 +1,82 @@
+using DeepEP.Distributed;
+using DeepEP.Ep;
+
+namespace DeepEP.Cli.Bench;
+
+/// <summary>Runs the benchmark on every rank (one thread per rank in this process) and merges what the ranks measured.</summary>
+internal static class BenchRunner
+{
+    public static IReadOnlyList<BenchResult> Run(BenchSettings s, Action<string>? progress = null)
+    {
+        ProcessGroup[] groups = ProcessGroup.CreateInProcess(s.Ranks);
+        var perRank = new IReadOnlyList<RankMeasurement>[s.Ranks];
+        var failures = new Exception?[s.Ranks];
+        var threads = new Thread[s.Ranks];
+        for (int r = 0; r < s.Ranks; r++)
+        {
+            int rank = r;
+            threads[r] = new Thread(() =>
+            {
+                try
+                {
+                    perRank[rank] = RunRank(groups[rank], s, rank == 0 ? progress : null);
+                }
+                catch (Exception e)
+                {
+                    failures[rank] = e;
+                }
+            }) { Name = $"deepep rank {rank}", IsBackground = true };
+            threads[r].Start();
+        }
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+        foreach (ProcessGroup g in groups)
+        {
+            g.Dispose();
+        }
+        Exception[] errors = failures.OfType<Exception>().ToArray();
+        if (errors.Length > 0)
+        {
+            throw new AggregateException("The benchmark failed on at least one rank.", errors);
+        }
+        return Merge(perRank, s);
+    }
+
+    private static IReadOnlyList<RankMeasurement> RunRank(ProcessGroup group, BenchSettings s, Action<string>? progress)
+    {
+        long nvlBytes = Math.Max(s.DispatchConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks), s.CombineConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks));
+        long rdmaBytes = s.Mode == BenchMode.Normal ? 0 : EpBuffer.GetLowLatencyRdmaSizeHint(s.LowLatencyTokens, s.Hidden, s.Ranks, s.LowLatencyExperts);
+        var options = new EpBufferOptions { Backend = s.Backend, Device = group.LocalRank };
+        using var buffer = new EpBuffer(group, nvlBytes, rdmaBytes, lowLatencyMode: s.Mode != BenchMode.Normal, options);
+        var measurements = new List<RankMeasurement>();
+        if (s.Mode != BenchMode.LowLatency)
+        {
+            progress?.Invoke("normal mode");
+            measurements.AddRange(NormalModeBench.Run(buffer, s));
+        }
+        if (s.Mode != BenchMode.Normal)
+        {
+            progress?.Invoke("low-latency mode");
+            measurements.AddRange(LowLatencyBench.Run(buffer, s));
+        }
+        return measurements;
+    }
+
+    private static List<BenchResult> Merge(IReadOnlyList<RankMeasurement>[] perRank, BenchSettings s)
+    {
+        var results = new List<BenchResult>();
+        for (int i = 0; i < perRank[0].Count; i++)
+        {
+            RankMeasurement first = perRank[0][i];
+            RankMeasurement[] all = perRank.Select(m => m[i]).ToArray();
+            Timing timing = Timing.Merge(all.Select(m => m.Timing));
+            RankMeasurement? wrong = all.FirstOrDefault(m => !m.Correct);
+            string check = wrong is null ? first.Check : $"rank {Array.IndexOf(all, wrong)}: {wrong.Check}";
+            results.Add(new BenchResult(first.Operation, first.Mode, s.Backend.ToString().ToLowerInvariant(), s.Ranks, first.Sms,
+                timing.Mean, timing.Min, timing.Max, first.Bytes, wrong is null, check));
+        }
+        return results;
+    }
+}

@@ -1,0 +1,74 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Cli.Bench;
+
+/// <summary>
+/// Normal-mode benchmark of one rank (spec §6.2): layout, dispatch FP8 and BF16 (timed as cached dispatches, as
+/// upstream does), combine; each result checked against inputs regenerated from the seed.
+/// </summary>
+internal static class NormalModeBench
+{
+    private const string Mode = "normal";
+
+    public static IReadOnlyList<RankMeasurement> Run(EpBuffer buffer, BenchSettings s)
+    {
+        int rank = buffer.Rank;
+        int ranks = buffer.GroupSize;
+        int device = buffer.Device;
+        int localExperts = s.Experts / ranks;
+        BenchInputs Inputs(int r) => BenchInputs.Get(s.Seed, r, s.Tokens, s.Hidden, s.Topk, s.Experts);
+        BenchInputs mine = Inputs(rank);
+        EpConfig config = s.DispatchConfig;
+        EpConfig combineConfig = s.CombineConfig;
+        var results = new List<RankMeasurement>();
+
+        using DeviceTensor topkIdx = DeviceTensor.FromArray<long>(mine.TopkIdx, [s.Tokens, s.Topk], device);
+        using DeviceTensor topkWeights = DeviceTensor.FromArray<float>(mine.TopkWeights, [s.Tokens, s.Topk], device);
+        using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(mine.X, [s.Tokens, s.Hidden], device);
+        using Fp8Tensor fp8 = CastToFp8ColumnMajorScales(mine, device);
+
+        DispatchLayout layout = buffer.GetDispatchLayout(topkIdx, s.Experts);
+        Timing layoutTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.GetDispatchLayout(topkIdx, s.Experts));
+        string layoutError = NormalChecks.Layout(layout, mine, ranks, s.Experts);
+        results.Add(new RankMeasurement("layout", Mode, 0, layoutTime, 0, layoutError.Length == 0, Describe(layoutError, "counts vs topk")));
+
+        var expected = NormalChecks.ExpectedReceives(rank, ranks, localExperts, Inputs);
+        long received = expected.Count;
+
+        DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
+        string fp8Error = NormalChecks.Fp8Dispatch(fp8Result, expected, Inputs);
+        DispatchHandle fp8Handle = fp8Result.Handle!;
+        Timing fp8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(fp8.Data, fp8.Scales, handle: fp8Handle, config: config));
+        long fp8Bytes = received * s.Hidden * (128 + 4) / 128;
+        results.Add(new RankMeasurement("dispatch FP8", Mode, s.NumSms, fp8Time, fp8Bytes, fp8Error.Length == 0, Describe(fp8Error, "bit-exact rows, scales, order")));
+
+        DispatchResult bf16Result = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
+        string bf16Error = NormalChecks.Bf16Dispatch(bf16Result, expected, Inputs, rank, localExperts);
+        DispatchHandle handle = bf16Result.Handle!;
+        Timing bf16Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, handle: handle, config: config));
+        long bf16Bytes = received * s.Hidden * 2;
+        results.Add(new RankMeasurement("dispatch BF16", Mode, s.NumSms, bf16Time, bf16Bytes, bf16Error.Length == 0, Describe(bf16Error, "bit-exact rows, top-k, order")));
+
+        CombineResult combined = buffer.Combine(bf16Result.RecvX, handle, config: combineConfig);
+        string combineError = NormalChecks.IdentityCombine(combined, mine, ranks, localExperts);
+        Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig));
+        results.Add(new RankMeasurement("combine BF16", Mode, s.NumSms, combineTime, bf16Bytes, combineError.Length == 0, Describe(combineError, "x × ranks reached, bit-exact")));
+        return results;
+    }
+
+    private static Fp8Tensor CastToFp8ColumnMajorScales(BenchInputs inputs, int device)
+    {
+        using DeviceTensor hostX = DeviceTensor.FromArray<BFloat16>(inputs.X, [inputs.Tokens, inputs.Hidden]);
+        using Fp8Tensor cast = Fp8Cast.PerTokenCast(hostX);
+        long groups = cast.Scales.Size(1);
+        // Upstream's test passes column-major scales (strides (1, T)); do the same to exercise strided reads.
+        DeviceTensor scales = DeviceTensor.EmptyStrided(DType.Float32, [inputs.Tokens, groups], [1, inputs.Tokens], device);
+        scales.Transpose(0, 1).CopyFrom<float>(cast.Scales.Transpose(0, 1).ToArray<float>());
+        return new Fp8Tensor(cast.Data.To(device), scales);
+    }
+
+    private static string Describe(string error, string what) => error.Length == 0 ? what : error;
+}

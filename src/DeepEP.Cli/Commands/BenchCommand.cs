@@ -1,0 +1,75 @@
+using System.CommandLine;
+using DeepEP.Backends;
+using DeepEP.Cli.Bench;
+using DeepEP.Cuda;
+using DeepEP.Ep;
+using Spectre.Console;
+
+namespace DeepEP.Cli.Commands;
+
+/// <summary><c>deepep bench</c>: measures dispatch and combine on every visible GPU, or on simulated host ranks without one.</summary>
+internal static class BenchCommand
+{
+    /// <summary>Host-backend shapes are smaller by default: the CPU reference is a correctness oracle, not a fast path.</summary>
+    private const int HostTokens = 512;
+    private const int HostLowLatencyTokens = 32;
+    private const int HostHidden = 2048;
+    private const int HostRanks = 4;
+
+    public static Command Create()
+    {
+        var mode = new Option<BenchMode>("--mode") { Description = "all, normal or lowlatency.", DefaultValueFactory = _ => BenchMode.All };
+        var backend = new Option<EpBackendKind?>("--backend") { Description = "kernels, nccl or host (default: DEEPEP_BACKEND, else kernels with a GPU and host without)." };
+        var ranks = new Option<int?>("--ranks") { Description = "Ranks: default every visible GPU, or 4 simulated host ranks." };
+        var tokens = new Option<int?>("--tokens") { Description = "Normal-mode tokens per rank (default 4096 on GPUs, 512 on the host)." };
+        var llTokens = new Option<int?>("--ll-tokens") { Description = "Low-latency tokens per rank (default 128 on GPUs, 32 on the host)." };
+        var hidden = new Option<int?>("--hidden") { Description = "Hidden size (default 7168 on GPUs, 2048 on the host)." };
+        var topk = new Option<int>("--topk") { Description = "Experts per token.", DefaultValueFactory = _ => 8 };
+        var experts = new Option<int>("--experts") { Description = "Experts in normal mode.", DefaultValueFactory = _ => 256 };
+        var llExperts = new Option<int>("--ll-experts") { Description = "Experts in low-latency mode.", DefaultValueFactory = _ => 288 };
+        var sms = new Option<int>("--num-sms") { Description = "SMs for normal-mode kernels (even).", DefaultValueFactory = _ => 24 };
+        var warmups = new Option<int>("--warmups") { Description = "Untimed calls per operation.", DefaultValueFactory = _ => 2 };
+        var iterations = new Option<int>("--iterations") { Description = "Timed calls per operation.", DefaultValueFactory = _ => 5 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random inputs.", DefaultValueFactory = _ => 0 };
+        var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
+
+        var command = new Command("bench", "Measure dispatch and combine, checking every result against the reference.")
+        {
+            mode, backend, ranks, tokens, llTokens, hidden, topk, experts, llExperts, sms, warmups, iterations, seed, json,
+        };
+        command.SetAction(parse =>
+        {
+            EpBackendKind kind = BackendFactory.Resolve(new EpBufferOptions { Backend = parse.GetValue(backend) });
+            bool host = kind == EpBackendKind.Host;
+            var settings = new BenchSettings(
+                parse.GetValue(mode),
+                parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count),
+                kind,
+                parse.GetValue(tokens) ?? (host ? HostTokens : 4096),
+                parse.GetValue(llTokens) ?? (host ? HostLowLatencyTokens : 128),
+                parse.GetValue(hidden) ?? (host ? HostHidden : 7168),
+                parse.GetValue(topk),
+                parse.GetValue(experts),
+                parse.GetValue(llExperts),
+                parse.GetValue(sms),
+                parse.GetValue(warmups),
+                parse.GetValue(iterations),
+                parse.GetValue(seed));
+            IAnsiConsole console = AnsiConsole.Console;
+            if (host && !CudaDevice.IsAvailable)
+            {
+                console.MarkupLine($"[yellow]No GPU visible: running the CPU reference backend with {settings.Ranks} simulated ranks.[/]");
+            }
+            IReadOnlyList<BenchResult> results = console.Status().Start("running", ctx =>
+                BenchRunner.Run(settings, step => ctx.Status($"running {step}")));
+            BenchReport.Print(console, settings, results);
+            if (parse.GetValue(json) is { } file)
+            {
+                BenchReport.WriteJson(file.FullName, settings, results);
+                console.MarkupLine($"Wrote [blue]{Markup.Escape(file.FullName)}[/].");
+            }
+            return results.All(r => r.Correct) ? 0 : 1;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,298 @@
+using DeepEP.Cuda;
+using DeepEP.Distributed;
+using DeepEP.Ep;
+using DeepEP.Ep.Runtimes;
+using DeepEP.Tensors;
+
+namespace DeepEP.Backends.Kernels;
+
+/// <summary>
+/// Our NVLink kernels (normal mode). Senders write every selected token straight into its final row of each
+/// destination's outputs; combine pulls each token's rows from the ranks that hold them and reduces in rank order.
+/// Ranks are threads of one process, one GPU each, with peer access between the GPUs.
+/// </summary>
+internal sealed class KernelBackend : IEpBackend
+{
+    private readonly PeerMesh _mesh;
+
+    public KernelBackend(ProcessGroup group, EpBufferOptions options)
+    {
+        int device = options.Device ?? group.LocalRank;
+        if (device < 0 || device >= CudaDevice.Count)
+        {
+            throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));
+        }
+        _mesh = PeerMesh.Create(group, device, options.Timeout ?? EpEnvironment.Current.Timeout);
+    }
+
+    public EpBackendKind Kind => EpBackendKind.Kernels;
+
+    public int Device => _mesh.Device;
+
+    private CudaStream Comm => _mesh.CommStream;
+
+    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
+    {
+        CudaStream compute = Begin(streams);
+        int tokens = checked((int)topkIdx.Size(0));
+        int ranks = _mesh.NumRanks;
+        DeviceTensor perRank = DeviceTensor.Zeros(DType.Int32, [ranks], Device, Comm);
+        DeviceTensor perExpert = DeviceTensor.Zeros(DType.Int32, [numExperts], Device, Comm);
+        DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, ranks], Device, Comm);
+        DispatchLayoutRuntime.LaunchLayout(Device, Comm, new DispatchLayoutParams
+        {
+            TopkIdx = topkIdx.Pointer,
+            NumTokensPerRank = perRank.Pointer,
+            NumTokensPerExpert = perExpert.Pointer,
+            IsTokenInRank = inRank.Pointer,
+            NumTokens = tokens,
+            NumTopk = checked((int)topkIdx.Size(1)),
+            NumExperts = numExperts,
+            NumRanks = ranks,
+        });
+        return new DispatchLayout(perRank, null, perExpert, inRank, Finish(streams, compute, [topkIdx, perRank, perExpert, inRank]));
+    }
+
+    public DispatchResult Dispatch(NormalDispatchRequest request)
+    {
+        CudaStream compute = Begin(request.Streams);
+        DeviceTensor x = request.X;
+        int tokens = checked((int)x.Size(0));
+        int ranks = _mesh.NumRanks;
+        int channels = request.Config.NumChannels;
+        int numScales = request.XScales is null ? 0 : checked((int)request.XScales.Size(1));
+        int numTopk = request.TopkIdx is null ? 0 : checked((int)request.TopkIdx.Size(1));
+        DispatchHandle? handle = request.Handle;
+        IReadOnlyList<int> perExpertList = [];
+        DeviceTensor? recvCount = null;
+        long rows;
+        if (handle is null)
+        {
+            (handle, perExpertList, recvCount, rows) = Notify(request, tokens, channels);
+        }
+        else
+        {
+            rows = handle.NumRecvTokens;
+        }
+
+        DeviceTensor recvX = DeviceTensor.Empty(x.DType, [rows, x.Size(1)], Device, Comm);
+        DeviceTensor? recvScales = request.XScales is null ? null : DeviceTensor.Empty(request.XScales.DType, [rows, numScales], Device, Comm);
+        DeviceTensor recvSrcIdx = request.Handle is null ? handle.RecvSrcIdx : DeviceTensor.Empty(DType.Int32, [rows], Device, Comm);
+        DeviceTensor? recvTopkIdx = numTopk == 0 ? null : DeviceTensor.Empty(DType.Int64, [rows, numTopk], Device, Comm);
+        DeviceTensor? recvTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [rows, numTopk], Device, Comm);
+
+        DispatchPeer[] peers = _mesh.AllGather(new DispatchPeer
+        {
+            RecvX = recvX.Pointer,
+            RecvXScales = recvScales?.Pointer ?? 0,
+            RecvSrcIdx = recvSrcIdx.Pointer,
+            RecvTopkIdx = recvTopkIdx?.Pointer ?? 0,
+            RecvTopkWeights = recvTopkWeights?.Pointer ?? 0,
+            Capacity = rows,
+        });
+        var p = new IntranodeDispatchParams
+        {
+            X = x.Pointer,
+            XScales = request.XScales?.Pointer ?? 0,
+            TopkIdx = request.TopkIdx?.Pointer ?? 0,
+            TopkWeights = request.TopkWeights?.Pointer ?? 0,
+            IsTokenInRank = handle.IsTokenInRank.Pointer,
+            SendHead = handle.SendHead.Pointer,
+            ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
+            RankPrefixMatrix = handle.RankPrefixMatrix.Pointer,
+            Diagnostics = _mesh.Diagnostics,
+            ScaleTokenStride = request.XScales?.Stride(0) ?? 0,
+            ScaleGroupStride = request.XScales?.Stride(1) ?? 0,
+            NumTokens = tokens,
+            NumRanks = ranks,
+            Rank = _mesh.Rank,
+            NumChannels = channels,
+            NumScales = numScales,
+            NumTopk = numTopk,
+            ExpertsPerRank = request.NumExperts / ranks,
+        };
+        for (int r = 0; r < ranks; r++)
+        {
+            p.Peers[r] = peers[r];
+        }
+        _mesh.Barrier();
+        IntranodeDispatchRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(x), p);
+        _mesh.Barrier();
+        if (request.NumWorstTokens > 0 && recvTopkIdx is not null && recvCount is not null)
+        {
+            IntranodeDispatchRuntime.LaunchMarkPadding(Device, Comm, new MarkPaddingParams
+            {
+                RecvTopkIdx = recvTopkIdx.Pointer,
+                RecvCount = recvCount.Pointer,
+                NumRows = checked((int)rows),
+                NumTopk = numTopk,
+            });
+        }
+        EventOverlap done = Finish(request.Streams, compute, [x, recvX]);
+        recvCount?.Dispose();
+        if (request.Handle is not null)
+        {
+            recvSrcIdx.Dispose();
+            return new DispatchResult(recvX, recvScales, null, null, [], null, done);
+        }
+        return new DispatchResult(recvX, recvScales, recvTopkIdx, recvTopkWeights, perExpertList, handle, done);
+    }
+
+    public CombineResult Combine(NormalCombineRequest request)
+    {
+        CudaStream compute = Begin(request.Streams);
+        DispatchHandle handle = request.Handle;
+        int tokens = checked((int)handle.NumTokens);
+        int ranks = _mesh.NumRanks;
+        int numTopk = request.TopkWeights is null ? 0 : checked((int)request.TopkWeights.Size(1));
+        IntranodeCombineRuntime.LaunchRewriteSendHead(Device, Comm, new RewriteSendHeadParams
+        {
+            SendHead = handle.SendHead.Pointer,
+            NumTokens = tokens,
+            NumRanks = ranks,
+            NumChannels = handle.NumChannels,
+        });
+        DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, Comm);
+        DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, Comm);
+        CombinePeer[] peers = _mesh.AllGather(new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0 });
+        if (numTopk > 0 && peers.Any(peer => peer.TopkWeights == 0))
+        {
+            throw new InvalidOperationException("Every rank must pass topkWeights to combine when one does: the sums read each rank's weights.");
+        }
+        var p = new IntranodeCombineParams
+        {
+            IsTokenInRank = handle.IsTokenInRank.Pointer,
+            SendHead = handle.SendHead.Pointer,
+            ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
+            RankPrefixMatrix = handle.RankPrefixMatrix.Pointer,
+            Bias0 = request.Bias0?.Pointer ?? 0,
+            Bias1 = request.Bias1?.Pointer ?? 0,
+            CombinedX = combined.Pointer,
+            CombinedTopkWeights = combinedWeights?.Pointer ?? 0,
+            NumTokens = tokens,
+            NumRanks = ranks,
+            Rank = _mesh.Rank,
+            NumChannels = handle.NumChannels,
+            NumTopk = numTopk,
+        };
+        for (int r = 0; r < ranks; r++)
+        {
+            p.Peers[r] = peers[r];
+        }
+        _mesh.Barrier();
+        IntranodeCombineRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(request.X), p);
+        _mesh.Barrier();
+        return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));
+    }
+
+    public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request) => throw LowLatencyUnavailable();
+
+    public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request) => throw LowLatencyUnavailable();
+
+    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) => throw LowLatencyUnavailable();
+
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts) => throw LowLatencyUnavailable();
+
+    public void UpdateMaskBuffer(int rankToMask, bool mask) => throw LowLatencyUnavailable();
+
+    public void QueryMaskBuffer(DeviceTensor maskStatus) => throw LowLatencyUnavailable();
+
+    public void CleanMaskBuffer() => throw LowLatencyUnavailable();
+
+    public void Dispose() => _mesh.Dispose();
+
+    private static NotSupportedException LowLatencyUnavailable() =>
+        new("Low-latency mode is not available on the kernels backend in this build; use the host backend for it.");
+
+    private static int RowWords(DeviceTensor x) => checked((int)(x.Size(1) * x.DType.ElementSize() / 16));
+
+    /// <summary>Count exchange of a non-cached dispatch: the handle's matrices, the per-expert list and M.</summary>
+    private (DispatchHandle Handle, IReadOnlyList<int> PerExpert, DeviceTensor RecvCount, long Rows) Notify(NormalDispatchRequest request, int tokens, int channels)
+    {
+        int ranks = _mesh.NumRanks;
+        int localExperts = request.NumExperts / ranks;
+        DeviceTensor isTokenInRank = request.IsTokenInRank!;
+        DeviceTensor sendHead = DeviceTensor.Empty(DType.Int32, [tokens, ranks], Device, Comm);
+        using DeviceTensor channelCounts = DeviceTensor.Empty(DType.Int32, [ranks, channels], Device, Comm);
+        DeviceTensor channelPrefix = DeviceTensor.Empty(DType.Int32, [ranks, channels], Device, Comm);
+        DeviceTensor rankPrefix = DeviceTensor.Empty(DType.Int32, [ranks, ranks], Device, Comm);
+        DeviceTensor recvChannelPrefix = DeviceTensor.Empty(DType.Int32, [ranks, channels], Device, Comm);
+        DeviceTensor recvCount = DeviceTensor.Empty(DType.Int32, [1], Device, Comm);
+        DispatchLayoutRuntime.LaunchChannelLayout(Device, Comm, new ChannelLayoutParams
+        {
+            IsTokenInRank = isTokenInRank.Pointer,
+            SendHead = sendHead.Pointer,
+            ChannelCounts = channelCounts.Pointer,
+            NumTokens = tokens,
+            NumRanks = ranks,
+            NumChannels = channels,
+        });
+        bool hostWaits = request.NumWorstTokens == 0;
+        if (hostWaits)
+        {
+            _mesh.ResetHostCounters(localExperts);
+        }
+        NotifyDispatchRuntime.Launch(Device, Comm, new NotifyDispatchParams
+        {
+            Headers = _mesh.Headers,
+            NumTokensPerRank = request.NumTokensPerRank!.Pointer,
+            NumTokensPerExpert = request.NumTokensPerExpert!.Pointer,
+            ChannelCounts = channelCounts.Pointer,
+            ChannelPrefixMatrix = channelPrefix.Pointer,
+            RankPrefixMatrix = rankPrefix.Pointer,
+            RecvChannelPrefixMatrix = recvChannelPrefix.Pointer,
+            RecvCount = recvCount.Pointer,
+            HostRecvCount = hostWaits ? _mesh.HostRecvCount : 0,
+            HostExpertCounts = hostWaits ? _mesh.HostExpertCounts : 0,
+            Diagnostics = _mesh.Diagnostics,
+            TimeoutNs = _mesh.TimeoutNs,
+            Rank = _mesh.Rank,
+            NumRanks = ranks,
+            NumExperts = request.NumExperts,
+            NumChannels = channels,
+            ExpertAlignment = request.ExpertAlignment,
+            Epoch = _mesh.NextEpochs(NotifyDispatchRuntime.EpochsUsed),
+        });
+        long rows = request.NumWorstTokens;
+        IReadOnlyList<int> perExpert = [];
+        if (hostWaits)
+        {
+            (int received, int[] list) = _mesh.WaitForRecvCounts(localExperts);
+            rows = received;
+            perExpert = list;
+        }
+        DeviceTensor recvSrcIdx = DeviceTensor.Empty(DType.Int32, [rows], Device, Comm);
+        var handle = new DispatchHandle(rankPrefix, channelPrefix, recvChannelPrefix, recvSrcIdx, isTokenInRank, sendHead, channels);
+        return (handle, perExpert, recvCount, rows);
+    }
+
+    /// <summary>Orders the communication stream after the caller's work (spec §2.9, step 3).</summary>
+    private CudaStream Begin(StreamOptions streams)
+    {
+        _mesh.ThrowIfTimedOut();
+        CudaStream compute = streams.ComputeStream ?? CudaStream.ForDevice(Device);
+        if (streams.PreviousEvent?.Event is { } previous)
+        {
+            Comm.Wait(previous);
+        }
+        else
+        {
+            using CudaEvent now = compute.RecordEvent();
+            Comm.Wait(now);
+        }
+        return compute;
+    }
+
+    /// <summary>Returns the completion event (asyncFinish) or makes the compute stream wait (spec §2.9, step 5).</summary>
+    private EventOverlap Finish(StreamOptions streams, CudaStream compute, IReadOnlyList<DeviceTensor> keepAlive)
+    {
+        CudaEvent done = Comm.RecordEvent();
+        if (streams.AsyncFinish)
+        {
+            return new EventOverlap(done, keepAlive);
+        }
+        compute.Wait(done);
+        done.Dispose();
+        return EventOverlap.None;
+    }
+}

@@ -1,0 +1,193 @@
+using System.Runtime.InteropServices;
+using DeepEP.Cuda;
+using DeepEP.Distributed;
+using DeepEP.Ep;
+using DeepEP.Ep.Runtimes;
+
+namespace DeepEP.Backends.Kernels;
+
+/// <summary>
+/// The ranks of one kernels-backend buffer as seen from this rank: the device, every rank's communication header
+/// (addressable through peer access), the barrier epochs, the host-mapped counters the kernels publish, and the
+/// diagnostics block every bounded wait reports into.
+/// </summary>
+internal sealed class PeerMesh : IDisposable
+{
+    private const int DiagnosticsOffset = 0;
+    private const int RecvCountOffset = 64;
+    private const int ExpertCountsOffset = 128;
+    private const int DiagnosticsBytes = 48;
+
+    private readonly DeviceMemory _buffer;
+    private readonly PinnedHostMemory _host;
+    private PeerArray<nint> _headers;
+    private int _epoch = 1;
+
+    private PeerMesh(ProcessGroup group, int device, DeviceMemory buffer, PinnedHostMemory host, PeerArray<nint> headers, TimeSpan timeout)
+    {
+        Group = group;
+        Device = device;
+        _buffer = buffer;
+        _host = host;
+        _headers = headers;
+        Timeout = timeout;
+        CommStream = CudaStream.CreateHighPriority(device);
+    }
+
+    public ProcessGroup Group { get; }
+
+    public int Device { get; }
+
+    public int Rank => Group.Rank;
+
+    public int NumRanks => Group.Size;
+
+    public TimeSpan Timeout { get; }
+
+    public ulong TimeoutNs => (ulong)(Timeout.TotalMilliseconds * 1e6);
+
+    /// <summary>The high-priority stream all communication kernels of this buffer run on.</summary>
+    public CudaStream CommStream { get; }
+
+    /// <summary>Every rank's header, as addressed from this device.</summary>
+    public PeerArray<nint> Headers => _headers;
+
+    /// <summary>The diagnostics block, as addressed by kernels.</summary>
+    public nint Diagnostics => _host.DevicePointer + DiagnosticsOffset;
+
+    public nint HostRecvCount => _host.DevicePointer + RecvCountOffset;
+
+    public nint HostExpertCounts => _host.DevicePointer + ExpertCountsOffset;
+
+    /// <summary>Creates the mesh collectively: checks the ranks share this process, enables peer access, allocates and zeroes the header.</summary>
+    public static PeerMesh Create(ProcessGroup group, int device, TimeSpan timeout)
+    {
+        if (group.Size > KernelLimits.MaxRanks)
+        {
+            throw new NotSupportedException($"The kernels backend addresses at most {KernelLimits.MaxRanks} ranks in one NVLink domain; this group has {group.Size}. Use the nccl backend.");
+        }
+        long[] identities = AllGatherValue(group, ((long)Environment.ProcessId << 16) | (uint)device);
+        if (identities.Any(id => id >> 16 != Environment.ProcessId))
+        {
+            throw new NotSupportedException("The kernels backend runs ranks as threads of one process in this version (one thread per GPU); for one process per GPU use the nccl or host backend.");
+        }
+        int[] devices = identities.Select(id => (int)(id & 0xFFFF)).ToArray();
+        if (devices.Distinct().Count() != devices.Length)
+        {
+            throw new ArgumentException($"Each rank needs its own GPU; the ranks asked for devices {string.Join(", ", devices)}.", nameof(device));
+        }
+        CudaDevice self = CudaDevice.Get(device);
+        foreach (int peer in devices)
+        {
+            CudaDevice other = CudaDevice.Get(peer);
+            if (!self.CanAccessPeer(other))
+            {
+                throw new NotSupportedException($"cuda:{device} cannot address cuda:{peer} (no NVLink/P2P); use the nccl backend on this topology.");
+            }
+            self.EnablePeerAccess(other);
+            DeviceMemory.EnablePoolAccess(owner: peer, accessor: device);
+        }
+        DeviceMemory buffer = DeviceMemory.Allocate(device, KernelLimits.CommHeaderBytes);
+        DeviceMemory.Fill(device, buffer.Pointer, 0, KernelLimits.CommHeaderBytes, stream: null);
+        CudaStream.ForDevice(device).Synchronize();
+        PinnedHostMemory host = PinnedHostMemory.Allocate(device, ExpertCountsOffset + (KernelLimits.MaxLocalExperts * sizeof(int)));
+        long[] headers = AllGatherValue(group, (long)buffer.Pointer);
+        var table = new PeerArray<nint>();
+        for (int r = 0; r < group.Size; r++)
+        {
+            table[r] = (nint)headers[r];
+        }
+        return new PeerMesh(group, device, buffer, host, table, timeout);
+    }
+
+    /// <summary>Every rank's <paramref name="value"/>, indexed by rank (a host rendezvous, no GPU synchronisation).</summary>
+    public T[] AllGather<T>(T value)
+        where T : unmanaged => AllGatherValue(Group, value);
+
+    /// <summary>Reserves <paramref name="count"/> consecutive barrier epochs (the same on every rank, since all issue the same calls).</summary>
+    public int NextEpochs(int count)
+    {
+        int first = _epoch;
+        _epoch += count;
+        return first;
+    }
+
+    /// <summary>Enqueues a barrier across the ranks' communication streams.</summary>
+    public void Barrier()
+    {
+        var p = new BarrierParams
+        {
+            Headers = _headers,
+            Diagnostics = Diagnostics,
+            TimeoutNs = TimeoutNs,
+            Rank = Rank,
+            NumRanks = NumRanks,
+            Epoch = NextEpochs(1),
+        };
+        BarrierRuntime.Launch(Device, CommStream, p);
+    }
+
+    /// <summary>Marks the host counters unwritten before a notify kernel that will fill them.</summary>
+    public void ResetHostCounters(int numLocalExperts)
+    {
+        Span<int> counts = _host.AsSpan<int>();
+        counts[RecvCountOffset / sizeof(int)] = -1;
+        counts.Slice(ExpertCountsOffset / sizeof(int), numLocalExperts).Fill(-1);
+    }
+
+    /// <summary>Polls the receive count the notify kernel publishes, with the deadline; returns M and the per-expert list.</summary>
+    public (int RecvCount, int[] PerExpert) WaitForRecvCounts(int numLocalExperts)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        ref int recvCount = ref _host.AsSpan<int>()[RecvCountOffset / sizeof(int)];
+        int seen;
+        while ((seen = Volatile.Read(ref recvCount)) < 0)
+        {
+            ThrowIfTimedOut();
+            TimeSpan waited = System.Diagnostics.Stopwatch.GetElapsedTime(start);
+            if (waited > Timeout)
+            {
+                throw new CommunicationTimeoutException("dispatch receive count", Rank, -1, -1, 0, seen, waited);
+            }
+            Thread.SpinWait(64);
+        }
+        Interlocked.MemoryBarrier();
+        int[] perExpert = _host.AsSpan<int>().Slice(ExpertCountsOffset / sizeof(int), numLocalExperts).ToArray();
+        return (seen, perExpert);
+    }
+
+    /// <summary>Throws the timeout a kernel recorded, if any (checked at every call and while the host waits).</summary>
+    public void ThrowIfTimedOut()
+    {
+        if (Volatile.Read(ref _host.AsSpan<int>()[DiagnosticsOffset / sizeof(int)]) != 1)
+        {
+            return;
+        }
+        ReadOnlySpan<byte> block = _host.AsSpan<byte>().Slice(DiagnosticsOffset, DiagnosticsBytes);
+        ReadOnlySpan<int> ints = MemoryMarshal.Cast<byte, int>(block);
+        ReadOnlySpan<long> longs = MemoryMarshal.Cast<byte, long>(block.Slice(24));
+        var waited = TimeSpan.FromMilliseconds(longs[2] / 1e6);
+        if (ints[4] == WaitCode.RecvCapacity)
+        {
+            throw new InvalidOperationException(
+                $"Rank {ints[1]} had to write row {longs[1]} of rank {ints[2]}'s outputs, which hold {longs[0]} rows: numWorstTokens is smaller than the real receive count. Nothing was written past the end; raise numWorstTokens.");
+        }
+        throw new CommunicationTimeoutException(WaitCode.Describe(ints[4]), ints[1], ints[2], ints[3], longs[0], longs[1], waited);
+    }
+
+    public void Dispose()
+    {
+        CommStream.Synchronize();
+        Group.Barrier();
+        CommStream.Dispose();
+        _buffer.Dispose();
+        _host.Dispose();
+    }
+
+    private static T[] AllGatherValue<T>(ProcessGroup group, T value)
+        where T : unmanaged
+    {
+        byte[][] all = group.AllGather(MemoryMarshal.AsBytes(new[] { value }.AsSpan()).ToArray());
+        return all.Select(bytes => MemoryMarshal.Read<T>(bytes)).ToArray();
+    }
+}

@@ -1,0 +1,15 @@
+namespace DeepEP.Backends.Kernels;
+
+/// <summary>Twin of the <c>kWait*</c> codes kernels write into <c>KernelDiagnostics::what</c>.</summary>
+internal static class WaitCode
+{
+    public const int Barrier = 1;
+    public const int RecvCapacity = 2;
+
+    public static string Describe(int code) => code switch
+    {
+        Barrier => "barrier",
+        RecvCapacity => "receive capacity",
+        _ => $"wait {code}",
+    };
+}

@@ -1,0 +1,46 @@
+namespace DeepEP.Ep;
+
+/// <summary>
+/// A wait on the GPU or the host passed its deadline (<c>DEEPEP_TIMEOUT_S</c>, default 100 s): a peer did not
+/// arrive, or a count never came. The message names the rank, the peer, the channel and the values expected vs seen.
+/// The communication buffer is unusable afterwards; dispose it.
+/// </summary>
+public sealed class CommunicationTimeoutException : Exception
+{
+    /// <summary>Creates the exception with what was waited for.</summary>
+    public CommunicationTimeoutException(string operation, int rank, int peerRank, int channel, long expected, long seen, TimeSpan waited)
+        : base($"DeepEP {operation} timed out on rank {rank} after {waited.TotalSeconds:F1} s waiting for "
+            + (peerRank >= 0 ? $"rank {peerRank}" : "the device")
+            + (channel >= 0 ? $" (channel/slot {channel})" : "")
+            + $": expected {expected}, saw {seen}. A peer may have died, or the ranks issued different operations.")
+    {
+        Operation = operation;
+        Rank = rank;
+        PeerRank = peerRank;
+        Channel = channel;
+        Expected = expected;
+        Seen = seen;
+        Waited = waited;
+    }
+
+    /// <summary>What was waited for (e.g. "barrier", "dispatch receive count").</summary>
+    public string Operation { get; }
+
+    /// <summary>The rank that gave up.</summary>
+    public int Rank { get; }
+
+    /// <summary>The rank it waited for, or -1.</summary>
+    public int PeerRank { get; }
+
+    /// <summary>Channel, expert or slot index, or -1.</summary>
+    public int Channel { get; }
+
+    /// <summary>The value waited for.</summary>
+    public long Expected { get; }
+
+    /// <summary>The value last seen.</summary>
+    public long Seen { get; }
+
+    /// <summary>How long it waited.</summary>
+    public TimeSpan Waited { get; }
+}

@@ -1,0 +1,64 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using DeepEP.Cuda;
+
+namespace DeepEP.Ep.Runtimes;
+
+/// <summary>Twin of <c>deep_ep::RewriteSendHeadParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct RewriteSendHeadParams
+{
+    public nint SendHead;
+    public int NumTokens;
+    public int NumRanks;
+    public int NumChannels;
+    public int Reserved;
+}
+
+/// <summary>Twin of <c>deep_ep::CombinePeer</c>: one rank's combine inputs as mapped on the reader.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CombinePeer
+{
+    public nint X;
+    public nint TopkWeights;
+}
+
+/// <summary>Twin of <c>deep_ep::CombineParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct IntranodeCombineParams
+{
+    public PeerArray<CombinePeer> Peers;
+    public nint IsTokenInRank;
+    public nint SendHead;
+    public nint ChannelPrefixMatrix;
+    public nint RankPrefixMatrix;
+    public nint Bias0;
+    public nint Bias1;
+    public nint CombinedX;
+    public nint CombinedTopkWeights;
+    public int NumTokens;
+    public int NumRanks;
+    public int Rank;
+    public int NumChannels;
+    public int NumTopk;
+    public int Reserved;
+}
+
+/// <summary>Launches the normal-mode combine kernels (<c>impls/intranode_combine.cuh</c>).</summary>
+internal static class IntranodeCombineRuntime
+{
+    private const string Header = "deep_ep/impls/intranode_combine.cuh";
+    private const int ThreadsPerBlock = 16 * 32;
+
+    public static void LaunchRewriteSendHead(int device, CudaStream stream, in RewriteSendHeadParams p)
+    {
+        int warps = Math.Min(p.NumRanks, 8);
+        KernelLoader.Get(device, Header, "deep_ep::rewrite_send_head").Launch(new KernelLaunchConfig(p.NumChannels, warps * 32, Stream: stream), p);
+    }
+
+    public static void Launch(int device, CudaStream stream, int numSms, int rowWords, in IntranodeCombineParams p)
+    {
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_combine<{rowWords}>");
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream), p);
+    }
+}

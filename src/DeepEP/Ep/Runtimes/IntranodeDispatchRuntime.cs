@@ -1,0 +1,72 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using DeepEP.Cuda;
+
+namespace DeepEP.Ep.Runtimes;
+
+/// <summary>Twin of <c>deep_ep::DispatchPeer</c>: one destination's output pointers as mapped on the sender.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct DispatchPeer
+{
+    public nint RecvX;
+    public nint RecvXScales;
+    public nint RecvSrcIdx;
+    public nint RecvTopkIdx;
+    public nint RecvTopkWeights;
+    public long Capacity;
+}
+
+/// <summary>Twin of <c>deep_ep::DispatchParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct IntranodeDispatchParams
+{
+    public PeerArray<DispatchPeer> Peers;
+    public nint X;
+    public nint XScales;
+    public nint TopkIdx;
+    public nint TopkWeights;
+    public nint IsTokenInRank;
+    public nint SendHead;
+    public nint ChannelPrefixMatrix;
+    public nint RankPrefixMatrix;
+    public nint Diagnostics;
+    public long ScaleTokenStride;
+    public long ScaleGroupStride;
+    public int NumTokens;
+    public int NumRanks;
+    public int Rank;
+    public int NumChannels;
+    public int NumScales;
+    public int NumTopk;
+    public int ExpertsPerRank;
+    public int Reserved;
+}
+
+/// <summary>Twin of <c>deep_ep::MarkPaddingParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct MarkPaddingParams
+{
+    public nint RecvTopkIdx;
+    public nint RecvCount;
+    public int NumRows;
+    public int NumTopk;
+}
+
+/// <summary>Launches the normal-mode dispatch kernels (<c>impls/intranode_dispatch.cuh</c>).</summary>
+internal static class IntranodeDispatchRuntime
+{
+    private const string Header = "deep_ep/impls/intranode_dispatch.cuh";
+    private const int ThreadsPerBlock = 16 * 32;
+
+    /// <summary>Copies with <paramref name="numSms"/> blocks; the kernel is specialised on the row size in 16-byte words.</summary>
+    public static void Launch(int device, CudaStream stream, int numSms, int rowWords, in IntranodeDispatchParams p)
+    {
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_dispatch<{rowWords}>");
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream), p);
+    }
+
+    public static void LaunchMarkPadding(int device, CudaStream stream, in MarkPaddingParams p)
+    {
+        KernelLoader.Get(device, Header, "deep_ep::mark_padding_rows").Launch(new KernelLaunchConfig(32, 256, Stream: stream), p);
+    }
+}

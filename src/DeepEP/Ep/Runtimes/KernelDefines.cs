@@ -1,0 +1,27 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+
+namespace DeepEP.Ep.Runtimes;
+
+/// <summary>
+/// The sizes of every C# parameter-struct twin, passed to NVRTC as defines so each header's
+/// <c>DEEPEP_CHECK_PARAMS_SIZE</c> fails the compile when a twin drifts from its C++ struct.
+/// </summary>
+internal static class KernelDefines
+{
+    public static IReadOnlyList<KeyValuePair<string, string>> All { get; } =
+    [
+        Size<DispatchLayoutParams>("DEEPEP_DISPATCH_LAYOUT_PARAMS_SIZE"),
+        Size<ChannelLayoutParams>("DEEPEP_CHANNEL_LAYOUT_PARAMS_SIZE"),
+        new("DEEPEP_COMM_HEADER_SIZE", KernelLimits.CommHeaderBytes.ToString(CultureInfo.InvariantCulture)),
+        Size<BarrierParams>("DEEPEP_BARRIER_PARAMS_SIZE"),
+        Size<NotifyDispatchParams>("DEEPEP_NOTIFY_DISPATCH_PARAMS_SIZE"),
+        Size<IntranodeDispatchParams>("DEEPEP_DISPATCH_PARAMS_SIZE"),
+        Size<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
+        Size<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),
+        Size<IntranodeCombineParams>("DEEPEP_COMBINE_PARAMS_SIZE"),
+    ];
+
+    private static KeyValuePair<string, string> Size<T>(string macro)
+        where T : unmanaged => new(macro, Unsafe.SizeOf<T>().ToString(CultureInfo.InvariantCulture));
+}

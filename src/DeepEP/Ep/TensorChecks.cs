@@ -1,0 +1,60 @@
+using DeepEP.Tensors;
+
+namespace DeepEP.Ep;
+
+/// <summary>Argument checks shared by the public API: each throws an <see cref="ArgumentException"/> naming the argument and what would be valid.</summary>
+internal static class TensorChecks
+{
+    /// <summary>A dimension that may take any size in <see cref="Require"/>.</summary>
+    public const long AnySize = -1;
+
+    /// <summary>
+    /// Checks dtype, shape (<see cref="AnySize"/> as a wildcard), device and, unless <paramref name="allowStrided"/>, contiguity.
+    /// </summary>
+    public static DeviceTensor Require(DeviceTensor? tensor, string name, DType dtype, int device, long[] shape, bool allowStrided = false)
+    {
+        if (tensor is null)
+        {
+            throw new ArgumentNullException(name, $"{name} is required here.");
+        }
+        string expected = $"{dtype} [{string.Join(", ", shape.Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
+        bool shapeOk = tensor.Rank == shape.Length;
+        for (int d = 0; shapeOk && d < shape.Length; d++)
+        {
+            shapeOk = shape[d] == AnySize || tensor.Size(d) == shape[d];
+        }
+        if (tensor.DType != dtype || !shapeOk || tensor.Device != device || (!allowStrided && !tensor.IsContiguous))
+        {
+            throw new ArgumentException($"{name} must be {expected}; got {tensor.Describe()}.", name);
+        }
+        return tensor;
+    }
+
+    /// <summary>Throws when <paramref name="condition"/> is false, with a message naming <paramref name="name"/>.</summary>
+    public static void That(bool condition, string name, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message, name);
+        }
+    }
+
+    /// <summary>Every top-k entry must be -1 (masked slot) or a valid expert id in [0, <paramref name="numExperts"/>).</summary>
+    public static void RequireExpertIds(DeviceTensor topkIdx, string name, int numExperts)
+    {
+        long[] ids = topkIdx.ToArray<long>();
+        long columns = topkIdx.Rank == 2 ? topkIdx.Size(1) : 1;
+        for (long i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] != -1 && (ids[i] < 0 || ids[i] >= numExperts))
+            {
+                throw new ArgumentException(
+                    $"{name}[{i / columns}, {i % columns}] = {ids[i]} is not an expert id: use -1 for a masked slot or a value in [0, {numExperts}).",
+                    name);
+            }
+        }
+    }
+
+    /// <summary>"host" or "cuda:N".</summary>
+    public static string DeviceName(int device) => device == DeviceTensor.HostDevice ? "host" : $"cuda:{device}";
+}

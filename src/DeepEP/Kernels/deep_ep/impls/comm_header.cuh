@@ -1,0 +1,22 @@
+#pragma once
+
+// The header at the start of every rank's communication buffer. Peers write into it over NVLink (through peer or
+// IPC mappings), so its layout is fixed and identical on every rank. C# twin: DeepEP.Backends.Kernels.CommHeader.
+
+#include <deep_ep/common/utils.cuh>
+
+namespace deep_ep {
+
+constexpr int kMaxRanks = 32;
+constexpr int kMaxLocalExperts = 1024;
+constexpr int kMaxChannels = 128;
+
+struct CommHeader {
+    int barrier_epochs[kMaxRanks];                       // [src]: the last barrier epoch src reached
+    int counts[kMaxRanks][kMaxRanks];                    // [src][dst]: tokens src sends to dst
+    int expert_counts[kMaxRanks][kMaxLocalExperts];      // [src][local expert]: (token, slot) pairs src sends
+    int channel_prefix[kMaxRanks][kMaxChannels];         // [src][c]: src's tokens to this rank in channels 0..c
+};
+DEEPEP_CHECK_PARAMS_SIZE(CommHeader, DEEPEP_COMM_HEADER_SIZE);
+
+}  // namespace deep_ep

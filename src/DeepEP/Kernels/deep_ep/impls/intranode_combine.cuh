@@ -1,0 +1,170 @@
+#pragma once
+
+#include <cuda_bf16.h>
+#include <deep_ep/impls/intranode_dispatch.cuh>
+
+// Normal-mode combine (spec §3): each rank pulls, for every original token, the rows its destinations hold for it
+// (row positions are the dispatch's, recomputed from the handle) and reduces bias + rank 0 + rank 1 + … in fp32,
+// rounding once to BF16. Barriers before and after keep peers' inputs alive and complete while they are read.
+
+namespace deep_ep {
+
+constexpr int kSendHeadUnreached = -(1 << 25) - 1;
+
+struct RewriteSendHeadParams {
+    int* send_head;                  // [T, R], rewritten in place
+    int num_tokens;
+    int num_ranks;
+    int num_channels;
+    int reserved;
+};
+DEEPEP_CHECK_PARAMS_SIZE(RewriteSendHeadParams, DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE);
+
+// Upstream's combine preparation (spec §2.5): an unselected entry becomes -(p)-1, p = the position of the next
+// selected token in the same channel (the count of selected tokens before it), or -(2^25)-1 when none follows.
+// Idempotent, so a handle combined twice keeps its value.
+__global__ void rewrite_send_head(RewriteSendHeadParams p) {
+    int start, end;
+    channel_range(p.num_tokens, p.num_channels, blockIdx.x, start, end);
+    const int lane = lane_id();
+    for (int d = warp_id(); d < p.num_ranks; d += blockDim.x / kWarpSize) {
+        int total = 0;
+        for (int base = start; base < end; base += kWarpSize) {
+            const int t = base + lane;
+            total += __popc(__ballot_sync(0xffffffffu, t < end && p.send_head[static_cast<long long>(t) * p.num_ranks + d] >= 0));
+        }
+        int before = 0;
+        for (int base = start; base < end; base += kWarpSize) {
+            const int t = base + lane;
+            int* entry = p.send_head + static_cast<long long>(t) * p.num_ranks + d;
+            const bool selected = t < end && *entry >= 0;
+            const unsigned mask = __ballot_sync(0xffffffffu, selected);
+            if (t < end && !selected) {
+                const int position = before + __popc(mask & ((1u << lane) - 1u));
+                *entry = position < total ? -position - 1 : kSendHeadUnreached;
+            }
+            before += __popc(mask);
+        }
+    }
+}
+
+struct CombinePeer {
+    const int4* x;                   // [M_d, hidden_int4] BF16, this peer's combine input
+    const float* topk_weights;       // [M_d, K], or null
+};
+
+struct CombineParams {
+    CombinePeer peers[kMaxRanks];
+    const bool* is_token_in_rank;    // [T, R]
+    const int* send_head;            // [T, R]
+    const int* channel_prefix_matrix;// [R, C] inclusive (this rank's, from dispatch)
+    const int* rank_prefix_matrix;   // [R, R] inclusive, every column
+    const int4* bias0;               // [T, hidden_int4] BF16, or null
+    const int4* bias1;               // [T, hidden_int4] BF16, or null
+    int4* combined_x;                // [T, hidden_int4] BF16
+    float* combined_topk_weights;    // [T, K], or null
+    int num_tokens;
+    int num_ranks;
+    int rank;
+    int num_channels;
+    int num_topk;
+    int reserved;
+};
+DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);
+
+constexpr int kCombineWarps = 16;
+
+__device__ __forceinline__ void add_bf16x8(float (&acc)[8], const int4& word) {
+    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&word);
+    #pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const float2 f = __bfloat1622float2(pairs[j]);
+        acc[2 * j] += f.x;
+        acc[2 * j + 1] += f.y;
+    }
+}
+
+// One warp per token; every lane owns 16-byte words and keeps eight fp32 sums per word.
+template <int kHiddenInt4>
+__global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(CombineParams p) {
+    __shared__ long long rows[kCombineWarps][kMaxRanks];
+    const int lane = lane_id(), warp = warp_id();
+    constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+
+    for (int t = blockIdx.x * kCombineWarps + warp; t < p.num_tokens; t += gridDim.x * kCombineWarps) {
+        long long row = -1;
+        if (lane < p.num_ranks)
+            row = destination_row(p.is_token_in_rank, p.send_head, p.channel_prefix_matrix, p.rank_prefix_matrix, t,
+                                  lane, p.rank, p.num_ranks, p.num_tokens, p.num_channels);
+        rows[warp][lane] = row;
+        const unsigned sources = __ballot_sync(0xffffffffu, row >= 0);
+        __syncwarp();
+
+        const long long token_word = static_cast<long long>(t) * kHiddenInt4;
+        #pragma unroll
+        for (int base = 0; base < kWordsPerLane; base += kCopyUnroll) {
+            float acc[kCopyUnroll][8];
+            #pragma unroll
+            for (int u = 0; u < kCopyUnroll; ++u) {
+                const int i = (base + u) * kWarpSize + lane;
+                #pragma unroll
+                for (int j = 0; j < 8; ++j)
+                    acc[u][j] = 0.0f;
+                if (base + u < kWordsPerLane && i < kHiddenInt4) {
+                    // Bias first: acc = bias0 + bias1 (each 0 when absent), as the spec orders it.
+                    float second[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                    if (p.bias0 != nullptr)
+                        add_bf16x8(acc[u], p.bias0[token_word + i]);
+                    if (p.bias1 != nullptr)
+                        add_bf16x8(second, p.bias1[token_word + i]);
+                    #pragma unroll
+                    for (int j = 0; j < 8; ++j)
+                        acc[u][j] += second[j];
+                }
+            }
+            for (unsigned m = sources; m != 0; m &= m - 1) {
+                const int d = __ffs(m) - 1;
+                const int4* source = p.peers[d].x + rows[warp][d] * kHiddenInt4;
+                int4 words[kCopyUnroll];
+                #pragma unroll
+                for (int u = 0; u < kCopyUnroll; ++u) {
+                    const int i = (base + u) * kWarpSize + lane;
+                    if (base + u < kWordsPerLane && i < kHiddenInt4)
+                        words[u] = ptx::ld_nc_no_allocate(source + i);
+                }
+                #pragma unroll
+                for (int u = 0; u < kCopyUnroll; ++u) {
+                    const int i = (base + u) * kWarpSize + lane;
+                    if (base + u < kWordsPerLane && i < kHiddenInt4)
+                        add_bf16x8(acc[u], words[u]);
+                }
+            }
+            #pragma unroll
+            for (int u = 0; u < kCopyUnroll; ++u) {
+                const int i = (base + u) * kWarpSize + lane;
+                if (base + u < kWordsPerLane && i < kHiddenInt4) {
+                    int4 out;
+                    __nv_bfloat162* pairs = reinterpret_cast<__nv_bfloat162*>(&out);
+                    #pragma unroll
+                    for (int j = 0; j < 4; ++j)
+                        pairs[j] = __floats2bfloat162_rn(acc[u][2 * j], acc[u][2 * j + 1]);
+                    ptx::st_no_allocate(p.combined_x + token_word + i, out);
+                }
+            }
+        }
+
+        if (p.combined_topk_weights != nullptr) {
+            for (int k = lane; k < p.num_topk; k += kWarpSize) {
+                float sum = 0.0f;
+                for (unsigned m = sources; m != 0; m &= m - 1) {
+                    const int d = __ffs(m) - 1;
+                    sum += p.peers[d].topk_weights[rows[warp][d] * p.num_topk + k];
+                }
+                p.combined_topk_weights[static_cast<long long>(t) * p.num_topk + k] = sum;
+            }
+        }
+        __syncwarp();
+    }
+}
+
+}  // namespace deep_ep

@@ -1,0 +1,156 @@
+#pragma once
+
+#include <deep_ep/impls/channel_layout.cuh>
+#include <deep_ep/impls/rank_barrier.cuh>
+
+// Normal-mode dispatch (spec §2): every sender writes each selected token straight into its final row of every
+// destination's outputs, so each byte crosses NVLink once and no receiver-side copy pass is needed. The row of token
+// t at destination d is (tokens of lower ranks to d) + (this rank's tokens to d in earlier channels) + send_head[t][d],
+// which gives exactly the (source rank, source token) order. Barrier kernels before and after order the writes
+// against the destinations' streams.
+
+namespace deep_ep {
+
+struct DispatchPeer {
+    int4* recv_x;                    // [M_d, hidden_int4]
+    float* recv_x_scales;            // [M_d, S] row-major (UE8M0 Int32 words are copied as the same 4 bytes)
+    int* recv_src_idx;               // [M_d]
+    long long* recv_topk_idx;        // [M_d, K], or null without top-k
+    float* recv_topk_weights;        // [M_d, K], or null without top-k
+    long long capacity;              // rows of this destination's outputs; never written past
+};
+
+struct DispatchParams {
+    DispatchPeer peers[kMaxRanks];
+    const int4* x;                   // [T, hidden_int4]
+    const float* x_scales;           // [T, S] with the strides below, or null
+    const long long* topk_idx;       // [T, K], or null
+    const float* topk_weights;       // [T, K], or null
+    const bool* is_token_in_rank;    // [T, R]
+    const int* send_head;            // [T, R]
+    const int* channel_prefix_matrix;// [R, C] inclusive (this rank's)
+    const int* rank_prefix_matrix;   // [R, R] inclusive, every column
+    KernelDiagnostics* diagnostics;
+    long long scale_token_stride;    // elements
+    long long scale_group_stride;    // elements
+    int num_tokens;
+    int num_ranks;
+    int rank;
+    int num_channels;
+    int num_scales;
+    int num_topk;
+    int experts_per_rank;
+    int reserved;
+};
+DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);
+
+constexpr int kDispatchWarps = 16;
+constexpr int kCopyUnroll = 4;
+
+// The destination row of token t for rank d, or -1 when t is not sent there.
+__device__ __forceinline__ long long destination_row(const bool* is_token_in_rank, const int* send_head,
+                                                     const int* channel_prefix, const int* rank_prefix, int t, int d,
+                                                     int rank, int num_ranks, int num_tokens, int num_channels) {
+    const long long i = static_cast<long long>(t) * num_ranks + d;
+    if (!is_token_in_rank[i])
+        return -1;
+    const int channel = t / ceil_div(num_tokens, num_channels);
+    const int rank_offset = rank == 0 ? 0 : rank_prefix[(rank - 1) * num_ranks + d];
+    const int channel_offset = channel == 0 ? 0 : channel_prefix[d * num_channels + channel - 1];
+    return static_cast<long long>(rank_offset) + channel_offset + send_head[i];
+}
+
+// One warp per token; lane d computes the row for rank d, then all lanes copy 16-byte words to every selected rank.
+template <int kHiddenInt4>
+__global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch(DispatchParams p) {
+    __shared__ long long rows[kDispatchWarps][kMaxRanks];
+    const int lane = lane_id(), warp = warp_id();
+    constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+
+    for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
+        long long row = -1;
+        if (lane < p.num_ranks) {
+            row = destination_row(p.is_token_in_rank, p.send_head, p.channel_prefix_matrix, p.rank_prefix_matrix, t,
+                                  lane, p.rank, p.num_ranks, p.num_tokens, p.num_channels);
+            if (row >= p.peers[lane].capacity) {
+                // Only a too small num_worst_tokens gets here; nothing is written out of bounds.
+                report_timeout(p.diagnostics, Deadline::start(0), p.rank, lane, t, kWaitRecvCapacity,
+                               p.peers[lane].capacity, row);
+                row = -1;
+            }
+        }
+        rows[warp][lane] = row;
+        const unsigned targets = __ballot_sync(0xffffffffu, row >= 0);
+        __syncwarp();
+        if (targets == 0)
+            continue;
+
+        const int4* source = p.x + static_cast<long long>(t) * kHiddenInt4;
+        #pragma unroll
+        for (int base = 0; base < kWordsPerLane; base += kCopyUnroll) {
+            int4 words[kCopyUnroll];
+            #pragma unroll
+            for (int u = 0; u < kCopyUnroll; ++u) {
+                const int i = (base + u) * kWarpSize + lane;
+                if (base + u < kWordsPerLane && i < kHiddenInt4)
+                    words[u] = ptx::ld_nc_no_allocate(source + i);
+            }
+            for (unsigned m = targets; m != 0; m &= m - 1) {
+                const int d = __ffs(m) - 1;
+                int4* destination = p.peers[d].recv_x + rows[warp][d] * kHiddenInt4;
+                #pragma unroll
+                for (int u = 0; u < kCopyUnroll; ++u) {
+                    const int i = (base + u) * kWarpSize + lane;
+                    if (base + u < kWordsPerLane && i < kHiddenInt4)
+                        ptx::st_no_allocate(destination + i, words[u]);
+                }
+            }
+        }
+
+        for (int s = lane; s < p.num_scales; s += kWarpSize) {
+            const float scale = p.x_scales[t * p.scale_token_stride + s * p.scale_group_stride];
+            for (unsigned m = targets; m != 0; m &= m - 1) {
+                const int d = __ffs(m) - 1;
+                p.peers[d].recv_x_scales[rows[warp][d] * p.num_scales + s] = scale;
+            }
+        }
+        if (lane == 0) {
+            for (unsigned m = targets; m != 0; m &= m - 1) {
+                const int d = __ffs(m) - 1;
+                p.peers[d].recv_src_idx[rows[warp][d]] = t;
+            }
+        }
+        for (int k = lane; k < p.num_topk; k += kWarpSize) {
+            const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + k];
+            const float weight = p.topk_weights[static_cast<long long>(t) * p.num_topk + k];
+            for (unsigned m = targets; m != 0; m &= m - 1) {
+                const int d = __ffs(m) - 1;
+                const long long first = static_cast<long long>(d) * p.experts_per_rank;
+                const bool local = expert >= first && expert < first + p.experts_per_rank;
+                const long long out = rows[warp][d] * p.num_topk + k;
+                p.peers[d].recv_topk_idx[out] = local ? expert - first : -1;
+                p.peers[d].recv_topk_weights[out] = local ? weight : 0.0f;
+            }
+        }
+        __syncwarp();
+    }
+}
+
+struct MarkPaddingParams {
+    long long* recv_topk_idx;        // [num_worst_tokens, K]
+    const int* recv_count;           // device M from notify_dispatch
+    int num_rows;
+    int num_topk;
+};
+DEEPEP_CHECK_PARAMS_SIZE(MarkPaddingParams, DEEPEP_MARK_PADDING_PARAMS_SIZE);
+
+// With num_worst_tokens, rows past the real count are padding: their top-k indices become -1 (spec §2.6).
+__global__ void mark_padding_rows(MarkPaddingParams p) {
+    const long long first = static_cast<long long>(*p.recv_count) * p.num_topk;
+    const long long end = static_cast<long long>(p.num_rows) * p.num_topk;
+    for (long long i = first + blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < end;
+         i += static_cast<long long>(gridDim.x) * blockDim.x)
+        p.recv_topk_idx[i] = -1;
+}
+
+}  // namespace deep_ep

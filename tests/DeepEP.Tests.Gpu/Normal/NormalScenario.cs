@@ -1,0 +1,92 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Tests.Gpu.Normal;
+
+/// <summary>
+/// Everything normal mode does to one rank's inputs — layout, BF16 and FP8 dispatch, cached dispatch, worst-case
+/// dispatch, combine with bias and weights — recorded as named byte snapshots so two backends can be compared exactly.
+/// </summary>
+internal static class NormalScenario
+{
+    public static Dictionary<string, byte[]> Run(EpBuffer buffer, NormalCase c, int expertAlignment, int numSms, bool asyncFinish)
+    {
+        int device = buffer.Device;
+        RankInputs inputs = c.For(buffer.Rank);
+        var snapshot = new Dictionary<string, byte[]>();
+        var config = new EpConfig(numSms, 6, 256);
+        using DeviceTensor x = inputs.XOn(device);
+        using DeviceTensor topk = inputs.TopkOn(device);
+        using DeviceTensor weights = inputs.WeightsOn(device);
+        using DeviceTensor bias = inputs.BiasOn(device);
+
+        DispatchLayout layout = buffer.GetDispatchLayout(topk, c.Experts, asyncFinish: asyncFinish);
+        Wait(layout.Event);
+        snapshot["layout.numTokensPerRank"] = Bytes(layout.NumTokensPerRank);
+        snapshot["layout.numTokensPerExpert"] = Bytes(layout.NumTokensPerExpert);
+        snapshot["layout.isTokenInRank"] = Bytes(layout.IsTokenInRank);
+
+        DispatchResult bf16 = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, expertAlignment: expertAlignment,
+            config: config, asyncFinish: asyncFinish);
+        Wait(bf16.Event);
+        DispatchHandle handle = bf16.Handle!;
+        snapshot["dispatch.recvX"] = Bytes(bf16.RecvX);
+        snapshot["dispatch.recvTopkIdx"] = Bytes(bf16.RecvTopkIdx!);
+        snapshot["dispatch.recvTopkWeights"] = Bytes(bf16.RecvTopkWeights!);
+        snapshot["dispatch.perExpert"] = bf16.NumRecvTokensPerExpertList.SelectMany(BitConverter.GetBytes).ToArray();
+        snapshot["handle.rankPrefixMatrix"] = Bytes(handle.RankPrefixMatrix);
+        snapshot["handle.channelPrefixMatrix"] = Bytes(handle.ChannelPrefixMatrix);
+        snapshot["handle.recvChannelPrefixMatrix"] = Bytes(handle.RecvChannelPrefixMatrix);
+        snapshot["handle.recvSrcIdx"] = Bytes(handle.RecvSrcIdx);
+        snapshot["handle.sendHead"] = Bytes(handle.SendHead);
+
+        DispatchResult cached = buffer.Dispatch(x, handle: handle, config: config);
+        snapshot["cached.recvX"] = Bytes(cached.RecvX);
+
+        using Fp8Tensor fp8 = CastWithColumnMajorScales(inputs, device);
+        DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+        snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
+        snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
+
+        long real = bf16.RecvX.Size(0);
+        int worstRows = (c.Tokens * buffer.GroupSize) + 1;
+        DispatchResult worst = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
+        snapshot["worst.leadingRecvX"] = Bytes(worst.RecvX.Slice(0, real));
+        snapshot["worst.recvTopkIdx"] = Bytes(worst.RecvTopkIdx!);
+        Assert.Empty(worst.NumRecvTokensPerExpertList);
+
+        CombineResult combined = buffer.Combine(bf16.RecvX, handle, topkWeights: bf16.RecvTopkWeights, bias: [bias, bias], config: config,
+            asyncFinish: asyncFinish);
+        Wait(combined.Event);
+        snapshot["combine.x"] = Bytes(combined.CombinedX);
+        snapshot["combine.topkWeights"] = Bytes(combined.CombinedTopkWeights!);
+        snapshot["combine.sendHeadAfter"] = Bytes(handle.SendHead);
+        return snapshot;
+    }
+
+    public static byte[] Bytes(DeviceTensor t)
+    {
+        using DeviceTensor host = t.To(DeviceTensor.HostDevice);
+        return host.AsSpan<byte>().ToArray();
+    }
+
+    private static void Wait(EventOverlap e)
+    {
+        if (e.Event is not null)
+        {
+            e.CurrentStreamWait();
+        }
+    }
+
+    private static Fp8Tensor CastWithColumnMajorScales(RankInputs inputs, int device)
+    {
+        using DeviceTensor hostX = inputs.XOn(DeviceTensor.HostDevice);
+        using Fp8Tensor cast = Fp8Cast.PerTokenCast(hostX);
+        DeviceTensor scales = DeviceTensor.EmptyStrided(DType.Float32, [inputs.Case.Tokens, cast.Scales.Size(1)], [1, inputs.Case.Tokens], device);
+        scales.Transpose(0, 1).CopyFrom<float>(cast.Scales.Transpose(0, 1).ToArray<float>());
+        return new Fp8Tensor(cast.Data.To(device), scales);
+    }
+}

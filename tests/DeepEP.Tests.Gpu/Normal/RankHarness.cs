@@ -1,0 +1,45 @@
+using DeepEP.Distributed;
+using DeepEP.Ep;
+
+namespace DeepEP.Tests.Gpu.Normal;
+
+/// <summary>Runs one function per rank, each on its own thread with its own in-process group and buffer.</summary>
+internal static class RankHarness
+{
+    public static T[] Run<T>(int ranks, EpBackendKind backend, long nvlBytes, Func<EpBuffer, T> body)
+    {
+        ProcessGroup[] groups = ProcessGroup.CreateInProcess(ranks);
+        var results = new T[ranks];
+        var errors = new Exception?[ranks];
+        var threads = Enumerable.Range(0, ranks).Select(r => new Thread(() =>
+        {
+            try
+            {
+                using var buffer = new EpBuffer(groups[r], nvlBytes, options: new EpBufferOptions { Backend = backend, Device = r, Timeout = TimeSpan.FromSeconds(20) });
+                results[r] = body(buffer);
+            }
+            catch (Exception e)
+            {
+                errors[r] = e;
+            }
+        })).ToArray();
+        foreach (Thread t in threads)
+        {
+            t.Start();
+        }
+        foreach (Thread t in threads)
+        {
+            t.Join();
+        }
+        foreach (ProcessGroup g in groups)
+        {
+            g.Dispose();
+        }
+        Exception[] failed = errors.OfType<Exception>().ToArray();
+        if (failed.Length > 0)
+        {
+            throw new AggregateException($"{failed.Length} of {ranks} ranks failed on the {backend} backend.", failed);
+        }
+        return results;
+    }
+}

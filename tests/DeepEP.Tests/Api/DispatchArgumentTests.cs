@@ -1,0 +1,223 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Tests.Api;
+
+public sealed class DispatchArgumentTests
+{
+    private const int Tokens = 4;
+    private const int Hidden = 128;
+    private const int Experts = 8;
+
+    [Fact]
+    public void XMustBeBf16OrFp8()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.Float32, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("x", () => layout.Dispatch(x));
+    }
+
+    [Fact]
+    public void Bf16RowsMustBeMultiplesOf16Bytes()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, 12);
+        HostBuffers.Throws<ArgumentException>("x", () => layout.Dispatch(x));
+    }
+
+    [Fact]
+    public void Fp8NeedsScales()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.Float8E4M3, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("xScales", () => layout.Dispatch(x));
+    }
+
+    [Fact]
+    public void ScalesMustMatchTheTokenCount()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.Float8E4M3, Tokens, Hidden);
+        using var scales = HostBuffers.Zeros(DType.Float32, Tokens + 1, 1);
+        HostBuffers.Throws<ArgumentException>("xScales", () => layout.Dispatch(x, scales));
+    }
+
+    [Fact]
+    public void ScalesAreOnlyForFp8()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        using var scales = HostBuffers.Zeros(DType.Float32, Tokens, 1);
+        HostBuffers.Throws<ArgumentException>("xScales", () => layout.Dispatch(x, scales));
+    }
+
+    [Fact]
+    public void TopkIdxAndWeightsGoTogether()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("topkWeights", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert, topkIdx: layout.TopkIdx));
+    }
+
+    [Fact]
+    public void NumWorstTokensNeedsTopk()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("numWorstTokens", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert, numWorstTokens: 8));
+    }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, -1)]
+    public void AlignmentAndWorstTokensMustBeInRange(int expertAlignment, int numWorstTokens)
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        string name = expertAlignment < 1 ? "expertAlignment" : "numWorstTokens";
+        HostBuffers.Throws<ArgumentException>(name, () => layout.Dispatch(x, expertAlignment: expertAlignment, numWorstTokens: numWorstTokens));
+    }
+
+    [Fact]
+    public void LayoutTensorsAreRequired()
+    {
+        using var buffer = HostBuffers.Single();
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentNullException>("numTokensPerRank", () => buffer.Dispatch(x));
+    }
+
+    [Fact]
+    public void IsTokenInRankMustCoverEveryToken()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens + 1, Hidden);
+        HostBuffers.Throws<ArgumentException>("isTokenInRank", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+    }
+
+    [Fact]
+    public void InconsistentLayoutIsCaughtBeforeLaunch()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        using var wrongCounts = DeviceTensor.FromArray<int>([Tokens + 3], [1]);
+        var e = HostBuffers.Throws<ArgumentException>("numTokensPerRank", () => buffer.Dispatch(x, numTokensPerRank: wrongCounts,
+            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        Assert.Contains("GetDispatchLayout", e.Message);
+    }
+
+    [Fact]
+    public void InternodeCountsAreRejectedWithinOneDomain()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("numTokensPerRdmaRank", () => layout.Dispatch(x, numTokensPerRdmaRank: layout.Layout.NumTokensPerRank));
+    }
+
+    [Fact]
+    public void TooSmallBufferIsRejected()
+    {
+        using var buffer = HostBuffers.Single(nvlBytes: 1024);
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        var e = HostBuffers.Throws<ArgumentException>("config", () => layout.Dispatch(x));
+        Assert.Contains("GetNvlBufferSizeHint", e.Message);
+    }
+
+    [Fact]
+    public void OddSmCountIsRejected()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("config", () => layout.Dispatch(x, config: new EpConfig(numSms: 3)));
+    }
+
+    [Fact]
+    public void CachedDispatchTakesNoRouting()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = Random(Tokens, Hidden);
+        DispatchResult first = layout.Dispatch(x);
+        HostBuffers.Throws<ArgumentException>("handle", () => buffer.Dispatch(x, handle: first.Handle, topkIdx: layout.TopkIdx, topkWeights: layout.TopkWeights));
+    }
+
+    [Fact]
+    public void CachedDispatchNeedsTheHandlesSmCount()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = Random(Tokens, Hidden);
+        DispatchResult first = layout.Dispatch(x, config: new EpConfig(numSms: 8));
+        var e = HostBuffers.Throws<ArgumentException>("config", () => buffer.Dispatch(x, handle: first.Handle, config: new EpConfig(numSms: 10)));
+        Assert.Contains("8 SMs", e.Message);
+    }
+
+    [Fact]
+    public void CachedDispatchNeedsTheHandlesTokenCount()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = Random(Tokens, Hidden);
+        using var other = Random(Tokens - 1, Hidden);
+        DispatchResult first = layout.Dispatch(x);
+        HostBuffers.Throws<ArgumentException>("handle", () => buffer.Dispatch(other, handle: first.Handle));
+    }
+
+    internal static DeviceTensor Random(int tokens, int hidden)
+    {
+        var random = new Random(tokens * 31 + hidden);
+        var values = new BFloat16[tokens * hidden];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = BFloat16.FromFloat((float)(random.NextDouble() - 0.5));
+        }
+        return DeviceTensor.FromArray<BFloat16>(values, [tokens, hidden]);
+    }
+
+    /// <summary>A small valid routing of <see cref="Tokens"/> tokens on a one-rank buffer.</summary>
+    internal sealed class Routing : IDisposable
+    {
+        private readonly EpBuffer _buffer;
+
+        public Routing(EpBuffer buffer)
+        {
+            _buffer = buffer;
+            TopkIdx = HostBuffers.Topk([0, 1, 2, -1, 3, 4, 5, 6], 2);
+            TopkWeights = DeviceTensor.FromArray<float>([0.5f, 0.25f, 1f, 0f, 0.75f, 0.5f, 0.125f, 2f], [Tokens, 2]);
+            Layout = buffer.GetDispatchLayout(TopkIdx, Experts);
+        }
+
+        public DeviceTensor TopkIdx { get; }
+
+        public DeviceTensor TopkWeights { get; }
+
+        public DispatchLayout Layout { get; }
+
+        public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales = null, int expertAlignment = 1, int numWorstTokens = 0,
+            EpConfig? config = null, DeviceTensor? numTokensPerRdmaRank = null) =>
+            _buffer.Dispatch(x, xScales, numTokensPerRank: Layout.NumTokensPerRank, numTokensPerRdmaRank: numTokensPerRdmaRank,
+                isTokenInRank: Layout.IsTokenInRank, numTokensPerExpert: Layout.NumTokensPerExpert, topkIdx: TopkIdx, topkWeights: TopkWeights,
+                expertAlignment: expertAlignment, numWorstTokens: numWorstTokens, config: config);
+
+        public void Dispose()
+        {
+            TopkIdx.Dispose();
+            TopkWeights.Dispose();
+        }
+    }
+}
