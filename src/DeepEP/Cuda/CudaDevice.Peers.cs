@@ -1,0 +1,56 @@
+using DeepEP.Interop;
+using static DeepEP.Cuda.CudaCheck;
+
+namespace DeepEP.Cuda;
+
+public sealed partial class CudaDevice
+{
+    /// <summary>True when kernels on this device can address <paramref name="peer"/>'s memory (NVLink or PCIe P2P).</summary>
+    public bool CanAccessPeer(CudaDevice peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        if (peer.Ordinal == Ordinal)
+        {
+            return true;
+        }
+        Check(CudaDriver.cuDeviceCanAccessPeer(out int can, Ordinal, peer.Ordinal));
+        return can != 0;
+    }
+
+    /// <summary>
+    /// Lets this device's context address <paramref name="peer"/>'s allocations (idempotent; a no-op for itself).
+    /// </summary>
+    /// <exception cref="CudaException">The pair does not support peer access.</exception>
+    public void EnablePeerAccess(CudaDevice peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        if (peer.Ordinal == Ordinal)
+        {
+            return;
+        }
+        using CudaContextScope scope = Activate();
+        CuResult result = CudaDriver.cuCtxEnablePeerAccess(peer.Context, 0);
+        if (result is not (CuResult.Success or CuResult.PeerAccessAlreadyEnabled))
+        {
+            throw CudaCheck.Exception(result, $"cuCtxEnablePeerAccess(context of cuda:{peer.Ordinal}) from cuda:{Ordinal}");
+        }
+    }
+
+    /// <summary>The driver's relative performance rank of the link to <paramref name="peer"/> (0 is best), or null without P2P.</summary>
+    public int? PeerPerformanceRank(CudaDevice peer) =>
+        PeerAttribute(peer, CudaDriver.P2PAttributeAccessSupported) != 0 ? PeerAttribute(peer, CudaDriver.P2PAttributePerformanceRank) : null;
+
+    /// <summary>True when atomics on <paramref name="peer"/>'s memory are native over the link (NVLink), not emulated.</summary>
+    public bool SupportsNativePeerAtomics(CudaDevice peer) => PeerAttribute(peer, CudaDriver.P2PAttributeNativeAtomicSupported) != 0;
+
+    private int PeerAttribute(CudaDevice peer, int attribute)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        if (peer.Ordinal == Ordinal)
+        {
+            return 0;
+        }
+        Check(CudaDriver.cuDeviceGetP2PAttribute(out int value, attribute, Ordinal, peer.Ordinal));
+        return value;
+    }
+}

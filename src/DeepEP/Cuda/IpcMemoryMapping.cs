@@ -1,0 +1,37 @@
+using System.Runtime.InteropServices;
+using DeepEP.Interop;
+using static DeepEP.Cuda.CudaCheck;
+
+namespace DeepEP.Cuda;
+
+/// <summary>Another process's allocation mapped into this one (<c>cuIpcOpenMemHandle_v2</c>); unmapped on dispose.</summary>
+internal sealed class IpcMemoryMapping : SafeHandle
+{
+    private IpcMemoryMapping(int device)
+        : base(0, ownsHandle: true) => Device = device;
+
+    /// <summary>The mapped address, valid on <see cref="Device"/>.</summary>
+    public nint Pointer => handle;
+
+    /// <summary>The device whose context mapped it.</summary>
+    public int Device { get; }
+
+    /// <inheritdoc />
+    public override bool IsInvalid => handle == 0;
+
+    internal static IpcMemoryMapping Open(int device, CuIpcMemHandle handle)
+    {
+        using CudaContextScope scope = CudaDevice.Get(device).Activate();
+        var mapping = new IpcMemoryMapping(device);
+        Check(CudaDriver.cuIpcOpenMemHandle_v2(out nint pointer, handle, CudaDriver.IpcMemLazyEnablePeerAccess));
+        mapping.SetHandle(pointer);
+        return mapping;
+    }
+
+    /// <inheritdoc />
+    protected override bool ReleaseHandle()
+    {
+        using CudaContextScope scope = CudaDevice.Get(Device).Activate();
+        return CudaDriver.cuIpcCloseMemHandle(handle) == CuResult.Success;
+    }
+}

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <deep_ep/common/ptx.cuh>
+
+// Every spin-wait has a deadline. On expiry the kernel writes what it waited for into a host-mapped
+// KernelDiagnostics block and returns; the host turns the block into CommunicationTimeoutException.
+// No trap: a trap poisons the context and the process loses the message.
+
+namespace deep_ep {
+
+// Host-mapped (PinnedHostMemory). C# twin: DeepEP.Ep.Runtimes.KernelDiagnostics (48 bytes).
+struct KernelDiagnostics {
+    int timed_out;                 // 0 = fine; 2 = a thread is writing the record; 1 = record complete
+    int rank;                      // the rank whose kernel gave up
+    int peer_rank;                 // the rank it waited for, or -1
+    int channel;                   // channel, expert or slot index, or -1
+    int what;                      // a kernel-defined code naming the wait
+    int reserved;
+    long long expected;            // the value waited for
+    long long seen;                // the value last read
+    unsigned long long elapsed_ns; // how long it waited
+};
+static_assert(sizeof(KernelDiagnostics) == 48, "KernelDiagnostics must stay 48 bytes (C# twin)");
+
+struct Deadline {
+    unsigned long long start_ns;
+    unsigned long long timeout_ns;
+
+    __device__ __forceinline__ static Deadline start(unsigned long long timeout_ns) {
+        return Deadline{ptx::globaltimer(), timeout_ns};
+    }
+
+    __device__ __forceinline__ unsigned long long elapsed_ns() const {
+        return ptx::globaltimer() - start_ns;
+    }
+
+    __device__ __forceinline__ bool expired() const {
+        return elapsed_ns() > timeout_ns;
+    }
+};
+
+// Records a timeout; the first thread to time out wins, the others return. The host reads the block after the
+// kernel has exited, so relaxed field stores followed by a release of `timed_out` suffice.
+__device__ __forceinline__ void report_timeout(KernelDiagnostics* diagnostics, const Deadline& deadline, int rank,
+                                               int peer_rank, int channel, int what, long long expected, long long seen) {
+    if (atomicCAS(&diagnostics->timed_out, 0, 2) != 0)
+        return;
+    ptx::st_relaxed_sys(&diagnostics->rank, rank);
+    ptx::st_relaxed_sys(&diagnostics->peer_rank, peer_rank);
+    ptx::st_relaxed_sys(&diagnostics->channel, channel);
+    ptx::st_relaxed_sys(&diagnostics->what, what);
+    ptx::st_relaxed_sys(&diagnostics->expected, expected);
+    ptx::st_relaxed_sys(&diagnostics->seen, seen);
+    ptx::st_relaxed_sys(reinterpret_cast<long long*>(&diagnostics->elapsed_ns), static_cast<long long>(deadline.elapsed_ns()));
+    ptx::st_release_sys(&diagnostics->timed_out, 1);
+}
+
+// Spins until *flag >= expected (acquire, system scope). Returns false after recording a timeout.
+__device__ __forceinline__ bool wait_at_least_sys(const int* flag, int expected, const Deadline& deadline,
+                                                  KernelDiagnostics* diagnostics, int rank, int peer_rank,
+                                                  int channel, int what) {
+    int seen;
+    while ((seen = ptx::ld_acquire_sys(flag)) < expected) {
+        if (deadline.expired()) {
+            report_timeout(diagnostics, deadline, rank, peer_rank, channel, what, expected, seen);
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace deep_ep

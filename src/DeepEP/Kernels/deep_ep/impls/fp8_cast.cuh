@@ -1,0 +1,96 @@
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+#include <deep_ep/common/ptx.cuh>
+#include <deep_ep/common/utils.cuh>
+
+// Per-token, per-128-channel FP8 E4M3 cast of a BF16 [num_tokens, kHidden] tensor (spec 5.3 "fused FP8 cast").
+// The arithmetic is bit-for-bit that of the host reference DeepEP.Tensors.Fp8Cast.CastRow.
+
+namespace deep_ep {
+
+// C# twin: DeepEP.Ep.Runtimes.Fp8CastRuntime.Parameters.
+struct Fp8CastParams {
+    const __nv_bfloat16* x;  // [num_tokens, x_row_stride] BF16; kHidden channels per row are read
+    unsigned char* x_fp8;    // [num_tokens, kHidden] E4M3, contiguous
+    void* x_scales;          // [num_tokens, kHidden / 128] float, or with UE8M0 [num_tokens, kHidden / 512] int32
+    long long x_row_stride;  // elements between rows of x, a multiple of 4
+    int num_tokens;
+    int reserved;
+};
+
+#ifndef DEEPEP_PARAMS_SIZE_FP8_CAST
+#error "The host must define DEEPEP_PARAMS_SIZE_FP8_CAST as sizeof its Fp8CastParams twin"
+#endif
+DEEPEP_CHECK_PARAMS_SIZE(Fp8CastParams, DEEPEP_PARAMS_SIZE_FP8_CAST);
+
+constexpr int kNumChannelsPerScale = 128;
+constexpr int kNumScalesPerUe8m0Word = 4;
+constexpr int kFp8CastNumWarps = 8;
+
+// One warp per (token, scale group); each lane owns 4 consecutive channels.
+template <int kHidden, bool kRoundScale, bool kUseUe8m0>
+__global__ void __launch_bounds__(kFp8CastNumWarps * kWarpSize) fp8_cast(const Fp8CastParams params) {
+    static_assert(kHidden % kNumChannelsPerScale == 0, "kHidden must be a multiple of 128");
+    static_assert(!kUseUe8m0 || kRoundScale, "UE8M0 stores only power-of-two scales");
+    static_assert(!kUseUe8m0 || kHidden % (kNumChannelsPerScale * kNumScalesPerUe8m0Word) == 0,
+                  "UE8M0 packs 4 scales per int32: kHidden must be a multiple of 512");
+    constexpr int kNumScales = kHidden / kNumChannelsPerScale;
+    constexpr int kChannelsPerLane = kNumChannelsPerScale / kWarpSize;
+    static_assert(kChannelsPerLane == 4, "the loads and stores below move 4 channels per lane");
+
+    const int lane = lane_id();
+    const long long num_groups = static_cast<long long>(params.num_tokens) * kNumScales;
+    const long long num_warps = static_cast<long long>(gridDim.x) * kFp8CastNumWarps;
+
+    for (long long group = static_cast<long long>(blockIdx.x) * kFp8CastNumWarps + warp_id(); group < num_groups;
+         group += num_warps) {
+        const long long token = group / kNumScales;
+        const int scale_idx = static_cast<int>(group % kNumScales);
+        const int channel = scale_idx * kNumChannelsPerScale + lane * kChannelsPerLane;
+
+        // Read: 4 BF16 = 8 bytes per lane, read once.
+        const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(params.x + token * params.x_row_stride + channel));
+        const __nv_bfloat16* values = reinterpret_cast<const __nv_bfloat16*>(&raw);
+        float v[kChannelsPerLane];
+        float amax = 1e-4f;  // the floor is the start value, as in the reference
+        #pragma unroll
+        for (int i = 0; i < kChannelsPerLane; ++i) {
+            v[i] = __bfloat162float(values[i]);
+            amax = fmaxf(amax, fabsf(v[i]));
+        }
+        amax = warp_reduce_max(amax);
+
+        // Scale: IEEE division and a multiply by the float constant 1/448, or powers of two from the bits.
+        float scale, scale_inv;
+        if constexpr (kRoundScale) {
+            const int e = ceil_log2_from_bits(amax * (1.0f / 448.0f));
+            scale = exp2_from_bits(-e);
+            scale_inv = exp2_from_bits(e);
+        } else {
+            scale = 448.0f / amax;
+            scale_inv = amax * (1.0f / 448.0f);
+        }
+
+        // Write: 4 E4M3 bytes per lane as one 32-bit store; lane 0 writes the group's scale.
+        unsigned int packed = 0;
+        #pragma unroll
+        for (int i = 0; i < kChannelsPerLane; ++i) {
+            const __nv_fp8_storage_t q = __nv_cvt_float_to_fp8(v[i] * scale, __NV_SATFINITE, __NV_E4M3);
+            packed |= static_cast<unsigned int>(q) << (8 * i);
+        }
+        *reinterpret_cast<unsigned int*>(params.x_fp8 + token * kHidden + channel) = packed;
+        if (lane == 0) {
+            if constexpr (kUseUe8m0) {
+                // Byte s % 4 of int32 s / 4, little-endian, is byte s of the row's scale bytes.
+                static_cast<unsigned char*>(params.x_scales)[token * kNumScales + scale_idx] =
+                    static_cast<unsigned char>((__float_as_uint(scale_inv) >> 23) & 0xffu);
+            } else {
+                static_cast<float*>(params.x_scales)[token * kNumScales + scale_idx] = scale_inv;
+            }
+        }
+    }
+}
+
+}  // namespace deep_ep
