@@ -56,6 +56,10 @@ internal static class NormalModeBench
         string combineError = NormalChecks.IdentityCombine(combined, mine, ranks, localExperts);
         Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig));
         results.Add(new RankMeasurement("combine BF16", Mode, s.NumSms, combineTime, bf16Bytes, combineError.Length == 0, Describe(combineError, "x × ranks reached, bit-exact")));
+        if (device != DeviceTensor.HostDevice)
+        {
+            results.Add(NcclBaseline.Run(buffer, s, mine, Inputs, bf16Bytes));
+        }
         return results;
     }
 

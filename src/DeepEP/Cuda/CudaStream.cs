@@ -86,6 +86,16 @@ public sealed class CudaStream : IDisposable
 
     internal static CudaStream CreateLibraryStream(CudaDevice device) => new(device, priority: 0, isLibraryStream: true);
 
+    /// <summary>True while this stream is being captured into a CUDA graph (synchronising or copying to the host is illegal then).</summary>
+    public bool IsCapturing
+    {
+        get
+        {
+            Check(CudaDriver.cuStreamIsCapturing(Handle, out int status));
+            return status != CudaDriver.StreamCaptureStatusNone;
+        }
+    }
+
     /// <summary>Blocks until every operation queued so far has finished.</summary>
     public void Synchronize() => Check(CudaDriver.cuStreamSynchronize(Handle));
 

@@ -66,6 +66,22 @@ internal sealed class DeviceMemory : SafeHandle
         return memory;
     }
 
+    /// <summary>
+    /// Lets kernels on <paramref name="accessor"/> read and write allocations of <paramref name="owner"/>'s default pool
+    /// (peer access alone covers only <c>cuMemAlloc</c> memory, not pools). A no-op when both are the same device.
+    /// </summary>
+    public static unsafe void EnablePoolAccess(int owner, int accessor)
+    {
+        if (owner == accessor)
+        {
+            return;
+        }
+        using CudaContextScope scope = CudaDevice.Get(owner).Activate();
+        Check(CudaDriver.cuDeviceGetDefaultMemPool(out nint pool, owner));
+        var access = new CuMemAccessDesc { LocationType = CuMemAccessDesc.LocationTypeDevice, LocationId = accessor, Flags = CuMemAccessDesc.ProtReadWrite };
+        Check(CudaDriver.cuMemPoolSetAccess(pool, &access, 1));
+    }
+
     /// <summary>Allocates <paramref name="bytes"/> with <c>cuMemAlloc_v2</c> (synchronous; exportable through CUDA IPC).</summary>
     public static DeviceMemory Allocate(int device, long bytes)
     {

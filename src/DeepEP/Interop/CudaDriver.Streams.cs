@@ -30,4 +30,10 @@ internal static partial class CudaDriver
 
     [LibraryImport(Library)]
     public static partial CuResult cuStreamEndCapture(nint stream, out nint graph);
+
+    /// <summary><c>CU_STREAM_CAPTURE_STATUS_NONE</c>: the stream is not being captured.</summary>
+    public const int StreamCaptureStatusNone = 0;
+
+    [LibraryImport(Library)]
+    public static partial CuResult cuStreamIsCapturing(nint stream, out int captureStatus);
 }
