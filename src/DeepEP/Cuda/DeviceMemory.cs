@@ -114,6 +114,23 @@ internal sealed class DeviceMemory : SafeHandle
         Check(CudaDriver.cuMemcpyAsync(destination, source, (nuint)bytes, (stream ?? owner.LibraryStream).Handle));
     }
 
+    /// <summary>
+    /// Queues a copy between two devices' memory on <paramref name="stream"/> (<paramref name="destinationDevice"/>'s
+    /// library stream when null) with explicit contexts; works without peer access (the driver stages it).
+    /// </summary>
+    public static void CopyPeerAsync(int destinationDevice, nint destination, int sourceDevice, nint source, long bytes, CudaStream? stream)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes == 0)
+        {
+            return;
+        }
+        CudaDevice target = CudaDevice.Get(destinationDevice);
+        CudaDevice origin = CudaDevice.Get(sourceDevice);
+        using CudaContextScope scope = target.Activate();
+        Check(CudaDriver.cuMemcpyPeerAsync(destination, target.Context, source, origin.Context, (nuint)bytes, (stream ?? target.LibraryStream).Handle));
+    }
+
     /// <summary>Queues a fill of <paramref name="bytes"/> bytes with <paramref name="value"/> on <paramref name="stream"/> (the library stream when null).</summary>
     public static void Fill(int device, nint destination, byte value, long bytes, CudaStream? stream)
     {

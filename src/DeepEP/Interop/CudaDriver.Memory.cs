@@ -32,6 +32,9 @@ internal static partial class CudaDriver
     public static unsafe partial CuResult cuMemPoolSetAttribute(nint pool, int attribute, void* value);
 
     [LibraryImport(Library)]
+    public static unsafe partial CuResult cuMemPoolSetAccess(nint pool, CuMemAccessDesc* map, nuint count);
+
+    [LibraryImport(Library)]
     public static partial CuResult cuMemHostAlloc(out nint hostPointer, nuint bytes, uint flags);
 
     [LibraryImport(Library)]
