@@ -40,9 +40,19 @@ public sealed class PeerAccessTests(GpuFixture gpu)
         using DeviceTensor on0 = DeviceTensor.FromArray<byte>(data, [data.Length], device: 0);
         using DeviceTensor on1 = DeviceTensor.Empty(DType.UInt8, [data.Length], device: 1);
         on1.FillBytes(0xCD);
-        // Unified addressing: a copy queued on device 1's stream reads device 0's memory directly.
+        // Unified addressing: a copy queued on device 1's stream reads device 0's pool memory directly.
         DeviceMemory.Copy(1, on1.Pointer, on0.Pointer, data.Length);
         Assert.Equal(data, on1.ToArray<byte>());
+
+        // Plain (IPC-exportable) allocations, copied back with explicit contexts.
+        using DeviceMemory plain0 = DeviceMemory.Allocate(0, data.Length);
+        using DeviceMemory plain1 = DeviceMemory.Allocate(1, data.Length);
+        DeviceMemory.Copy(1, plain1.Pointer, on1.Pointer, data.Length);
+        DeviceMemory.Fill(0, plain0.Pointer, 0xCD, data.Length, null);
+        CudaDevice.Get(0).LibraryStream.Synchronize();
+        DeviceMemory.CopyPeerAsync(0, plain0.Pointer, 1, plain1.Pointer, data.Length, null);
+        using DeviceTensor back = DeviceTensor.FromPointer(plain0.Pointer, [data.Length], DType.UInt8, 0);
+        Assert.Equal(data, back.ToArray<byte>());
     }
 
     [Fact]

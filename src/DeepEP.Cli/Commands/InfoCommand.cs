@@ -39,7 +39,7 @@ public static class InfoCommand
 
         if (failure is not null)
         {
-            AnsiConsole.MarkupLine($"[yellow]No GPU:[/] {Markup.Escape(failure)}");
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(failure)}[/]");
             return 0;
         }
 

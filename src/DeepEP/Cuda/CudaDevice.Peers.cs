@@ -18,7 +18,9 @@ public sealed partial class CudaDevice
     }
 
     /// <summary>
-    /// Lets this device's context address <paramref name="peer"/>'s allocations (idempotent; a no-op for itself).
+    /// Lets this device address <paramref name="peer"/>'s memory (idempotent; a no-op for itself): enables peer
+    /// access for plain allocations and grants this device read-write access to <paramref name="peer"/>'s default
+    /// pool, which peer access alone does not cover.
     /// </summary>
     /// <exception cref="CudaException">The pair does not support peer access.</exception>
     public void EnablePeerAccess(CudaDevice peer)
@@ -33,6 +35,12 @@ public sealed partial class CudaDevice
         if (result is not (CuResult.Success or CuResult.PeerAccessAlreadyEnabled))
         {
             throw CudaCheck.Exception(result, $"cuCtxEnablePeerAccess(context of cuda:{peer.Ordinal}) from cuda:{Ordinal}");
+        }
+        Check(CudaDriver.cuDeviceGetDefaultMemPool(out nint peerPool, peer.Ordinal));
+        var access = new CuMemAccessDesc { LocationType = CuMemAccessDesc.LocationTypeDevice, LocationId = Ordinal, Flags = CuMemAccessDesc.AccessReadWrite };
+        unsafe
+        {
+            Check(CudaDriver.cuMemPoolSetAccess(peerPool, &access, 1));
         }
     }
 

@@ -66,22 +66,6 @@ internal sealed class DeviceMemory : SafeHandle
         return memory;
     }
 
-    /// <summary>
-    /// Lets kernels on <paramref name="accessor"/> read and write allocations of <paramref name="owner"/>'s default pool
-    /// (peer access alone covers only <c>cuMemAlloc</c> memory, not pools). A no-op when both are the same device.
-    /// </summary>
-    public static unsafe void EnablePoolAccess(int owner, int accessor)
-    {
-        if (owner == accessor)
-        {
-            return;
-        }
-        using CudaContextScope scope = CudaDevice.Get(owner).Activate();
-        Check(CudaDriver.cuDeviceGetDefaultMemPool(out nint pool, owner));
-        var access = new CuMemAccessDesc { LocationType = CuMemAccessDesc.LocationTypeDevice, LocationId = accessor, Flags = CuMemAccessDesc.ProtReadWrite };
-        Check(CudaDriver.cuMemPoolSetAccess(pool, &access, 1));
-    }
-
     /// <summary>Allocates <paramref name="bytes"/> with <c>cuMemAlloc_v2</c> (synchronous; exportable through CUDA IPC).</summary>
     public static DeviceMemory Allocate(int device, long bytes)
     {
@@ -128,6 +112,23 @@ internal sealed class DeviceMemory : SafeHandle
         CudaDevice owner = CudaDevice.Get(device);
         using CudaContextScope scope = owner.Activate();
         Check(CudaDriver.cuMemcpyAsync(destination, source, (nuint)bytes, (stream ?? owner.LibraryStream).Handle));
+    }
+
+    /// <summary>
+    /// Queues a copy between two devices' memory on <paramref name="stream"/> (<paramref name="destinationDevice"/>'s
+    /// library stream when null) with explicit contexts; works without peer access (the driver stages it).
+    /// </summary>
+    public static void CopyPeerAsync(int destinationDevice, nint destination, int sourceDevice, nint source, long bytes, CudaStream? stream)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes == 0)
+        {
+            return;
+        }
+        CudaDevice target = CudaDevice.Get(destinationDevice);
+        CudaDevice origin = CudaDevice.Get(sourceDevice);
+        using CudaContextScope scope = target.Activate();
+        Check(CudaDriver.cuMemcpyPeerAsync(destination, target.Context, source, origin.Context, (nuint)bytes, (stream ?? target.LibraryStream).Handle));
     }
 
     /// <summary>Queues a fill of <paramref name="bytes"/> bytes with <paramref name="value"/> on <paramref name="stream"/> (the library stream when null).</summary>

@@ -4,8 +4,9 @@ using System.Text;
 namespace DeepEP.Jit;
 
 /// <summary>
-/// The cache key of a compiled program: SHA-256 over the generated source, every embedded header (name and
-/// content), the NVRTC version, the options and the architecture, each length-prefixed so fields cannot run together.
+/// The cache key of a compiled program: SHA-256 over the generated source, the name expressions it instantiates,
+/// every embedded header (name and content), the NVRTC version, the options and the architecture, each
+/// length-prefixed so fields cannot run together.
 /// </summary>
 internal static class KernelCacheKey
 {
@@ -14,6 +15,7 @@ internal static class KernelCacheKey
     /// <summary>The key as 64 lowercase hex digits.</summary>
     public static string Compute(
         string source,
+        IReadOnlyList<string> nameExpressions,
         IReadOnlyList<KernelHeader> headers,
         (int Major, int Minor) nvrtcVersion,
         IReadOnlyList<string> options,
@@ -22,6 +24,11 @@ internal static class KernelCacheKey
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         Append(hash, Schema);
         Append(hash, source);
+        Append(hash, nameExpressions.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (string expression in nameExpressions)
+        {
+            Append(hash, expression);
+        }
         Append(hash, headers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         foreach (KernelHeader header in headers.OrderBy(h => h.IncludeName, StringComparer.Ordinal))
         {

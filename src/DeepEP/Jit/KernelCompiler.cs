@@ -66,7 +66,7 @@ internal sealed class KernelCompiler
     {
         ArgumentNullException.ThrowIfNull(program);
         IReadOnlyList<string> options = Options(architecture);
-        string key = KernelCacheKey.Compute(program.Source, _headers, NvrtcCompiler.Version, options, architecture);
+        string key = KernelCacheKey.Compute(program.Source, program.NameExpressions, _headers, NvrtcCompiler.Version, options, architecture);
         bool created = false;
         Lazy<KernelCacheEntry> lazy = _entries.GetOrAdd(key, k => new Lazy<KernelCacheEntry>(() =>
         {

@@ -11,7 +11,10 @@ namespace DeepEP.Jit;
 /// <param name="NameExpressions">The kernels to instantiate and look up.</param>
 internal sealed record KernelProgram(string Name, string Source, IReadOnlyList<string> NameExpressions)
 {
-    /// <summary>Generates the source: one <c>#define</c> per entry of <paramref name="defines"/>, then one <c>#include</c> per header.</summary>
+    /// <summary>
+    /// Generates the source: one <c>#define</c> per entry of <paramref name="defines"/>, one <c>#include</c> per
+    /// header, then a comment naming each kernel NVRTC instantiates (so a cached <c>kernel.cu</c> says what it holds).
+    /// </summary>
     /// <param name="name">The program's name.</param>
     /// <param name="includes">Include paths in the embedded tree, e.g. <c>deep_ep/impls/fp8_cast.cuh</c>.</param>
     /// <param name="defines">Macros the headers check (parameter struct sizes and the like).</param>
@@ -36,6 +39,10 @@ internal sealed record KernelProgram(string Name, string Source, IReadOnlyList<s
         if (expressions.Length == 0)
         {
             throw new ArgumentException("A kernel program needs at least one name expression.", nameof(nameExpressions));
+        }
+        foreach (string expression in expressions)
+        {
+            source.Append("// instantiates ").Append(expression).Append('\n');
         }
         return new KernelProgram(name, source.ToString(), expressions);
     }

@@ -14,11 +14,12 @@ public sealed class KernelCacheKeyTests
 
     private static string Key(
         string source = "src",
+        IReadOnlyList<string>? expressions = null,
         IReadOnlyList<KernelHeader>? headers = null,
         (int, int)? version = null,
         IReadOnlyList<string>? options = null,
         string architecture = "sm_90a") =>
-        KernelCacheKey.Compute(source, headers ?? s_headers, version ?? (13, 0), options ?? s_options, architecture);
+        KernelCacheKey.Compute(source, expressions ?? ["k<1>"], headers ?? s_headers, version ?? (13, 0), options ?? s_options, architecture);
 
     [Fact]
     public void SameInputsGiveTheSameKey()
@@ -35,6 +36,8 @@ public sealed class KernelCacheKeyTests
     {
         string baseline = Key();
         Assert.NotEqual(baseline, Key(source: "src "));
+        Assert.NotEqual(baseline, Key(expressions: ["k<2>"]));
+        Assert.NotEqual(baseline, Key(expressions: ["k<1>", "k<2>"]));
         Assert.NotEqual(baseline, Key(headers: [s_headers[0], new("deep_ep/common/b.cuh", "int b; ")]));
         Assert.NotEqual(baseline, Key(headers: [s_headers[0], new("deep_ep/common/c.cuh", "int b;")]));
         Assert.NotEqual(baseline, Key(headers: [s_headers[0]]));

@@ -85,7 +85,6 @@ internal sealed class PeerMesh : IDisposable
                 throw new NotSupportedException($"cuda:{device} cannot address cuda:{peer} (no NVLink/P2P); use the nccl backend on this topology.");
             }
             self.EnablePeerAccess(other);
-            DeviceMemory.EnablePoolAccess(owner: peer, accessor: device);
         }
         DeviceMemory buffer = DeviceMemory.Allocate(device, KernelLimits.CommHeaderBytes);
         DeviceMemory.Fill(device, buffer.Pointer, 0, KernelLimits.CommHeaderBytes, stream: null);
