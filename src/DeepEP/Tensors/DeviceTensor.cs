@@ -114,21 +114,40 @@ public sealed class DeviceTensor : IDisposable
     /// Allocates an uninitialised contiguous tensor. Device memory comes from the device's stream-ordered
     /// pool on <paramref name="stream"/> (the device's library stream when null).
     /// </summary>
-    public static DeviceTensor Empty(DType dtype, ReadOnlySpan<long> shape, int device = HostDevice, CudaStream? stream = null)
+    public static DeviceTensor Empty(DType dtype, ReadOnlySpan<long> shape, int device = HostDevice, CudaStream? stream = null) =>
+        EmptyStrided(dtype, shape, ContiguousStrides(shape), device, stream);
+
+    /// <summary>
+    /// Allocates an uninitialised tensor with explicit element strides (for example DeepEP's column-major
+    /// low-latency scales, strides <c>(S*R*N, 1, R*N)</c>). The tensor owns the smallest block spanning every
+    /// element; strides must be non-negative.
+    /// </summary>
+    public static DeviceTensor EmptyStrided(DType dtype, ReadOnlySpan<long> shape, ReadOnlySpan<long> strides, int device = HostDevice, CudaStream? stream = null)
     {
-        foreach (long s in shape)
+        if (strides.Length != shape.Length)
         {
-            ArgumentOutOfRangeException.ThrowIfNegative(s, nameof(shape));
+            throw new ArgumentException($"strides has {strides.Length} entries but shape has {shape.Length}; give one stride per dimension.", nameof(strides));
         }
+        long lastOffset = 0;
+        bool isEmpty = false;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(shape[d], nameof(shape));
+            ArgumentOutOfRangeException.ThrowIfNegative(strides[d], nameof(strides));
+            isEmpty |= shape[d] == 0;
+            lastOffset = checked(lastOffset + (Math.Max(shape[d] - 1, 0) * strides[d]));
+        }
+        long extent = isEmpty ? 0 : lastOffset + 1;
         long[] shapeCopy = shape.ToArray();
-        long bytes = ElementCount(shapeCopy) * dtype.ElementSize();
+        long[] stridesCopy = strides.ToArray();
+        long bytes = extent * dtype.ElementSize();
         if (device == HostDevice)
         {
             var memory = new HostMemory(bytes);
-            return new DeviceTensor(memory.DangerousGetHandle(), shapeCopy, ContiguousStrides(shapeCopy), dtype, device, memory);
+            return new DeviceTensor(memory.DangerousGetHandle(), shapeCopy, stridesCopy, dtype, device, memory);
         }
         DeviceMemory deviceMemory = DeviceMemory.AllocateAsync(device, bytes, stream);
-        return new DeviceTensor(deviceMemory.Pointer, shapeCopy, ContiguousStrides(shapeCopy), dtype, device, deviceMemory);
+        return new DeviceTensor(deviceMemory.Pointer, shapeCopy, stridesCopy, dtype, device, deviceMemory);
     }
 
     /// <summary>

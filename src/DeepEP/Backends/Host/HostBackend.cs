@@ -1,0 +1,119 @@
+using DeepEP.Distributed;
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Backends.Host;
+
+/// <summary>
+/// The CPU reference backend: implements the DeepEP semantics (spec §1–3, §5) directly on host tensors,
+/// exchanging data between ranks through a <see cref="ProcessGroup"/>, so ranks may be threads or processes.
+/// It is the oracle every GPU result is compared with and the engine used without a GPU.
+/// </summary>
+/// <remarks>
+/// <para>Everything completes synchronously, so every returned <see cref="EventOverlap"/> wraps no event.</para>
+/// <para>Normal mode is bit-exact with the kernels, including the handle: the rank prefix matrix is filled
+/// in full, and <c>send_head</c> is rewritten in place by the first combine (spec §2.5).</para>
+/// <para>Low-latency dispatch packs each expert's rows by source rank ascending, then by (token, top-k slot)
+/// ascending; the spec allows any order, so GPU comparisons must stay order-independent.</para>
+/// <para>With <c>returnRecvHook</c> the exchange happens in the call and the hook performs the receive step
+/// (packing or reduction); outputs are defined only after it runs. A hook runs once; an operation that needs a
+/// buffer set whose hook is still pending (a third outstanding operation) throws
+/// <see cref="InvalidOperationException"/>; <see cref="CleanLowLatencyBuffer"/> discards pending hooks.</para>
+/// <para>Masking (spec §5.6) is this rank's view: it neither sends to nor accepts data from a rank it has
+/// masked, and low-latency combine skips slots whose owner is masked. A peer that has masked this rank sends it
+/// nothing and gets masked in turn, as the GPU's receive timeout would do. Masked ranks must still make every
+/// call, because the exchange is collective.</para>
+/// <para>No waiting happens on the host, so the dispatch and combine wait-cost statistics are left unchanged;
+/// <c>cumulative_local_expert_recv_stats</c> is accumulated as on the GPU.</para>
+/// <para>LogFMT combine is not emulated (its decoding uses the GPU's approximate ex2/lg2) and throws
+/// <see cref="NotSupportedException"/>.</para>
+/// </remarks>
+internal sealed class HostBackend : IEpBackend
+{
+    private readonly ProcessGroup _group;
+    private readonly bool _enableShrink;
+    private readonly bool[] _maskedRanks;
+    private readonly HostLowLatencyBuffers _lowLatencyBuffers = new();
+
+    /// <summary>Creates the backend for this rank of <paramref name="group"/> (which the caller keeps owning).</summary>
+    /// <param name="group">The expert-parallel group; every rank calls every operation in the same order.</param>
+    /// <param name="enableShrink">DeepEP's <c>enable_shrink</c>: allow the mask buffer operations of spec §5.6.</param>
+    public HostBackend(ProcessGroup group, bool enableShrink = false)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        _group = group;
+        _enableShrink = enableShrink;
+        _maskedRanks = new bool[group.Size];
+    }
+
+    /// <inheritdoc />
+    public EpBackendKind Kind => EpBackendKind.Host;
+
+    /// <inheritdoc />
+    public int Device => DeviceTensor.HostDevice;
+
+    /// <inheritdoc />
+    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
+        HostLayout.Compute(topkIdx, numExperts, _group.Size);
+
+    /// <inheritdoc />
+    public DispatchResult Dispatch(NormalDispatchRequest request) => HostNormalDispatch.Dispatch(_group, request);
+
+    /// <inheritdoc />
+    public CombineResult Combine(NormalCombineRequest request) => HostNormalCombine.Combine(_group, request);
+
+    /// <inheritdoc />
+    public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request) =>
+        HostLowLatencyDispatch.Dispatch(_group, request, _lowLatencyBuffers, _maskedRanks);
+
+    /// <inheritdoc />
+    public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request) =>
+        HostLowLatencyCombine.Combine(_group, request, _lowLatencyBuffers, _maskedRanks);
+
+    /// <inheritdoc />
+    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) =>
+        _lowLatencyBuffers.NextCombineSendBuffer(handle.NumExperts / _group.Size, _group.Size * handle.NumMaxDispatchTokensPerRank, handle.Hidden);
+
+    /// <inheritdoc />
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    {
+        _group.Barrier();
+        _lowLatencyBuffers.DiscardPendingReceives();
+    }
+
+    /// <inheritdoc />
+    public void UpdateMaskBuffer(int rankToMask, bool mask)
+    {
+        RequireShrink();
+        _maskedRanks[rankToMask] = mask;
+    }
+
+    /// <inheritdoc />
+    public void QueryMaskBuffer(DeviceTensor maskStatus)
+    {
+        RequireShrink();
+        Span<int> status = maskStatus.AsSpan<int>();
+        if (maskStatus.DType != DType.Int32 || status.Length != _maskedRanks.Length)
+        {
+            throw new InvalidOperationException($"The mask status needs {_maskedRanks.Length} Int32 elements; got {maskStatus.Describe()}.");
+        }
+        for (int s = 0; s < status.Length; s++)
+        {
+            status[s] = _maskedRanks[s] ? 1 : 0;
+        }
+    }
+
+    /// <inheritdoc />
+    public void CleanMaskBuffer() => Array.Clear(_maskedRanks);
+
+    /// <summary>Frees the zero-copy combine buffers; the process group stays with its owner.</summary>
+    public void Dispose() => _lowLatencyBuffers.Dispose();
+
+    private void RequireShrink()
+    {
+        if (!_enableShrink)
+        {
+            throw new InvalidOperationException("The mask buffer exists only with enableShrink; create the backend with enableShrink: true.");
+        }
+    }
+}
