@@ -16,7 +16,7 @@ internal static class BackendFactory
         EpBackendKind kind = Resolve(options);
         return kind switch
         {
-            EpBackendKind.Host => new Host.HostBackend(group, options),
+            EpBackendKind.Host => new Host.HostBackend(group, options.EnableShrink),
             EpBackendKind.Kernels => new Kernels.KernelBackend(group, options),
             _ => throw new NotSupportedException(
                 $"The {kind.ToString().ToLowerInvariant()} backend is not available in this build; use DEEPEP_BACKEND=host (or EpBufferOptions.Backend = EpBackendKind.Host)."),

@@ -16,7 +16,7 @@ public sealed class DeviceTensor : IDisposable
 
     private readonly long[] _shape;
     private readonly long[] _strides;
-    private SafeHandle? _owner;
+    private readonly SafeHandle? _owner;
 
     private DeviceTensor(nint pointer, long[] shape, long[] strides, DType dtype, int device, SafeHandle? owner)
     {
@@ -148,26 +148,6 @@ public sealed class DeviceTensor : IDisposable
         }
         DeviceMemory deviceMemory = DeviceMemory.AllocateAsync(device, bytes, stream);
         return new DeviceTensor(deviceMemory.Pointer, shapeCopy, stridesCopy, dtype, device, deviceMemory);
-    }
-
-    /// <summary>
-    /// Allocates an uninitialised tensor with the given element <paramref name="strides"/> (e.g. column-major
-    /// <c>[1, T]</c> for a <c>[T, S]</c> scale matrix); the allocation covers the strided extent.
-    /// </summary>
-    public static DeviceTensor EmptyStrided(DType dtype, ReadOnlySpan<long> shape, ReadOnlySpan<long> strides, int device = HostDevice, CudaStream? stream = null)
-    {
-        if (strides.Length != shape.Length)
-        {
-            throw new ArgumentException($"strides has {strides.Length} entries but shape has {shape.Length}; give one stride per dimension.", nameof(strides));
-        }
-        long extent = 1;
-        for (int d = 0; d < shape.Length; d++)
-        {
-            ArgumentOutOfRangeException.ThrowIfNegative(strides[d], nameof(strides));
-            extent += (shape[d] - 1) * strides[d];
-        }
-        using DeviceTensor storage = Empty(dtype, [Math.Max(extent, 0)], device, stream);
-        return new DeviceTensor(storage.Pointer, shape.ToArray(), strides.ToArray(), dtype, device, storage.TakeOwnership());
     }
 
     /// <summary>Allocates a contiguous tensor filled with zero bytes.</summary>
@@ -376,14 +356,6 @@ public sealed class DeviceTensor : IDisposable
 
     /// <summary>Frees the memory if this tensor owns it.</summary>
     public void Dispose() => _owner?.Dispose();
-
-    /// <summary>Moves ownership of the memory out of this tensor (which then frees nothing).</summary>
-    private SafeHandle? TakeOwnership()
-    {
-        SafeHandle? owner = _owner;
-        _owner = null;
-        return owner;
-    }
 
     private DeviceTensor Borrow() => new(Pointer, _shape, _strides, DType, Device, owner: null);
 

@@ -1,3 +1,4 @@
+using DeepEP.Ep;
 using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Api;
