@@ -19,6 +19,7 @@ internal static class NormalModeBench
         int localExperts = s.Experts / ranks;
         BenchInputs Inputs(int r) => BenchInputs.Get(s.Seed, r, s.Tokens, s.Hidden, s.Topk, s.Experts);
         BenchInputs mine = Inputs(rank);
+        int sms = device == DeviceTensor.HostDevice ? 0 : s.NumSms;
         EpConfig config = s.DispatchConfig;
         EpConfig combineConfig = s.CombineConfig;
         var results = new List<RankMeasurement>();
@@ -42,7 +43,7 @@ internal static class NormalModeBench
         DispatchHandle fp8Handle = fp8Result.Handle!;
         Timing fp8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(fp8.Data, fp8.Scales, handle: fp8Handle, config: config));
         long fp8Bytes = received * s.Hidden * (128 + 4) / 128;
-        results.Add(new RankMeasurement("dispatch FP8", Mode, s.NumSms, fp8Time, fp8Bytes, fp8Error.Length == 0, Describe(fp8Error, "bit-exact rows, scales, order")));
+        results.Add(new RankMeasurement("dispatch FP8", Mode, sms, fp8Time, fp8Bytes, fp8Error.Length == 0, Describe(fp8Error, "bit-exact rows, scales, order")));
 
         DispatchResult bf16Result = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
@@ -50,12 +51,12 @@ internal static class NormalModeBench
         DispatchHandle handle = bf16Result.Handle!;
         Timing bf16Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, handle: handle, config: config));
         long bf16Bytes = received * s.Hidden * 2;
-        results.Add(new RankMeasurement("dispatch BF16", Mode, s.NumSms, bf16Time, bf16Bytes, bf16Error.Length == 0, Describe(bf16Error, "bit-exact rows, top-k, order")));
+        results.Add(new RankMeasurement("dispatch BF16", Mode, sms, bf16Time, bf16Bytes, bf16Error.Length == 0, Describe(bf16Error, "bit-exact rows, top-k, order")));
 
         CombineResult combined = buffer.Combine(bf16Result.RecvX, handle, config: combineConfig);
         string combineError = NormalChecks.IdentityCombine(combined, mine, ranks, localExperts);
         Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig));
-        results.Add(new RankMeasurement("combine BF16", Mode, s.NumSms, combineTime, bf16Bytes, combineError.Length == 0, Describe(combineError, "x × ranks reached, bit-exact")));
+        results.Add(new RankMeasurement("combine BF16", Mode, sms, combineTime, bf16Bytes, combineError.Length == 0, Describe(combineError, "x × ranks reached, bit-exact")));
         if (device != DeviceTensor.HostDevice)
         {
             results.Add(NcclBaseline.Run(buffer, s, mine, Inputs, bf16Bytes));

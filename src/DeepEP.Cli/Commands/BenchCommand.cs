@@ -56,6 +56,11 @@ internal static class BenchCommand
                 parse.GetValue(iterations),
                 parse.GetValue(seed));
             IAnsiConsole console = AnsiConsole.Console;
+            if (Console.IsOutputRedirected)
+            {
+                // Logs and CI capture the table: don't wrap it at the 80 columns Spectre assumes without a terminal.
+                console.Profile.Width = 200;
+            }
             if (host && !CudaDevice.IsAvailable)
             {
                 console.MarkupLine($"[yellow]No GPU visible: running the CPU reference backend with {settings.Ranks} simulated ranks.[/]");

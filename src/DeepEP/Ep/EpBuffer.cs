@@ -177,7 +177,7 @@ public sealed class EpBuffer : IDisposable
         }
 
         int numExperts = CheckLayout(numTokensPerRank, isTokenInRank, numTokensPerExpert, tokens);
-        TensorChecks.That((topkIdx is null) == (topkWeights is null), topkIdx is null ? nameof(topkWeights) : nameof(topkIdx),
+        TensorChecks.That((topkIdx is null) == (topkWeights is null), topkIdx is null ? nameof(topkIdx) : nameof(topkWeights),
             "topkIdx and topkWeights must be given together or both omitted.");
         int numTopk = 0;
         if (topkIdx is not null)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Publishes the CLI and the GPU test runner, self-contained for linux-x64, into one folder (they share the
+# runtime files) and packs it, so a GPU machine without .NET can run both:
+#   scripts/publish-device.sh .device && ship .device; there: tar xJf bundle.tar.xz -C /tmp/b && /tmp/b/deepep info
+set -euo pipefail
+out="${1:-.device}"
+stage="$(mktemp -d)"
+dotnet publish src/DeepEP.Cli -c Release -r linux-x64 --self-contained -o "$stage" -v quiet -nologo
+dotnet publish tests/DeepEP.Tests.Gpu -c Release -r linux-x64 --self-contained -o "$stage" -v quiet -nologo
+mkdir -p "$out"
+tar cJf "$out/bundle.tar.xz" -C "$stage" .
+rm -rf "$stage"
+ls -la "$out/bundle.tar.xz"
