@@ -81,7 +81,7 @@ internal sealed class KernelBackend : IEpBackend
         DeviceTensor? recvTopkIdx = numTopk == 0 ? null : DeviceTensor.Empty(DType.Int64, [rows, numTopk], Device, Comm);
         DeviceTensor? recvTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [rows, numTopk], Device, Comm);
 
-        DispatchPeer[] peers = _mesh.AllGather(new DispatchPeer
+        var outputs = new DispatchPeer
         {
             RecvX = recvX.Pointer,
             RecvXScales = recvScales?.Pointer ?? 0,
@@ -89,9 +89,10 @@ internal sealed class KernelBackend : IEpBackend
             RecvTopkIdx = recvTopkIdx?.Pointer ?? 0,
             RecvTopkWeights = recvTopkWeights?.Pointer ?? 0,
             Capacity = rows,
-        });
+        };
         var p = new IntranodeDispatchParams
         {
+            Headers = _mesh.Headers,
             X = x.Pointer,
             XScales = request.XScales?.Pointer ?? 0,
             TopkIdx = request.TopkIdx?.Pointer ?? 0,
@@ -111,11 +112,7 @@ internal sealed class KernelBackend : IEpBackend
             NumTopk = numTopk,
             ExpertsPerRank = request.NumExperts / ranks,
         };
-        for (int r = 0; r < ranks; r++)
-        {
-            p.Peers[r] = peers[r];
-        }
-        _mesh.Barrier();
+        _mesh.BarrierPublishing(outputs);
         IntranodeDispatchRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(x), p);
         _mesh.Barrier();
         if (request.NumWorstTokens > 0 && recvTopkIdx is not null && recvCount is not null)
@@ -154,13 +151,9 @@ internal sealed class KernelBackend : IEpBackend
         });
         DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, Comm);
         DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, Comm);
-        CombinePeer[] peers = _mesh.AllGather(new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0 });
-        if (numTopk > 0 && peers.Any(peer => peer.TopkWeights == 0))
-        {
-            throw new InvalidOperationException("Every rank must pass topkWeights to combine when one does: the sums read each rank's weights.");
-        }
         var p = new IntranodeCombineParams
         {
+            Headers = _mesh.Headers,
             IsTokenInRank = handle.IsTokenInRank.Pointer,
             SendHead = handle.SendHead.Pointer,
             ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
@@ -169,17 +162,14 @@ internal sealed class KernelBackend : IEpBackend
             Bias1 = request.Bias1?.Pointer ?? 0,
             CombinedX = combined.Pointer,
             CombinedTopkWeights = combinedWeights?.Pointer ?? 0,
+            Diagnostics = _mesh.Diagnostics,
             NumTokens = tokens,
             NumRanks = ranks,
             Rank = _mesh.Rank,
             NumChannels = handle.NumChannels,
             NumTopk = numTopk,
         };
-        for (int r = 0; r < ranks; r++)
-        {
-            p.Peers[r] = peers[r];
-        }
-        _mesh.Barrier();
+        _mesh.BarrierPublishing(new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) });
         IntranodeCombineRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(request.X), p);
         _mesh.Barrier();
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));

@@ -99,10 +99,6 @@ internal sealed class PeerMesh : IDisposable
         return new PeerMesh(group, device, buffer, host, table, timeout);
     }
 
-    /// <summary>Every rank's <paramref name="value"/>, indexed by rank (a host rendezvous, no GPU synchronisation).</summary>
-    public T[] AllGather<T>(T value)
-        where T : unmanaged => AllGatherValue(Group, value);
-
     /// <summary>Reserves <paramref name="count"/> consecutive barrier epochs (the same on every rank, since all issue the same calls).</summary>
     public int NextEpochs(int count)
     {
@@ -112,16 +108,27 @@ internal sealed class PeerMesh : IDisposable
     }
 
     /// <summary>Enqueues a barrier across the ranks' communication streams.</summary>
-    public void Barrier()
+    public void Barrier() => Launch(default, publish: false);
+
+    /// <summary>
+    /// Enqueues a barrier that first publishes <paramref name="value"/> in this rank's mailbox, where kernels after the
+    /// barrier read every rank's (this replaces a host exchange of per-call pointers, so nothing waits on the host).
+    /// </summary>
+    public void BarrierPublishing<T>(T value)
+        where T : unmanaged => Launch(Mailbox.Of(value), publish: true);
+
+    private void Launch(Mailbox mailbox, bool publish)
     {
         var p = new BarrierParams
         {
             Headers = _headers,
             Diagnostics = Diagnostics,
             TimeoutNs = TimeoutNs,
+            Mailbox = mailbox,
             Rank = Rank,
             NumRanks = NumRanks,
             Epoch = NextEpochs(1),
+            Publish = publish ? 1 : 0,
         };
         BarrierRuntime.Launch(Device, CommStream, p);
     }
@@ -166,6 +173,10 @@ internal sealed class PeerMesh : IDisposable
         ReadOnlySpan<int> ints = MemoryMarshal.Cast<byte, int>(block);
         ReadOnlySpan<long> longs = MemoryMarshal.Cast<byte, long>(block.Slice(24));
         var waited = TimeSpan.FromMilliseconds(longs[2] / 1e6);
+        if (ints[4] == WaitCode.MissingTopkWeights)
+        {
+            throw new InvalidOperationException($"Rank {ints[2]} passed no topkWeights to combine while rank {ints[1]} did: every rank must pass them, or none.");
+        }
         if (ints[4] == WaitCode.RecvCapacity)
         {
             throw new InvalidOperationException(

@@ -5,6 +5,7 @@ internal static class WaitCode
 {
     public const int Barrier = 1;
     public const int RecvCapacity = 2;
+    public const int MissingTopkWeights = 3;
 
     public static string Describe(int code) => code switch
     {

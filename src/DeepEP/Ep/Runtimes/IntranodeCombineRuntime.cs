@@ -15,19 +15,20 @@ internal struct RewriteSendHeadParams
     public int Reserved;
 }
 
-/// <summary>Twin of <c>deep_ep::CombinePeer</c>: one rank's combine inputs as mapped on the reader.</summary>
+/// <summary>Twin of <c>deep_ep::CombinePeer</c>: one rank's combine inputs, published in its header's mailbox.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct CombinePeer
 {
     public nint X;
     public nint TopkWeights;
+    public long NumRows;
 }
 
 /// <summary>Twin of <c>deep_ep::CombineParams</c>.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct IntranodeCombineParams
 {
-    public PeerArray<CombinePeer> Peers;
+    public PeerArray<nint> Headers;
     public nint IsTokenInRank;
     public nint SendHead;
     public nint ChannelPrefixMatrix;
@@ -36,6 +37,7 @@ internal struct IntranodeCombineParams
     public nint Bias1;
     public nint CombinedX;
     public nint CombinedTopkWeights;
+    public nint Diagnostics;
     public int NumTokens;
     public int NumRanks;
     public int Rank;

@@ -4,7 +4,7 @@ using DeepEP.Cuda;
 
 namespace DeepEP.Ep.Runtimes;
 
-/// <summary>Twin of <c>deep_ep::DispatchPeer</c>: one destination's output pointers as mapped on the sender.</summary>
+/// <summary>Twin of <c>deep_ep::DispatchPeer</c>: one destination's output pointers, published in its header's mailbox.</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct DispatchPeer
 {
@@ -20,7 +20,7 @@ internal struct DispatchPeer
 [StructLayout(LayoutKind.Sequential)]
 internal struct IntranodeDispatchParams
 {
-    public PeerArray<DispatchPeer> Peers;
+    public PeerArray<nint> Headers;
     public nint X;
     public nint XScales;
     public nint TopkIdx;

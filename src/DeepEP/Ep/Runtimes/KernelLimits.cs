@@ -13,5 +13,9 @@ internal static class KernelLimits
     public const int MaxChannels = 128;
 
     /// <summary>Bytes of the <c>CommHeader</c> at the start of every rank's communication buffer.</summary>
-    public const int CommHeaderBytes = (MaxRanks + (MaxRanks * MaxRanks) + (MaxRanks * MaxLocalExperts) + (MaxRanks * MaxChannels)) * sizeof(int);
+    public const int CommHeaderBytes = ((MaxRanks + (MaxRanks * MaxRanks) + (MaxRanks * MaxLocalExperts) + (MaxRanks * MaxChannels)) * sizeof(int))
+        + (MailboxWords * sizeof(long));
+
+    /// <summary>64-bit words of the per-call pointer mailbox in each rank's header.</summary>
+    public const int MailboxWords = 8;
 }

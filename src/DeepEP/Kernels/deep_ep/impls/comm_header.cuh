@@ -16,6 +16,7 @@ struct CommHeader {
     int counts[kMaxRanks][kMaxRanks];                    // [src][dst]: tokens src sends to dst
     int expert_counts[kMaxRanks][kMaxLocalExperts];      // [src][local expert]: (token, slot) pairs src sends
     int channel_prefix[kMaxRanks][kMaxChannels];         // [src][c]: src's tokens to this rank in channels 0..c
+    long long mailbox[8];                                // this rank's per-call pointers (outputs or inputs) for peers to read
 };
 DEEPEP_CHECK_PARAMS_SIZE(CommHeader, DEEPEP_COMM_HEADER_SIZE);
 

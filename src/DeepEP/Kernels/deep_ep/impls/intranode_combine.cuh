@@ -51,10 +51,11 @@ __global__ void rewrite_send_head(RewriteSendHeadParams p) {
 struct CombinePeer {
     const int4* x;                   // [M_d, hidden_int4] BF16, this peer's combine input
     const float* topk_weights;       // [M_d, K], or null
+    long long num_rows;              // M_d
 };
 
 struct CombineParams {
-    CombinePeer peers[kMaxRanks];
+    CommHeader* headers[kMaxRanks];  // each rank's CombinePeer is in its mailbox
     const bool* is_token_in_rank;    // [T, R]
     const int* send_head;            // [T, R]
     const int* channel_prefix_matrix;// [R, C] inclusive (this rank's, from dispatch)
@@ -63,6 +64,7 @@ struct CombineParams {
     const int4* bias1;               // [T, hidden_int4] BF16, or null
     int4* combined_x;                // [T, hidden_int4] BF16
     float* combined_topk_weights;    // [T, K], or null
+    KernelDiagnostics* diagnostics;
     int num_tokens;
     int num_ranks;
     int rank;
@@ -88,8 +90,17 @@ __device__ __forceinline__ void add_bf16x8(float (&acc)[8], const int4& word) {
 template <int kHiddenInt4>
 __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(CombineParams p) {
     __shared__ long long rows[kCombineWarps][kMaxRanks];
+    __shared__ CombinePeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    read_mailboxes(p.headers, p.num_ranks, peers);
+    // A peer that passed no weights while this rank wants their sums is reported, never read through a null pointer.
+    const bool missing_weights = p.combined_topk_weights != nullptr && threadIdx.x < p.num_ranks &&
+                                 peers[threadIdx.x].topk_weights == nullptr && peers[threadIdx.x].num_rows > 0;
+    if (missing_weights)
+        report_timeout(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
+    if (__syncthreads_or(missing_weights))
+        return;
 
     for (int t = blockIdx.x * kCombineWarps + warp; t < p.num_tokens; t += gridDim.x * kCombineWarps) {
         long long row = -1;
@@ -124,7 +135,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
             }
             for (unsigned m = sources; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
-                const int4* source = p.peers[d].x + rows[warp][d] * kHiddenInt4;
+                const int4* source = peers[d].x + rows[warp][d] * kHiddenInt4;
                 int4 words[kCopyUnroll];
                 #pragma unroll
                 for (int u = 0; u < kCopyUnroll; ++u) {
@@ -158,7 +169,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
                 float sum = 0.0f;
                 for (unsigned m = sources; m != 0; m &= m - 1) {
                     const int d = __ffs(m) - 1;
-                    sum += p.peers[d].topk_weights[rows[warp][d] * p.num_topk + k];
+                    sum += peers[d].topk_weights[rows[warp][d] * p.num_topk + k];
                 }
                 p.combined_topk_weights[static_cast<long long>(t) * p.num_topk + k] = sum;
             }

@@ -21,7 +21,7 @@ struct DispatchPeer {
 };
 
 struct DispatchParams {
-    DispatchPeer peers[kMaxRanks];
+    CommHeader* headers[kMaxRanks];  // each destination's DispatchPeer is in its mailbox
     const int4* x;                   // [T, hidden_int4]
     const float* x_scales;           // [T, S] with the strides below, or null
     const long long* topk_idx;       // [T, K], or null
@@ -64,18 +64,20 @@ __device__ __forceinline__ long long destination_row(const bool* is_token_in_ran
 template <int kHiddenInt4>
 __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch(DispatchParams p) {
     __shared__ long long rows[kDispatchWarps][kMaxRanks];
+    __shared__ DispatchPeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    read_mailboxes(p.headers, p.num_ranks, peers);
 
     for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
         long long row = -1;
         if (lane < p.num_ranks) {
             row = destination_row(p.is_token_in_rank, p.send_head, p.channel_prefix_matrix, p.rank_prefix_matrix, t,
                                   lane, p.rank, p.num_ranks, p.num_tokens, p.num_channels);
-            if (row >= p.peers[lane].capacity) {
+            if (row >= peers[lane].capacity) {
                 // Only a too small num_worst_tokens gets here; nothing is written out of bounds.
                 report_timeout(p.diagnostics, Deadline::start(0), p.rank, lane, t, kWaitRecvCapacity,
-                               p.peers[lane].capacity, row);
+                               peers[lane].capacity, row);
                 row = -1;
             }
         }
@@ -97,7 +99,7 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
             }
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
-                int4* destination = p.peers[d].recv_x + rows[warp][d] * kHiddenInt4;
+                int4* destination = peers[d].recv_x + rows[warp][d] * kHiddenInt4;
                 #pragma unroll
                 for (int u = 0; u < kCopyUnroll; ++u) {
                     const int i = (base + u) * kWarpSize + lane;
@@ -111,13 +113,13 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
             const float scale = p.x_scales[t * p.scale_token_stride + s * p.scale_group_stride];
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
-                p.peers[d].recv_x_scales[rows[warp][d] * p.num_scales + s] = scale;
+                peers[d].recv_x_scales[rows[warp][d] * p.num_scales + s] = scale;
             }
         }
         if (lane == 0) {
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
-                p.peers[d].recv_src_idx[rows[warp][d]] = t;
+                peers[d].recv_src_idx[rows[warp][d]] = t;
             }
         }
         for (int k = lane; k < p.num_topk; k += kWarpSize) {
@@ -128,8 +130,8 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
                 const long long first = static_cast<long long>(d) * p.experts_per_rank;
                 const bool local = expert >= first && expert < first + p.experts_per_rank;
                 const long long out = rows[warp][d] * p.num_topk + k;
-                p.peers[d].recv_topk_idx[out] = local ? expert - first : -1;
-                p.peers[d].recv_topk_weights[out] = local ? weight : 0.0f;
+                peers[d].recv_topk_idx[out] = local ? expert - first : -1;
+                peers[d].recv_topk_weights[out] = local ? weight : 0.0f;
             }
         }
         __syncwarp();
