@@ -26,22 +26,32 @@ internal static class LowLatencyBench
         using DeviceTensor topkWeights = DeviceTensor.FromArray<float>(mine.TopkWeights, [n, s.Topk], device);
 
         LowLatencyDispatchResult Dispatch() => buffer.LowLatencyDispatch(x, topkIdx, n, s.LowLatencyExperts, useFp8: true);
-        LowLatencyDispatchResult dispatched = Dispatch();
+        using LowLatencyDispatchResult dispatched = Dispatch();
+        using LowLatencyHandle handle = dispatched.Handle;
         string dispatchError = LowLatencyChecks.Dispatch(dispatched, rank, buffer.GroupSize, Inputs);
         using DeviceTensor expertOutput = LowLatencyChecks.CastBack(dispatched, device);
         LowLatencyCombineResult Combine(LowLatencyDispatchResult d) => buffer.LowLatencyCombine(expertOutput, topkIdx, topkWeights, d.Handle);
-        LowLatencyCombineResult combined = Combine(dispatched);
+        using LowLatencyCombineResult combined = Combine(dispatched);
         string combineError = LowLatencyChecks.Combine(combined, mine);
 
         long selections = mine.TopkIdx.LongCount(e => e >= 0);
         long dispatchBytes = selections * (s.Hidden + (s.Hidden / 128 * 4) + 16);
         long combineBytes = selections * s.Hidden * 2;
-        Timing pairTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Combine(Dispatch()));
+        Timing pairTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () =>
+        {
+            using LowLatencyDispatchResult d = Dispatch();
+            using LowLatencyHandle h = d.Handle;
+            Combine(d).Dispose();
+        });
         return
         [
-            new RankMeasurement("dispatch FP8", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Dispatch()), dispatchBytes,
+            new RankMeasurement("dispatch FP8", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () =>
+            {
+                using LowLatencyDispatchResult d = Dispatch();
+                d.Handle.Dispose();
+            }), dispatchBytes,
                 dispatchError.Length == 0, dispatchError.Length == 0 ? "counts, ranges, bit-exact payloads" : dispatchError),
-            new RankMeasurement("combine BF16", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Combine(dispatched)), combineBytes,
+            new RankMeasurement("combine BF16", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Combine(dispatched).Dispose()), combineBytes,
                 combineError.Length == 0, combineError.Length == 0 ? "Σ w·x vs float64, calc_diff < 1e-5" : combineError),
             new RankMeasurement("dispatch + combine", Mode, 0, pairTime, dispatchBytes + combineBytes, dispatchError.Length + combineError.Length == 0, "both of the above"),
         ];

@@ -29,33 +29,33 @@ internal static class NormalModeBench
         using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(mine.X, [s.Tokens, s.Hidden], device);
         using Fp8Tensor fp8 = CastToFp8ColumnMajorScales(mine, device);
 
-        DispatchLayout layout = buffer.GetDispatchLayout(topkIdx, s.Experts);
-        Timing layoutTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.GetDispatchLayout(topkIdx, s.Experts));
+        using DispatchLayout layout = buffer.GetDispatchLayout(topkIdx, s.Experts);
+        Timing layoutTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.GetDispatchLayout(topkIdx, s.Experts).Dispose());
         string layoutError = NormalChecks.Layout(layout, mine, ranks, s.Experts);
         results.Add(new RankMeasurement("layout", Mode, 0, layoutTime, 0, layoutError.Length == 0, Describe(layoutError, "counts vs topk")));
 
         var expected = NormalChecks.ExpectedReceives(rank, ranks, localExperts, Inputs);
         long received = expected.Count;
 
-        DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
         string fp8Error = NormalChecks.Fp8Dispatch(fp8Result, expected, Inputs);
-        DispatchHandle fp8Handle = fp8Result.Handle!;
-        Timing fp8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(fp8.Data, fp8.Scales, handle: fp8Handle, config: config));
+        using DispatchHandle fp8Handle = fp8Result.Handle!;
+        Timing fp8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(fp8.Data, fp8.Scales, handle: fp8Handle, config: config).Dispose());
         long fp8Bytes = received * s.Hidden * (128 + 4) / 128;
         results.Add(new RankMeasurement("dispatch FP8", Mode, sms, fp8Time, fp8Bytes, fp8Error.Length == 0, Describe(fp8Error, "bit-exact rows, scales, order")));
 
-        DispatchResult bf16Result = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+        using DispatchResult bf16Result = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
         string bf16Error = NormalChecks.Bf16Dispatch(bf16Result, expected, Inputs, rank, localExperts);
-        DispatchHandle handle = bf16Result.Handle!;
-        Timing bf16Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, handle: handle, config: config));
+        using DispatchHandle handle = bf16Result.Handle!;
+        Timing bf16Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, handle: handle, config: config).Dispose());
         long bf16Bytes = received * s.Hidden * 2;
         results.Add(new RankMeasurement("dispatch BF16", Mode, sms, bf16Time, bf16Bytes, bf16Error.Length == 0, Describe(bf16Error, "bit-exact rows, top-k, order")));
 
-        CombineResult combined = buffer.Combine(bf16Result.RecvX, handle, config: combineConfig);
+        using CombineResult combined = buffer.Combine(bf16Result.RecvX, handle, config: combineConfig);
         string combineError = NormalChecks.IdentityCombine(combined, mine, ranks, localExperts);
-        Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig));
+        Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig).Dispose());
         results.Add(new RankMeasurement("combine BF16", Mode, sms, combineTime, bf16Bytes, combineError.Length == 0, Describe(combineError, "x × ranks reached, bit-exact")));
         if (device != DeviceTensor.HostDevice)
         {

@@ -21,8 +21,18 @@ public sealed record DispatchHandle(
     DeviceTensor RecvSrcIdx,
     DeviceTensor IsTokenInRank,
     DeviceTensor SendHead,
-    int NumChannels)
+    int NumChannels) : IDisposable
 {
+    /// <summary>Frees the handle's own tensors; <see cref="IsTokenInRank"/> belongs to the caller and stays.</summary>
+    public void Dispose()
+    {
+        RankPrefixMatrix.Dispose();
+        ChannelPrefixMatrix.Dispose();
+        RecvChannelPrefixMatrix.Dispose();
+        RecvSrcIdx.Dispose();
+        SendHead.Dispose();
+    }
+
     /// <summary>Rows of the dispatch output, M (includes worst-case padding when <c>numWorstTokens</c> was used).</summary>
     public long NumRecvTokens => RecvSrcIdx.Size(0);
 

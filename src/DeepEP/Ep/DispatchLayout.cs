@@ -13,4 +13,14 @@ public sealed record DispatchLayout(
     DeviceTensor? NumTokensPerRdmaRank,
     DeviceTensor NumTokensPerExpert,
     DeviceTensor IsTokenInRank,
-    EventOverlap Event);
+    EventOverlap Event) : IDisposable
+{
+    /// <summary>Frees the layout tensors (stream-ordered on the stream they were allocated on).</summary>
+    public void Dispose()
+    {
+        NumTokensPerRank.Dispose();
+        NumTokensPerRdmaRank?.Dispose();
+        NumTokensPerExpert.Dispose();
+        IsTokenInRank.Dispose();
+    }
+}

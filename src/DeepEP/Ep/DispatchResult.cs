@@ -17,4 +17,14 @@ public sealed record DispatchResult(
     DeviceTensor? RecvTopkWeights,
     IReadOnlyList<int> NumRecvTokensPerExpertList,
     DispatchHandle? Handle,
-    EventOverlap Event);
+    EventOverlap Event) : IDisposable
+{
+    /// <summary>Frees the received tensors; the <see cref="Handle"/> lives on (combine needs it) and is disposed separately.</summary>
+    public void Dispose()
+    {
+        RecvX.Dispose();
+        RecvXScales?.Dispose();
+        RecvTopkIdx?.Dispose();
+        RecvTopkWeights?.Dispose();
+    }
+}

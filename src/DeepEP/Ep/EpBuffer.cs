@@ -354,8 +354,10 @@ public sealed class EpBuffer : IDisposable
         {
             TensorChecks.Require(combineWaitRecvCostStats, nameof(combineWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
         }
-        return _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy, asyncFinish,
-            returnRecvHook, @out, combineWaitRecvCostStats));
+        LowLatencyCombineResult result = _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy,
+            asyncFinish, returnRecvHook, @out, combineWaitRecvCostStats));
+        // The caller owns `out`: hand back a view so disposing the result never frees it.
+        return @out is null ? result : result with { CombinedX = @out.View(tokens, handle.Hidden) };
     }
 
     /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads when <c>zeroCopy</c> is set (spec §5.4).</summary>

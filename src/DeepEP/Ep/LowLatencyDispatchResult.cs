@@ -15,4 +15,13 @@ public sealed record LowLatencyDispatchResult(
     DeviceTensor PackedRecvCount,
     LowLatencyHandle Handle,
     EventOverlap Event,
-    Action? Hook);
+    Action? Hook) : IDisposable
+{
+    /// <summary>Frees the packed tensors; the <see cref="Handle"/> is disposed separately after combine.</summary>
+    public void Dispose()
+    {
+        PackedRecvX.Dispose();
+        PackedRecvXScales?.Dispose();
+        PackedRecvCount.Dispose();
+    }
+}

@@ -13,4 +13,12 @@ public sealed record LowLatencyHandle(
     DeviceTensor PackedRecvLayoutRange,
     int NumMaxDispatchTokensPerRank,
     int Hidden,
-    int NumExperts);
+    int NumExperts) : IDisposable
+{
+    /// <summary>Frees the source info and layout ranges.</summary>
+    public void Dispose()
+    {
+        PackedRecvSrcInfo.Dispose();
+        PackedRecvLayoutRange.Dispose();
+    }
+}

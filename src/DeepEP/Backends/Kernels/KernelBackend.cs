@@ -36,9 +36,11 @@ internal sealed class KernelBackend : IEpBackend
         CudaStream compute = Begin(streams);
         int tokens = checked((int)topkIdx.Size(0));
         int ranks = _mesh.NumRanks;
-        DeviceTensor perRank = DeviceTensor.Zeros(DType.Int32, [ranks], Device, Comm);
-        DeviceTensor perExpert = DeviceTensor.Zeros(DType.Int32, [numExperts], Device, Comm);
-        DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, ranks], Device, Comm);
+        CudaStream outputs = OutputStream(streams, compute);
+        DeviceTensor perRank = DeviceTensor.Zeros(DType.Int32, [ranks], Device, outputs);
+        DeviceTensor perExpert = DeviceTensor.Zeros(DType.Int32, [numExperts], Device, outputs);
+        DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, ranks], Device, outputs);
+        OrderAfterAllocation(outputs);
         DispatchLayoutRuntime.LaunchLayout(Device, Comm, new DispatchLayoutParams
         {
             TopkIdx = topkIdx.Pointer,
@@ -75,13 +77,15 @@ internal sealed class KernelBackend : IEpBackend
             rows = handle.NumRecvTokens;
         }
 
-        DeviceTensor recvX = DeviceTensor.Empty(x.DType, [rows, x.Size(1)], Device, Comm);
-        DeviceTensor? recvScales = request.XScales is null ? null : DeviceTensor.Empty(request.XScales.DType, [rows, numScales], Device, Comm);
+        CudaStream outputs = OutputStream(request.Streams, compute);
+        DeviceTensor recvX = DeviceTensor.Empty(x.DType, [rows, x.Size(1)], Device, outputs);
+        DeviceTensor? recvScales = request.XScales is null ? null : DeviceTensor.Empty(request.XScales.DType, [rows, numScales], Device, outputs);
         DeviceTensor recvSrcIdx = request.Handle is null ? handle.RecvSrcIdx : DeviceTensor.Empty(DType.Int32, [rows], Device, Comm);
-        DeviceTensor? recvTopkIdx = numTopk == 0 ? null : DeviceTensor.Empty(DType.Int64, [rows, numTopk], Device, Comm);
-        DeviceTensor? recvTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [rows, numTopk], Device, Comm);
+        DeviceTensor? recvTopkIdx = numTopk == 0 ? null : DeviceTensor.Empty(DType.Int64, [rows, numTopk], Device, outputs);
+        DeviceTensor? recvTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [rows, numTopk], Device, outputs);
+        OrderAfterAllocation(outputs);
 
-        var outputs = new DispatchPeer
+        var published = new DispatchPeer
         {
             RecvX = recvX.Pointer,
             RecvXScales = recvScales?.Pointer ?? 0,
@@ -112,7 +116,7 @@ internal sealed class KernelBackend : IEpBackend
             NumTopk = numTopk,
             ExpertsPerRank = request.NumExperts / ranks,
         };
-        _mesh.BarrierPublishing(outputs);
+        _mesh.BarrierPublishing(published);
         IntranodeDispatchRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(x), p);
         _mesh.Barrier();
         if (request.NumWorstTokens > 0 && recvTopkIdx is not null && recvCount is not null)
@@ -149,8 +153,10 @@ internal sealed class KernelBackend : IEpBackend
             NumRanks = ranks,
             NumChannels = handle.NumChannels,
         });
-        DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, Comm);
-        DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, Comm);
+        CudaStream outputs = OutputStream(request.Streams, compute);
+        DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, outputs);
+        DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
+        OrderAfterAllocation(outputs);
         var p = new IntranodeCombineParams
         {
             Headers = _mesh.Headers,
@@ -271,6 +277,19 @@ internal sealed class KernelBackend : IEpBackend
             Comm.Wait(now);
         }
         return compute;
+    }
+
+    /// <summary>Outputs are allocated on the caller's stream, as PyTorch's allocator would, unless allocateOnCommStream (spec §2.9).</summary>
+    private CudaStream OutputStream(StreamOptions streams, CudaStream compute) => streams.AllocateOnCommStream ? Comm : compute;
+
+    /// <summary>Allocations are stream-ordered: the communication stream must not write outputs before they exist on the caller's stream.</summary>
+    private void OrderAfterAllocation(CudaStream outputs)
+    {
+        if (outputs != Comm)
+        {
+            using CudaEvent allocated = outputs.RecordEvent();
+            Comm.Wait(allocated);
+        }
     }
 
     /// <summary>Returns the completion event (asyncFinish) or makes the compute stream wait (spec §2.9, step 5).</summary>
