@@ -123,31 +123,41 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
                     acc[u][j] = 0.0f;
                 if (base + u < kWordsPerLane && i < kHiddenInt4) {
                     // Bias first: acc = bias0 + bias1 (each 0 when absent), as the spec orders it.
-                    float second[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                    float other_bias[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                     if (p.bias0 != nullptr)
                         add_bf16x8(acc[u], p.bias0[token_word + i]);
                     if (p.bias1 != nullptr)
-                        add_bf16x8(second, p.bias1[token_word + i]);
+                        add_bf16x8(other_bias, p.bias1[token_word + i]);
                     #pragma unroll
                     for (int j = 0; j < 8; ++j)
-                        acc[u][j] += second[j];
+                        acc[u][j] += other_bias[j];
                 }
             }
-            for (unsigned m = sources; m != 0; m &= m - 1) {
-                const int d = __ffs(m) - 1;
-                const int4* source = peers[d].x + rows[warp][d] * kHiddenInt4;
-                int4 words[kCopyUnroll];
+            // Sources go in ascending pairs: both pairs' loads are in flight together (the remote one hides behind the
+            // local one), and adding the first before the second keeps the spec's rank order.
+            for (unsigned m = sources; m != 0;) {
+                const int first = __ffs(m) - 1;
+                m &= m - 1;
+                const int second = m != 0 ? __ffs(m) - 1 : -1;
+                m &= second >= 0 ? m - 1 : m;
+                int4 words[2][kCopyUnroll];
                 #pragma unroll
                 for (int u = 0; u < kCopyUnroll; ++u) {
                     const int i = (base + u) * kWarpSize + lane;
-                    if (base + u < kWordsPerLane && i < kHiddenInt4)
-                        words[u] = ptx::ld_nc_no_allocate(source + i);
+                    if (base + u < kWordsPerLane && i < kHiddenInt4) {
+                        words[0][u] = ptx::ld_nc_no_allocate(peers[first].x + rows[warp][first] * kHiddenInt4 + i);
+                        if (second >= 0)
+                            words[1][u] = ptx::ld_nc_no_allocate(peers[second].x + rows[warp][second] * kHiddenInt4 + i);
+                    }
                 }
                 #pragma unroll
                 for (int u = 0; u < kCopyUnroll; ++u) {
                     const int i = (base + u) * kWarpSize + lane;
-                    if (base + u < kWordsPerLane && i < kHiddenInt4)
-                        add_bf16x8(acc[u], words[u]);
+                    if (base + u < kWordsPerLane && i < kHiddenInt4) {
+                        add_bf16x8(acc[u], words[0][u]);
+                        if (second >= 0)
+                            add_bf16x8(acc[u], words[1][u]);
+                    }
                 }
             }
             #pragma unroll
