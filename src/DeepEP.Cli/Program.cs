@@ -1,10 +1,11 @@
 using System.CommandLine;
 using DeepEP.Cli.Commands;
+using DeepEP.Cli.Launch;
 
-// The executable is DeepEP.Cli (an assembly named "deepep" would collide with DeepEP.dll: names compare case-insensitively).
 var root = new RootCommand("deepep: expert-parallel MoE dispatch and combine for .NET")
 {
     BenchCommand.Create(),
     InfoCommand.Create(),
+    LaunchCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -40,7 +40,7 @@ internal sealed class TcpProcessGroup : ProcessGroup
     {
         var deadline = Deadline.After(timeout);
         var endpoint = ResolveMaster(environment);
-        var relay = environment.Rank == 0 ? TcpRelayHub.Start(endpoint, environment.WorldSize, timeout) : null;
+        var relay = environment.Rank == 0 ? TcpRelayHub.Start(endpoint, environment.WorldSize) : null;
         FramedSocket? connection = null;
         try
         {
@@ -53,27 +53,6 @@ internal sealed class TcpProcessGroup : ProcessGroup
             connection?.Dispose();
             relay?.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>Sends this rank's Hello and waits for rank 0 to report that every rank has joined.</summary>
-    private static void Introduce(FramedSocket connection, DistributedEnvironment environment, IPEndPoint endpoint, Deadline deadline, TimeSpan timeout)
-    {
-        var patience = deadline.Extend(VerdictGrace);
-        try
-        {
-            var hello = new WireFormat.Hello(environment.Rank, environment.WorldSize, deadline.Remaining);
-            connection.Send(FrameType.Hello, WireFormat.Encode(hello), [], patience);
-            ReadReply(connection, patience, expectedPayloads: 0);
-        }
-        catch (TimeoutException)
-        {
-            throw new ProcessGroupTimeoutException(nameof(CollectiveKind.Rendezvous), [0], timeout,
-                $"rank 0 at {endpoint} accepted the connection but never answered");
-        }
-        catch (Exception error) when (IsConnectionError(error))
-        {
-            throw new ProcessGroupException($"Lost the connection to rank 0 at {endpoint} during the rendezvous: {error.Message}", error);
         }
     }
 
@@ -158,6 +137,27 @@ internal sealed class TcpProcessGroup : ProcessGroup
                     error);
             }
         });
+    }
+
+    /// <summary>Sends this rank's Hello and waits for rank 0 to report that every rank has joined.</summary>
+    private static void Introduce(FramedSocket connection, DistributedEnvironment environment, IPEndPoint endpoint, Deadline deadline, TimeSpan timeout)
+    {
+        var patience = deadline.Extend(VerdictGrace);
+        try
+        {
+            var hello = new WireFormat.Hello(environment.Rank, environment.WorldSize, timeout, deadline.Remaining);
+            connection.Send(FrameType.Hello, WireFormat.Encode(hello), [], patience);
+            ReadReply(connection, patience, expectedPayloads: 0);
+        }
+        catch (TimeoutException)
+        {
+            throw new ProcessGroupTimeoutException(nameof(CollectiveKind.Rendezvous), [0], timeout,
+                $"rank 0 at {endpoint} accepted the connection but never answered");
+        }
+        catch (Exception error) when (IsConnectionError(error))
+        {
+            throw new ProcessGroupException($"Lost the connection to rank 0 at {endpoint} during the rendezvous: {error.Message}", error);
+        }
     }
 
     /// <summary>Reads the relay's answer: the result's payloads, or the group's failure thrown as its exception.</summary>

@@ -21,7 +21,6 @@ internal sealed class TcpRelayHub : IDisposable
     private readonly Lock gate = new();
     private readonly Socket listener;
     private readonly int worldSize;
-    private readonly Deadline helloDeadline;
     private readonly CollectiveRendezvous rendezvous;
     private readonly Timer deadlineTimer;
     private readonly HubConnection?[] ranks;
@@ -29,11 +28,10 @@ internal sealed class TcpRelayHub : IDisposable
     private CollectiveFailure? failure;
     private bool closing;
 
-    private TcpRelayHub(Socket listener, int worldSize, TimeSpan rendezvousTimeout)
+    private TcpRelayHub(Socket listener, int worldSize)
     {
         this.listener = listener;
         this.worldSize = worldSize;
-        helloDeadline = Deadline.After(rendezvousTimeout);
         ranks = new HubConnection?[worldSize];
         rendezvous = new CollectiveRendezvous(worldSize, firstSequence: 0, OnCompleted, OnFailed, ArmDeadlineTimer);
         deadlineTimer = new Timer(_ => rendezvous.ExpireOverdue());
@@ -43,9 +41,8 @@ internal sealed class TcpRelayHub : IDisposable
     /// <summary>Listens on <paramref name="endpoint"/> and starts admitting ranks.</summary>
     /// <param name="endpoint">MASTER_ADDR:MASTER_PORT.</param>
     /// <param name="worldSize">Number of ranks that must join.</param>
-    /// <param name="rendezvousTimeout">How long a connection may take to introduce itself.</param>
     /// <exception cref="ProcessGroupException">The address cannot be listened on; the message says why.</exception>
-    public static TcpRelayHub Start(IPEndPoint endpoint, int worldSize, TimeSpan rendezvousTimeout)
+    public static TcpRelayHub Start(IPEndPoint endpoint, int worldSize)
     {
         var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -68,7 +65,7 @@ internal sealed class TcpRelayHub : IDisposable
                 : "Another job may be using MASTER_PORT: pick a free port (deepep launch picks one when --master-port is not given).";
             throw new ProcessGroupException($"Rank 0 cannot listen on {endpoint}: {error.Message}. {advice}", error);
         }
-        return new TcpRelayHub(listener, worldSize, rendezvousTimeout);
+        return new TcpRelayHub(listener, worldSize);
     }
 
     /// <summary>
@@ -134,12 +131,24 @@ internal sealed class TcpRelayHub : IDisposable
     {
         try
         {
-            var hello = connection.Socket.Receive(helloDeadline);
+            // No deadline of its own: the rendezvous round times out the ranks that do not introduce themselves.
+            var hello = connection.Socket.Receive(deadline: null);
             if (hello.Type != FrameType.Hello)
             {
                 throw new InvalidDataException($"Expected a Hello frame, got {hello.Type}.");
             }
-            if (!Register(connection, WireFormat.DecodeHello(hello.Header), hello.StartTimestamp))
+            WireFormat.Hello introduction;
+            try
+            {
+                introduction = WireFormat.DecodeHello(hello.Header);
+            }
+            catch (InvalidDataException problem)
+            {
+                // Another protocol version (or not a rank at all): tell it why, but do not fail the group for it.
+                Refuse(connection, CollectiveFailure.Broken(nameof(CollectiveKind.Rendezvous), problem.Message));
+                return;
+            }
+            if (!Register(connection, introduction, hello.StartTimestamp))
             {
                 return;
             }
@@ -183,15 +192,21 @@ internal sealed class TcpRelayHub : IDisposable
         }
         if (refusal is not null)
         {
-            // Queued before the others hear of it: rank 0 may close the relay as soon as it does.
-            connection.Enqueue(FrameType.Failure, WireFormat.Encode(refusal), []);
+            // Told before the others hear of it: rank 0 may close the relay as soon as it does.
+            Refuse(connection, refusal);
             rendezvous.Abort(refusal);
-            connection.Flush(FlushTimeout);
-            connection.Dispose();
             return false;
         }
-        rendezvous.Arrive(hello.Rank, CollectiveKind.Rendezvous, -1, null, Deadline.After(startTimestamp, hello.Timeout), hello.Timeout);
+        rendezvous.Arrive(hello.Rank, CollectiveKind.Rendezvous, -1, null, Deadline.After(startTimestamp, hello.Remaining), hello.Timeout);
         return true;
+    }
+
+    /// <summary>Queues <paramref name="reason"/> for a connection that will not join, then closes it once sent.</summary>
+    private static void Refuse(HubConnection connection, CollectiveFailure reason)
+    {
+        connection.Enqueue(FrameType.Failure, WireFormat.Encode(reason), []);
+        connection.Flush(FlushTimeout);
+        connection.Dispose();
     }
 
     private CollectiveFailure? Check(WireFormat.Hello hello)
@@ -238,7 +253,7 @@ internal sealed class TcpRelayHub : IDisposable
         if (!expected)
         {
             rendezvous.Leave(connection.Rank,
-                $"rank {connection.Rank} lost its connection to rank 0 ({error.Message}); its process probably exited: see its output.");
+                $"rank {connection.Rank} lost its connection to rank 0 ({error.Message.TrimEnd('.')}); its process probably exited: see its output.");
         }
         connection.Dispose();
     }

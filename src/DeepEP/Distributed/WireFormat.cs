@@ -14,8 +14,9 @@ internal static class WireFormat
     /// <summary>A rank introducing itself to the relay.</summary>
     /// <param name="Rank">The rank it claims.</param>
     /// <param name="WorldSize">The world size it was started with.</param>
-    /// <param name="Timeout">How long it waits for the rendezvous, from now.</param>
-    public readonly record struct Hello(int Rank, int WorldSize, TimeSpan Timeout);
+    /// <param name="Timeout">The rendezvous timeout it was given, for messages.</param>
+    /// <param name="Remaining">What is left of that timeout as it sends the frame (connecting took the rest).</param>
+    public readonly record struct Hello(int Rank, int WorldSize, TimeSpan Timeout, TimeSpan Remaining);
 
     /// <summary>What a rank contributes to its next collective, besides the payloads.</summary>
     /// <param name="Kind">The collective it called.</param>
@@ -30,6 +31,7 @@ internal static class WireFormat
         writer.Write(hello.Rank);
         writer.Write(hello.WorldSize);
         writer.Write(hello.Timeout.Ticks);
+        writer.Write(hello.Remaining.Ticks);
     });
 
     /// <exception cref="InvalidDataException">Not a DeepEP rank, or one speaking another protocol version.</exception>
@@ -45,7 +47,7 @@ internal static class WireFormat
             throw new InvalidDataException(
                 $"The rank speaks process-group protocol {version} but rank 0 speaks {ProtocolVersion}: run the same DeepEP version on every rank.");
         }
-        return new Hello(reader.ReadInt32(), reader.ReadInt32(), ReadTimeout(reader));
+        return new Hello(reader.ReadInt32(), reader.ReadInt32(), ReadTimeout(reader), ReadTimeout(reader));
     });
 
     public static byte[] Encode(Contribution contribution) => Write(writer =>
