@@ -12,7 +12,7 @@ internal static class InProcessRanks
     /// </summary>
     public static T[] Run<T>(int numRanks, Func<ProcessGroup, T> body)
     {
-        TestProcessGroup[] groups = TestProcessGroup.Create(numRanks);
+        ProcessGroup[] groups = ProcessGroup.CreateInProcess(numRanks);
         var results = new T[numRanks];
         var failures = new Exception?[numRanks];
         var threads = new Thread[numRanks];
@@ -28,7 +28,7 @@ internal static class InProcessRanks
                 catch (Exception ex)
                 {
                     failures[rank] = ex;
-                    groups[rank].Abort();
+                    groups[rank].Dispose(); // leaving releases the ranks waiting for this one
                 }
             })
             { IsBackground = true, Name = $"rank {rank}" };
@@ -38,7 +38,12 @@ internal static class InProcessRanks
         {
             thread.Join();
         }
-        Exception? failure = failures.FirstOrDefault(f => f is not null and not OperationCanceledException) ?? failures.FirstOrDefault(f => f is not null);
+        foreach (ProcessGroup group in groups)
+        {
+            group.Dispose();
+        }
+        // A rank that failed on its own beats the ones that only saw it leave.
+        Exception? failure = failures.FirstOrDefault(f => f is not null and not ProcessGroupException) ?? failures.FirstOrDefault(f => f is not null);
         if (failure is not null)
         {
             ExceptionDispatchInfo.Throw(failure);
