@@ -15,6 +15,10 @@ internal sealed class KernelBackend : IEpBackend
 {
     private readonly PeerMesh _mesh;
 
+    // Re-recorded on every call: a stream wait captures the record current at the time, so one event per direction suffices.
+    private readonly CudaEvent _callerReady;
+    private readonly CudaEvent _commDone;
+
     public KernelBackend(ProcessGroup group, EpBufferOptions options)
     {
         int device = options.Device ?? group.LocalRank;
@@ -23,6 +27,8 @@ internal sealed class KernelBackend : IEpBackend
             throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));
         }
         _mesh = PeerMesh.Create(group, device, options.Timeout ?? EpEnvironment.Current.Timeout);
+        _callerReady = new CudaEvent(device);
+        _commDone = new CudaEvent(device);
     }
 
     public EpBackendKind Kind => EpBackendKind.Kernels;
@@ -33,14 +39,16 @@ internal sealed class KernelBackend : IEpBackend
 
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
     {
-        CudaStream compute = Begin(streams);
+        CudaStream compute = ComputeStream(streams);
         int tokens = checked((int)topkIdx.Size(0));
         int ranks = _mesh.NumRanks;
         CudaStream outputs = OutputStream(streams, compute);
-        DeviceTensor perRank = DeviceTensor.Zeros(DType.Int32, [ranks], Device, outputs);
-        DeviceTensor perExpert = DeviceTensor.Zeros(DType.Int32, [numExperts], Device, outputs);
+        DeviceTensor perRank = DeviceTensor.Empty(DType.Int32, [ranks], Device, outputs);
+        DeviceTensor perExpert = DeviceTensor.Empty(DType.Int32, [numExperts], Device, outputs);
         DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, ranks], Device, outputs);
-        OrderAfterAllocation(outputs);
+        Begin(streams, compute);
+        perRank.FillBytes(0, Comm);
+        perExpert.FillBytes(0, Comm);
         DispatchLayoutRuntime.LaunchLayout(Device, Comm, new DispatchLayoutParams
         {
             TopkIdx = topkIdx.Pointer,
@@ -57,7 +65,8 @@ internal sealed class KernelBackend : IEpBackend
 
     public DispatchResult Dispatch(NormalDispatchRequest request)
     {
-        CudaStream compute = Begin(request.Streams);
+        CudaStream compute = ComputeStream(request.Streams);
+        CudaStream outputs = OutputStream(request.Streams, compute);
         DeviceTensor x = request.X;
         int tokens = checked((int)x.Size(0));
         int ranks = _mesh.NumRanks;
@@ -70,6 +79,7 @@ internal sealed class KernelBackend : IEpBackend
         long rows;
         if (handle is null)
         {
+            Begin(request.Streams, compute);
             (handle, perExpertList, recvCount, rows) = Notify(request, tokens, channels);
         }
         else
@@ -77,13 +87,14 @@ internal sealed class KernelBackend : IEpBackend
             rows = handle.NumRecvTokens;
         }
 
-        CudaStream outputs = OutputStream(request.Streams, compute);
         DeviceTensor recvX = DeviceTensor.Empty(x.DType, [rows, x.Size(1)], Device, outputs);
         DeviceTensor? recvScales = request.XScales is null ? null : DeviceTensor.Empty(request.XScales.DType, [rows, numScales], Device, outputs);
         DeviceTensor recvSrcIdx = request.Handle is null ? handle.RecvSrcIdx : DeviceTensor.Empty(DType.Int32, [rows], Device, Comm);
         DeviceTensor? recvTopkIdx = numTopk == 0 ? null : DeviceTensor.Empty(DType.Int64, [rows, numTopk], Device, outputs);
         DeviceTensor? recvTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [rows, numTopk], Device, outputs);
-        OrderAfterAllocation(outputs);
+        // One wait covers the caller's work and these allocations (a cached dispatch has not waited yet; a non-cached one
+        // must wait again when the outputs came from the caller's stream).
+        Begin(request.Streams, outputs == Comm && request.Handle is null ? null : compute);
 
         var published = new DispatchPeer
         {
@@ -141,11 +152,15 @@ internal sealed class KernelBackend : IEpBackend
 
     public CombineResult Combine(NormalCombineRequest request)
     {
-        CudaStream compute = Begin(request.Streams);
+        CudaStream compute = ComputeStream(request.Streams);
         DispatchHandle handle = request.Handle;
         int tokens = checked((int)handle.NumTokens);
         int ranks = _mesh.NumRanks;
         int numTopk = request.TopkWeights is null ? 0 : checked((int)request.TopkWeights.Size(1));
+        CudaStream outputs = OutputStream(request.Streams, compute);
+        DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, outputs);
+        DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
+        Begin(request.Streams, compute);
         IntranodeCombineRuntime.LaunchRewriteSendHead(Device, Comm, new RewriteSendHeadParams
         {
             SendHead = handle.SendHead.Pointer,
@@ -153,10 +168,6 @@ internal sealed class KernelBackend : IEpBackend
             NumRanks = ranks,
             NumChannels = handle.NumChannels,
         });
-        CudaStream outputs = OutputStream(request.Streams, compute);
-        DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, outputs);
-        DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
-        OrderAfterAllocation(outputs);
         var p = new IntranodeCombineParams
         {
             Headers = _mesh.Headers,
@@ -195,7 +206,12 @@ internal sealed class KernelBackend : IEpBackend
 
     public void CleanMaskBuffer() => throw LowLatencyUnavailable();
 
-    public void Dispose() => _mesh.Dispose();
+    public void Dispose()
+    {
+        _mesh.Dispose();
+        _callerReady.Dispose();
+        _commDone.Dispose();
+    }
 
     private static NotSupportedException LowLatencyUnavailable() =>
         new("Low-latency mode is not available on the kernels backend in this build; use the host backend for it.");
@@ -262,46 +278,43 @@ internal sealed class KernelBackend : IEpBackend
         return (handle, perExpert, recvCount, rows);
     }
 
-    /// <summary>Orders the communication stream after the caller's work (spec §2.9, step 3).</summary>
-    private CudaStream Begin(StreamOptions streams)
+    private CudaStream ComputeStream(StreamOptions streams)
     {
         _mesh.ThrowIfTimedOut();
-        CudaStream compute = streams.ComputeStream ?? CudaStream.ForDevice(Device);
+        return streams.ComputeStream ?? CudaStream.ForDevice(Device);
+    }
+
+    /// <summary>
+    /// Orders the communication stream after the caller's work (spec §2.9, step 3): after <c>previousEvent</c> when
+    /// given, else after everything queued on <paramref name="compute"/> so far (allocations included). A second call
+    /// with <paramref name="compute"/> null only orders after allocations made since (nothing to do on Comm itself).
+    /// </summary>
+    private void Begin(StreamOptions streams, CudaStream? compute)
+    {
+        if (compute is null)
+        {
+            return;
+        }
         if (streams.PreviousEvent?.Event is { } previous)
         {
             Comm.Wait(previous);
         }
-        else
-        {
-            using CudaEvent now = compute.RecordEvent();
-            Comm.Wait(now);
-        }
-        return compute;
+        _callerReady.Record(compute);
+        Comm.Wait(_callerReady);
     }
 
     /// <summary>Outputs are allocated on the caller's stream, as PyTorch's allocator would, unless allocateOnCommStream (spec §2.9).</summary>
     private CudaStream OutputStream(StreamOptions streams, CudaStream compute) => streams.AllocateOnCommStream ? Comm : compute;
 
-    /// <summary>Allocations are stream-ordered: the communication stream must not write outputs before they exist on the caller's stream.</summary>
-    private void OrderAfterAllocation(CudaStream outputs)
-    {
-        if (outputs != Comm)
-        {
-            using CudaEvent allocated = outputs.RecordEvent();
-            Comm.Wait(allocated);
-        }
-    }
-
     /// <summary>Returns the completion event (asyncFinish) or makes the compute stream wait (spec §2.9, step 5).</summary>
     private EventOverlap Finish(StreamOptions streams, CudaStream compute, IReadOnlyList<DeviceTensor> keepAlive)
     {
-        CudaEvent done = Comm.RecordEvent();
         if (streams.AsyncFinish)
         {
-            return new EventOverlap(done, keepAlive);
+            return new EventOverlap(Comm.RecordEvent(), keepAlive);
         }
-        compute.Wait(done);
-        done.Dispose();
+        _commDone.Record(Comm);
+        compute.Wait(_commDone);
         return EventOverlap.None;
     }
 }
