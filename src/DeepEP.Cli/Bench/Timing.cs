@@ -9,9 +9,10 @@ namespace DeepEP.Cli.Bench;
 internal readonly record struct Timing(double Mean, double Min, double Max)
 {
     /// <summary>
-    /// Runs <paramref name="warmups"/> untimed calls, then times <paramref name="iterations"/> calls, each started
-    /// together on all ranks (a barrier before each). On a GPU a call is timed with CUDA events on the device's
-    /// library stream (host-inclusive, as upstream's <c>bench</c>); on the host with a stopwatch.
+    /// Runs <paramref name="warmups"/> untimed calls, then times <paramref name="iterations"/> calls. On a GPU this is
+    /// upstream's <c>bench</c> method: the calls are queued back to back on the device's library stream with a CUDA
+    /// event between consecutive calls, and each sample is the time between two events (host work overlaps with the
+    /// previous call, as in a training loop). On the host each call is timed with a stopwatch after a barrier.
     /// </summary>
     public static Timing Measure(ProcessGroup group, int device, int warmups, int iterations, Action call)
     {
@@ -19,14 +20,9 @@ internal readonly record struct Timing(double Mean, double Min, double Max)
         {
             call();
         }
-        CudaStream? stream = device == DeviceTensor.HostDevice ? null : CudaStream.ForDevice(device);
-        stream?.Synchronize();
-        var samples = new double[iterations];
-        for (int i = 0; i < iterations; i++)
-        {
-            group.Barrier();
-            samples[i] = stream is null ? TimeOnHost(call) : TimeOnDevice(stream, call);
-        }
+        double[] samples = device == DeviceTensor.HostDevice
+            ? TimeOnHost(group, iterations, call)
+            : TimeOnDevice(group, CudaStream.ForDevice(device), iterations, call);
         return new Timing(samples.Average(), samples.Min(), samples.Max());
     }
 
@@ -37,21 +33,44 @@ internal readonly record struct Timing(double Mean, double Min, double Max)
         return new Timing(all.Average(t => t.Mean), all.Min(t => t.Min), all.Max(t => t.Max));
     }
 
-    private static double TimeOnHost(Action call)
+    private static double[] TimeOnHost(ProcessGroup group, int iterations, Action call)
     {
-        long start = Stopwatch.GetTimestamp();
-        call();
-        return Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        var samples = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            group.Barrier();
+            long start = Stopwatch.GetTimestamp();
+            call();
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        return samples;
     }
 
-    private static double TimeOnDevice(CudaStream stream, Action call)
+    private static double[] TimeOnDevice(ProcessGroup group, CudaStream stream, int iterations, Action call)
     {
-        using var start = new CudaEvent(stream.Device, enableTiming: true);
-        using var end = new CudaEvent(stream.Device, enableTiming: true);
-        start.Record(stream);
-        call();
-        end.Record(stream);
-        end.Synchronize();
-        return CudaEvent.ElapsedMilliseconds(start, end) * 1e3;
+        var marks = new CudaEvent[iterations + 1];
+        try
+        {
+            stream.Synchronize();
+            group.Barrier();
+            for (int i = 0; i <= iterations; i++)
+            {
+                marks[i] = new CudaEvent(stream.Device, enableTiming: true);
+                marks[i].Record(stream);
+                if (i < iterations)
+                {
+                    call();
+                }
+            }
+            marks[iterations].Synchronize();
+            return Enumerable.Range(0, iterations).Select(i => CudaEvent.ElapsedMilliseconds(marks[i], marks[i + 1]) * 1e3).ToArray();
+        }
+        finally
+        {
+            foreach (CudaEvent? mark in marks)
+            {
+                mark?.Dispose();
+            }
+        }
     }
 }

@@ -28,8 +28,8 @@ internal static class BenchCommand
         var experts = new Option<int>("--experts") { Description = "Experts in normal mode.", DefaultValueFactory = _ => 256 };
         var llExperts = new Option<int>("--ll-experts") { Description = "Experts in low-latency mode.", DefaultValueFactory = _ => 288 };
         var sms = new Option<int>("--num-sms") { Description = "SMs for normal-mode kernels (even).", DefaultValueFactory = _ => 24 };
-        var warmups = new Option<int>("--warmups") { Description = "Untimed calls per operation.", DefaultValueFactory = _ => 2 };
-        var iterations = new Option<int>("--iterations") { Description = "Timed calls per operation.", DefaultValueFactory = _ => 5 };
+        var warmups = new Option<int?>("--warmups") { Description = "Untimed calls per operation (default 10 on GPUs, 2 on the host)." };
+        var iterations = new Option<int?>("--iterations") { Description = "Timed calls per operation (default 50 on GPUs, as upstream; 5 on the host)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random inputs.", DefaultValueFactory = _ => 0 };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
 
@@ -52,8 +52,8 @@ internal static class BenchCommand
                 parse.GetValue(experts),
                 parse.GetValue(llExperts),
                 parse.GetValue(sms),
-                parse.GetValue(warmups),
-                parse.GetValue(iterations),
+                parse.GetValue(warmups) ?? (host ? 2 : 10),
+                parse.GetValue(iterations) ?? (host ? 5 : 50),
                 parse.GetValue(seed));
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
