@@ -1,5 +1,7 @@
 using System.Globalization;
 
+using DeepEP.Ep;
+
 namespace DeepEP.Distributed;
 
 /// <summary>
@@ -82,7 +84,7 @@ public sealed record DistributedEnvironment
     /// <summary>Reads this process's environment; see <see cref="FromVariables"/>.</summary>
     /// <exception cref="InvalidOperationException">A variable is missing or invalid; the message names it and the fix.</exception>
     public static DistributedEnvironment FromProcess() =>
-        FromVariables(VariableNames.ToDictionary(name => name, Environment.GetEnvironmentVariable));
+        FromVariables(EpEnvironment.FromProcess().DistributedVariables);
 
     /// <summary>
     /// Reads the description from <paramref name="variables"/> (names as torchrun sets them). RANK and WORLD_SIZE

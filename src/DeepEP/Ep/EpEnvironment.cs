@@ -40,6 +40,7 @@ public sealed class EpEnvironment
     [
         BackendVariable, UseModeVariable, CudaLibraryVariable, NvrtcLibraryVariable, NcclLibraryVariable,
         CacheDirectoryVariable, TimeoutVariable, CudaHomeVariable,
+        .. Distributed.DistributedEnvironment.VariableNames,
     ];
 
     private static readonly Lazy<EpEnvironment> s_current = new(FromProcess);
@@ -80,6 +81,10 @@ public sealed class EpEnvironment
         }
         return new EpEnvironment(values);
     }
+
+    /// <summary>The torchrun-style rank variables (RANK, WORLD_SIZE, …) as captured, for <see cref="Distributed.DistributedEnvironment"/>.</summary>
+    public IReadOnlyDictionary<string, string?> DistributedVariables =>
+        Distributed.DistributedEnvironment.VariableNames.ToDictionary(name => name, Get);
 
     /// <summary>
     /// The backend chosen by <c>DEEPEP_BACKEND</c> (or its alias <c>DEEP_USE_MODE</c>); null when neither is set.
