@@ -45,6 +45,8 @@ struct DispatchParams {
 DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);
 
 constexpr int kDispatchWarps = 16;
+// 16-byte words each lane keeps in flight: 7 divides the 28 (BF16) and 14 (FP8) words per lane of H = 7168.
+constexpr int kDispatchUnroll = 7;
 constexpr int kCopyUnroll = 4;
 
 // The destination row of token t for rank d, or -1 when t is not sent there.
@@ -89,10 +91,10 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
 
         const int4* source = p.x + static_cast<long long>(t) * kHiddenInt4;
         #pragma unroll
-        for (int base = 0; base < kWordsPerLane; base += kCopyUnroll) {
-            int4 words[kCopyUnroll];
+        for (int base = 0; base < kWordsPerLane; base += kDispatchUnroll) {
+            int4 words[kDispatchUnroll];
             #pragma unroll
-            for (int u = 0; u < kCopyUnroll; ++u) {
+            for (int u = 0; u < kDispatchUnroll; ++u) {
                 const int i = (base + u) * kWarpSize + lane;
                 if (base + u < kWordsPerLane && i < kHiddenInt4)
                     words[u] = ptx::ld_nc_no_allocate(source + i);
@@ -101,7 +103,7 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
                 const int d = __ffs(m) - 1;
                 int4* destination = peers[d].recv_x + rows[warp][d] * kHiddenInt4;
                 #pragma unroll
-                for (int u = 0; u < kCopyUnroll; ++u) {
+                for (int u = 0; u < kDispatchUnroll; ++u) {
                     const int i = (base + u) * kWarpSize + lane;
                     if (base + u < kWordsPerLane && i < kHiddenInt4)
                         ptx::st_no_allocate(destination + i, words[u]);
