@@ -1,11 +1,13 @@
+using DeepEP.Interop;
+
 namespace DeepEP.Jit;
 
 /// <summary>An NVRTC call failed (other than a compile error, which is a <see cref="KernelCompilationException"/>).</summary>
-public sealed class NvrtcException : Exception
+public sealed class NvrtcException : NativeCallException
 {
     /// <summary>Creates the exception with a default message.</summary>
     public NvrtcException()
-        : this("An NVRTC call failed.")
+        : base("An NVRTC call failed.")
     {
     }
 
@@ -13,44 +15,17 @@ public sealed class NvrtcException : Exception
     public NvrtcException(string message)
         : base(message)
     {
-        ApiName = ErrorName = ErrorText = CallSite = "";
     }
 
     /// <summary>Creates the exception with a message and an inner exception.</summary>
     public NvrtcException(string message, Exception innerException)
         : base(message, innerException)
     {
-        ApiName = ErrorName = ErrorText = CallSite = "";
     }
 
-    /// <summary>Creates the exception for one failed call.</summary>
-    /// <param name="errorCode">The <c>nvrtcResult</c> value.</param>
-    /// <param name="apiName">The NVRTC function.</param>
-    /// <param name="errorName">NVRTC's name for the error, e.g. <c>NVRTC_ERROR_INVALID_OPTION</c>.</param>
-    /// <param name="errorText">What the error means.</param>
-    /// <param name="callSite">The source expression of the call.</param>
+    /// <summary>Creates the exception for one failed call (see <see cref="NativeCallException"/>).</summary>
     public NvrtcException(int errorCode, string apiName, string errorName, string errorText, string callSite)
-        : base($"{apiName} failed with {errorName} ({errorCode}): {errorText}. Call: {callSite}")
+        : base(errorCode, apiName, errorName, errorText, callSite)
     {
-        ErrorCode = errorCode;
-        ApiName = apiName;
-        ErrorName = errorName;
-        ErrorText = errorText;
-        CallSite = callSite;
     }
-
-    /// <summary>The <c>nvrtcResult</c> value.</summary>
-    public int ErrorCode { get; }
-
-    /// <summary>The NVRTC function that failed.</summary>
-    public string ApiName { get; }
-
-    /// <summary>NVRTC's name for the error.</summary>
-    public string ErrorName { get; }
-
-    /// <summary>What the error means.</summary>
-    public string ErrorText { get; }
-
-    /// <summary>The source expression of the failed call.</summary>
-    public string CallSite { get; }
 }
