@@ -159,12 +159,11 @@ public sealed class EpBuffer : IDisposable
         config ??= GetDispatchConfig(GroupSize);
         CheckConfig(config);
         StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream);
-        (long tokens, long hidden, int numScales) = CheckDispatchPayload(x, xScales);
+        long tokens = CheckDispatchPayload(x, xScales);
         TensorChecks.That(numTokensPerRdmaRank is null, nameof(numTokensPerRdmaRank),
             "numTokensPerRdmaRank applies to internode dispatch only; pass null within one NVLink domain.");
         TensorChecks.That(expertAlignment >= 1, nameof(expertAlignment), $"expertAlignment ({expertAlignment}) must be at least 1.");
         TensorChecks.That(numWorstTokens >= 0, nameof(numWorstTokens), $"numWorstTokens ({numWorstTokens}) must be 0 (off) or positive.");
-        long rowBytes = (hidden * x.DType.ElementSize()) + (numScales * 4L);
 
         if (handle is not null)
         {
@@ -172,7 +171,7 @@ public sealed class EpBuffer : IDisposable
             TensorChecks.That(numTokensPerRank is null && isTokenInRank is null && numTokensPerExpert is null, nameof(handle), "A cached dispatch (handle given) takes no layout tensors.");
             TensorChecks.That(numWorstTokens == 0, nameof(numWorstTokens), "numWorstTokens applies to non-cached dispatch only; a cached dispatch already knows its receive count.");
             CheckHandle(handle, config, tokens);
-            CheckNvlCapacity(config, rowBytes, 0, numScales);
+            CheckNvlCapacity();
             return _backend.Dispatch(new NormalDispatchRequest(x, xScales, handle, null, null, null, null, null, 0, expertAlignment, 0, config, streams));
         }
 
@@ -188,7 +187,7 @@ public sealed class EpBuffer : IDisposable
             CheckTopk(topkIdx, nameof(topkIdx), numExperts);
         }
         TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
-        CheckNvlCapacity(config, rowBytes, numTopk, numScales);
+        CheckNvlCapacity();
         return _backend.Dispatch(new NormalDispatchRequest(x, xScales, null, numTokensPerRank, isTokenInRank, numTokensPerExpert,
             topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams));
     }
@@ -238,8 +237,7 @@ public sealed class EpBuffer : IDisposable
         {
             TensorChecks.Require(bias[i], $"{nameof(bias)}[{i}]", DType.BFloat16, Device, [tokens, hidden]);
         }
-        TensorChecks.That(NumNvlBytes >= BufferSizeHints.NormalCombineBytes(GroupSize, config.NumChannels, config.NumMaxNvlChunkedRecvTokens, (int)hidden, numTopk),
-            nameof(config), $"numNvlBytes ({NumNvlBytes}) is too small for this combine; it needs {BufferSizeHints.NormalCombineBytes(GroupSize, config.NumChannels, config.NumMaxNvlChunkedRecvTokens, (int)hidden, numTopk)} (see EpConfig.GetNvlBufferSizeHint).");
+        CheckNvlCapacity();
         DeviceTensor? bias0 = bias is { Count: > 0 } ? bias[0] : null;
         DeviceTensor? bias1 = bias is { Count: > 1 } ? bias[1] : null;
         return _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
@@ -471,7 +469,8 @@ public sealed class EpBuffer : IDisposable
         TensorChecks.That(config.NumSms > 0 && config.NumSms % 2 == 0, nameof(config), $"config.NumSms ({config.NumSms}) must be even and positive: two blocks per channel.");
     }
 
-    private (long Tokens, long Hidden, int NumScales) CheckDispatchPayload(DeviceTensor x, DeviceTensor? xScales)
+    /// <summary>Checks x (and its scales) and returns the token count.</summary>
+    private long CheckDispatchPayload(DeviceTensor x, DeviceTensor? xScales)
     {
         ArgumentNullException.ThrowIfNull(x);
         if (x.DType == DType.Float8E4M3)
@@ -481,13 +480,13 @@ public sealed class EpBuffer : IDisposable
             TensorChecks.That(xScales is not null, nameof(xScales), "FP8 dispatch needs xScales ([T, S] Float32, or Int32 for UE8M0).");
             TensorChecks.That(xScales!.DType is DType.Float32 or DType.Int32, nameof(xScales), $"xScales must be Float32 or Int32 (UE8M0); got {xScales.Describe()}.");
             TensorChecks.Require(xScales, nameof(xScales), xScales.DType, Device, [x.Size(0), TensorChecks.AnySize], allowStrided: true);
-            return (x.Size(0), x.Size(1), (int)xScales.Size(1));
+            return x.Size(0);
         }
         TensorChecks.That(xScales is null, nameof(xScales), "xScales applies to FP8 (Float8E4M3) x only.");
         TensorChecks.That(x.DType == DType.BFloat16, nameof(x), $"x must be BFloat16 or Float8E4M3 (with xScales); got {x.Describe()}.");
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         TensorChecks.That(x.Size(1) * 2 % 16 == 0, nameof(x), $"BF16 rows must be a multiple of 16 bytes (H a multiple of 8); H = {x.Size(1)}.");
-        return (x.Size(0), x.Size(1), 0);
+        return x.Size(0);
     }
 
     private int CheckLayout(DeviceTensor? numTokensPerRank, DeviceTensor? isTokenInRank, DeviceTensor? numTokensPerExpert, long tokens)
@@ -526,12 +525,9 @@ public sealed class EpBuffer : IDisposable
         TensorChecks.That(handle.SendHead.Device == Device, nameof(handle), $"The handle lives on {TensorChecks.DeviceName(handle.SendHead.Device)}, not this buffer's {TensorChecks.DeviceName(Device)}.");
     }
 
-    private void CheckNvlCapacity(EpConfig config, long rowBytes, int numTopk, int numScales)
-    {
-        long needed = BufferSizeHints.NormalDispatchBytes(GroupSize, config.NumChannels, config.NumMaxNvlChunkedRecvTokens, rowBytes, numTopk, numScales);
-        TensorChecks.That(NumNvlBytes >= needed, nameof(config),
-            $"numNvlBytes ({NumNvlBytes}) is too small for this dispatch: it needs {needed} bytes; create the EpBuffer with EpConfig.GetNvlBufferSizeHint or use fewer SMs/smaller rings.");
-    }
+    private void CheckNvlCapacity() =>
+        TensorChecks.That(NumNvlBytes >= BufferSizeHints.NvlBufferBytes, "numNvlBytes",
+            $"This EpBuffer was created with numNvlBytes = {NumNvlBytes}; normal mode needs {BufferSizeHints.NvlBufferBytes} (EpConfig.GetNvlBufferSizeHint).");
 
     private void CheckLowLatencyShape(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
     {

@@ -59,14 +59,16 @@ public sealed record EpConfig
     public int NumMaxRdmaChunkedRecvTokens { get; }
 
     /// <summary>
-    /// Bytes of <c>numNvlBytes</c> that normal-mode dispatch and combine with this configuration need, for rows of up
-    /// to <paramref name="hiddenBytes"/> bytes (size BF16 rows: <c>H * 2</c>) and <paramref name="numRanks"/> ranks.
+    /// Bytes of <c>numNvlBytes</c> normal-mode dispatch and combine need (DeepEP's <c>get_nvl_buffer_size_hint</c>).
+    /// Exact for this library's layout, where tokens go straight into the destination's outputs and the buffer holds
+    /// only a header, so it is the same for every row size, rank count and configuration; the arguments are checked
+    /// and kept for API parity.
     /// </summary>
     public long GetNvlBufferSizeHint(long hiddenBytes, int numRanks)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numRanks);
-        return Heuristics.BufferSizeHints.NvlBufferSizeHint(this, hiddenBytes, numRanks);
+        return Heuristics.BufferSizeHints.NvlBufferBytes;
     }
 
     /// <summary>Bytes of RDMA buffer normal mode needs: 0, since this library's normal mode runs within one NVLink domain (NCCL serves beyond it).</summary>

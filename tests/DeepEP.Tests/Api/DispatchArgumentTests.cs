@@ -133,8 +133,26 @@ public sealed class DispatchArgumentTests
         using var buffer = HostBuffers.Single(nvlBytes: 1024);
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        var e = HostBuffers.Throws<ArgumentException>("config", () => layout.Dispatch(x));
+        var e = HostBuffers.Throws<ArgumentException>("numNvlBytes", () => layout.Dispatch(x));
         Assert.Contains("GetNvlBufferSizeHint", e.Message);
+    }
+
+    [Fact]
+    public void NvlSizeHintIsExactlyEnough()
+    {
+        long hint = EpBuffer.GetDispatchConfig(1).GetNvlBufferSizeHint(7168 * 2, 1);
+        using (var buffer = HostBuffers.Single(nvlBytes: hint))
+        using (var layout = new Routing(buffer))
+        using (var x = Random(Tokens, Hidden))
+        {
+            using DispatchResult result = layout.Dispatch(x);
+            using CombineResult combined = buffer.Combine(result.RecvX, result.Handle!);
+            Assert.Equal(Tokens, combined.CombinedX.Size(0));
+        }
+        using var tooSmall = HostBuffers.Single(nvlBytes: hint - 128);
+        using var routing = new Routing(tooSmall);
+        using var y = Random(Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("numNvlBytes", () => routing.Dispatch(y));
     }
 
     [Fact]
