@@ -34,11 +34,15 @@ internal static class BenchReport
         console.MarkupLine("[grey]GB/s counts bytes as upstream DeepEP does: received rows including the local rank's (normal), selections × message size (low-latency).[/]");
     }
 
-    public static void WriteJson(string path, BenchSettings s, IReadOnlyList<BenchResult> results)
-    {
-        var document = new { settings = s, results = results.Select(r => new { r.Operation, r.Mode, r.Backend, r.Ranks, r.Sms, r.MeanMicroseconds, r.MinMicroseconds, r.MaxMicroseconds, r.Bytes, r.GigabytesPerSecond, r.Correct, r.Check }) };
-        File.WriteAllText(path, JsonSerializer.Serialize(document, JsonOptions));
-    }
+    public static void WriteJson(string path, BenchSettings s, IReadOnlyList<BenchResult> results) =>
+        File.WriteAllText(path, JsonSerializer.Serialize(new { settings = s, results = results.Select(Row) }, JsonOptions));
+
+    public static void WriteSweepJson(string path, BenchSettings s, IReadOnlyList<(int Tokens, IReadOnlyList<BenchResult> Results)> sweep) =>
+        File.WriteAllText(path, JsonSerializer.Serialize(
+            new { settings = s, sweep = sweep.Select(point => new { tokensPerRank = point.Tokens, results = point.Results.Select(Row) }) }, JsonOptions));
+
+    private static object Row(BenchResult r) =>
+        new { r.Operation, r.Mode, r.Backend, r.Ranks, r.Sms, r.MeanMicroseconds, r.MinMicroseconds, r.MaxMicroseconds, r.Bytes, r.GigabytesPerSecond, r.Correct, r.Check };
 
     private static string Format(double microseconds) => microseconds.ToString(microseconds >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture);
 }

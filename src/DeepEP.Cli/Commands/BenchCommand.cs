@@ -32,10 +32,12 @@ internal static class BenchCommand
         var iterations = new Option<int?>("--iterations") { Description = "Timed calls per operation (default 50 on GPUs, as upstream; 5 on the host)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random inputs.", DefaultValueFactory = _ => 0 };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
+        var sweep = new Option<bool>("--sweep") { Description = "Normal mode over 256 to 16384 tokens per rank (powers of two) instead of one size." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "With --sweep: draw GB/s against tokens per rank into this PNG." };
 
         var command = new Command("bench", "Measure dispatch and combine, checking every result against the reference.")
         {
-            mode, backend, ranks, tokens, llTokens, hidden, topk, experts, llExperts, sms, warmups, iterations, seed, json,
+            mode, backend, ranks, tokens, llTokens, hidden, topk, experts, llExperts, sms, warmups, iterations, seed, json, sweep, plot,
         };
         command.SetAction(parse =>
         {
@@ -65,6 +67,10 @@ internal static class BenchCommand
             {
                 console.MarkupLine($"[yellow]No GPU visible: running the CPU reference backend with {settings.Ranks} simulated ranks.[/]");
             }
+            if (parse.GetValue(sweep))
+            {
+                return RunSweep(console, settings, parse.GetValue(json), parse.GetValue(plot));
+            }
             IReadOnlyList<BenchResult> results = console.Status().Start("running", ctx =>
                 BenchRunner.Run(settings, step => ctx.Status($"running {step}")));
             BenchReport.Print(console, settings, results);
@@ -76,5 +82,30 @@ internal static class BenchCommand
             return results.All(r => r.Correct) ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>Sweep token counts 256 to 16384 (normal mode), print each table, then write JSON and the plot.</summary>
+    private static int RunSweep(IAnsiConsole console, BenchSettings settings, FileInfo? json, FileInfo? plot)
+    {
+        var points = new List<(int Tokens, IReadOnlyList<BenchResult> Results)>();
+        for (int tokens = 256; tokens <= 16384; tokens *= 2)
+        {
+            BenchSettings point = settings with { Mode = BenchMode.Normal, Tokens = tokens };
+            IReadOnlyList<BenchResult> results = console.Status().Start($"running {tokens} tokens per rank", _ => BenchRunner.Run(point));
+            BenchReport.Print(console, point, results);
+            points.Add((tokens, results));
+        }
+        if (json is not null)
+        {
+            BenchReport.WriteSweepJson(json.FullName, settings, points);
+            console.MarkupLine($"Wrote [blue]{Markup.Escape(json.FullName)}[/].");
+        }
+        if (plot is not null)
+        {
+            string engine = settings.Backend == EpBackendKind.Host ? "CPU reference" : $"{settings.NumSms} SMs";
+            SweepPlot.Save(plot.FullName, $"deepep bench --sweep: {settings.Backend.ToString().ToLowerInvariant()}, {settings.Ranks} ranks, hidden {settings.Hidden}, {engine}", points);
+            console.MarkupLine($"Wrote [blue]{Markup.Escape(plot.FullName)}[/].");
+        }
+        return points.All(p => p.Results.All(r => r.Correct)) ? 0 : 1;
     }
 }
