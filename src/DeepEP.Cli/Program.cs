@@ -6,6 +6,7 @@ var root = new RootCommand("deepep: expert-parallel MoE dispatch and combine for
 {
     BenchCommand.Create(),
     InfoCommand.Create(),
+    TuneCommand.Create(),
     LaunchCommand.Create(),
 };
 return root.Parse(args).Invoke();

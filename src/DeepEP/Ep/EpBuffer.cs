@@ -50,6 +50,9 @@ public sealed class EpBuffer : IDisposable
     /// <summary>SMs used by default configurations (DeepEP's class attribute <c>Buffer.num_sms</c>, default 20).</summary>
     public static int NumSms { get; private set; } = 20;
 
+    /// <summary>True once <see cref="SetNumSms"/> was called: then it wins over counts saved by <c>deepep tune</c>.</summary>
+    private static bool s_numSmsChosen;
+
     /// <summary>This rank.</summary>
     public int Rank => Group.Rank;
 
@@ -82,13 +85,20 @@ public sealed class EpBuffer : IDisposable
     {
         TensorChecks.That(numSms > 0 && numSms % 2 == 0, nameof(numSms), $"numSms ({numSms}) must be even and positive: kernels use two blocks per channel.");
         NumSms = numSms;
+        s_numSmsChosen = true;
     }
 
-    /// <summary>The default dispatch configuration for <paramref name="numRanks"/> ranks with <see cref="NumSms"/> SMs.</summary>
-    public static EpConfig GetDispatchConfig(int numRanks) => DefaultConfigs.For(numRanks, NumSms, combine: false);
+    /// <summary>
+    /// The default dispatch configuration for <paramref name="numRanks"/> ranks: the SM count <c>deepep tune</c> saved
+    /// for this GPU model and rank count, else <see cref="NumSms"/> (always <see cref="NumSms"/> after <see cref="SetNumSms"/>).
+    /// </summary>
+    public static EpConfig GetDispatchConfig(int numRanks) => DefaultConfigs.For(numRanks, Tuned(numRanks) ?? NumSms, combine: false);
 
-    /// <summary>The default combine configuration for <paramref name="numRanks"/> ranks with <see cref="NumSms"/> SMs.</summary>
-    public static EpConfig GetCombineConfig(int numRanks) => DefaultConfigs.For(numRanks, NumSms, combine: true);
+    /// <summary>The default combine configuration for <paramref name="numRanks"/> ranks, chosen as <see cref="GetDispatchConfig"/> is.</summary>
+    public static EpConfig GetCombineConfig(int numRanks) => DefaultConfigs.For(numRanks, Tuned(numRanks) ?? NumSms, combine: true);
+
+    private static int? Tuned(int numRanks) =>
+        s_numSmsChosen || !CudaDevice.IsAvailable ? null : TunedConfigs.Lookup(CudaDevice.Get(0).Name, numRanks);
 
     /// <summary>Bytes of <c>numRdmaBytes</c> that low-latency mode needs (spec §5.1).</summary>
     public static long GetLowLatencyRdmaSizeHint(int numMaxDispatchTokensPerRank, int hidden, int numRanks, int numExperts)
