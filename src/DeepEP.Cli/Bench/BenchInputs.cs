@@ -47,7 +47,8 @@ internal sealed class BenchInputs
     /// <summary>The inputs of <paramref name="rank"/>; <paramref name="maskedSlots"/> random (t, k) slots become -1.</summary>
     private static BenchInputs Create(int seed, int rank, int tokens, int hidden, int topk, int experts, int maskedSlots = 0)
     {
-        var random = new Random(HashCode.Combine(seed, rank, tokens, hidden, topk, experts));
+        // Not HashCode.Combine: it is randomised per process, and ranks in other processes must regenerate these inputs.
+        var random = new Random(unchecked((((((seed * 1_000_003) + rank) * 1_000_003) + tokens) * 31) + (hidden * 17) + (topk * 13) + experts));
         var x = new BFloat16[(long)tokens * hidden];
         for (long i = 0; i < x.Length; i++)
         {

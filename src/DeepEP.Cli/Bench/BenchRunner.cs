@@ -1,11 +1,23 @@
+using System.Text.Json;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 
 namespace DeepEP.Cli.Bench;
 
-/// <summary>Runs the benchmark on every rank (one thread per rank in this process) and merges what the ranks measured.</summary>
+/// <summary>
+/// Runs the benchmark on every rank — one thread per rank in this process, or this process's rank of a group that
+/// <c>deepep launch</c> (or torchrun) started — and merges what the ranks measured.
+/// </summary>
 internal static class BenchRunner
 {
+    /// <summary>This process's rank of a multi-process group; every rank gets the merged results.</summary>
+    public static IReadOnlyList<BenchResult> RunAsProcess(ProcessGroup group, BenchSettings s, Action<string>? progress = null)
+    {
+        IReadOnlyList<RankMeasurement> mine = RunRank(group, s, group.Rank == 0 ? progress : null);
+        byte[][] all = group.AllGather(JsonSerializer.SerializeToUtf8Bytes(mine));
+        return Merge(all.Select(bytes => (IReadOnlyList<RankMeasurement>)JsonSerializer.Deserialize<List<RankMeasurement>>(bytes)!).ToArray(), s);
+    }
+
     public static IReadOnlyList<BenchResult> Run(BenchSettings s, Action<string>? progress = null)
     {
         ProcessGroup[] groups = ProcessGroup.CreateInProcess(s.Ranks);

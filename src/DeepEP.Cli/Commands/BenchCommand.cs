@@ -2,6 +2,7 @@ using System.CommandLine;
 using DeepEP.Backends;
 using DeepEP.Cli.Bench;
 using DeepEP.Cuda;
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using Spectre.Console;
 
@@ -43,9 +44,11 @@ internal static class BenchCommand
         {
             EpBackendKind kind = BackendFactory.Resolve(new EpBufferOptions { Backend = parse.GetValue(backend) });
             bool host = kind == EpBackendKind.Host;
+            // Started by `deepep launch` (or torchrun): this process is one rank of the group those variables describe.
+            using ProcessGroup? group = EpEnvironment.Current.DistributedVariables["RANK"] is null ? null : ProcessGroup.FromEnvironment();
             var settings = new BenchSettings(
                 parse.GetValue(mode),
-                parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count),
+                group?.Size ?? parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count),
                 kind,
                 parse.GetValue(tokens) ?? (host ? HostTokens : 4096),
                 parse.GetValue(llTokens) ?? (host ? HostLowLatencyTokens : 128),
@@ -63,9 +66,18 @@ internal static class BenchCommand
                 // Logs and CI capture the table: don't wrap it at the 80 columns Spectre assumes without a terminal.
                 console.Profile.Width = 200;
             }
-            if (host && !CudaDevice.IsAvailable)
+            if (host && !CudaDevice.IsAvailable && group is null)
             {
                 console.MarkupLine($"[yellow]No GPU visible: running the CPU reference backend with {settings.Ranks} simulated ranks.[/]");
+            }
+            if (group is not null)
+            {
+                IReadOnlyList<BenchResult> merged = BenchRunner.RunAsProcess(group, settings);
+                if (group.Rank == 0)
+                {
+                    BenchReport.Print(console, settings, merged);
+                }
+                return merged.All(r => r.Correct) ? 0 : 1;
             }
             if (parse.GetValue(sweep))
             {

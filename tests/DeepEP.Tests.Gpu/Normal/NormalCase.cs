@@ -7,7 +7,7 @@ internal sealed record NormalCase(int Tokens, int Hidden, int Experts, int Topk,
 {
     public RankInputs For(int rank)
     {
-        var random = new Random(HashCode.Combine(Seed, rank, Tokens, Hidden, Experts, Topk));
+        var random = new Random(unchecked((((Seed * 1_000_003) + rank) * 1_000_003) + (Tokens * 31) + (Hidden * 17) + (Experts * 13) + Topk));
         var topk = new long[Tokens * Topk];
         var pool = Enumerable.Range(0, Experts).ToArray();
         for (int t = 0; t < Tokens; t++)
