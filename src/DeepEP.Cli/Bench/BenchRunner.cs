@@ -37,7 +37,8 @@ internal static class BenchRunner
                 {
                     failures[rank] = e;
                 }
-            }) { Name = $"deepep rank {rank}", IsBackground = true };
+            })
+            { Name = $"deepep rank {rank}", IsBackground = true };
             threads[r].Start();
         }
         foreach (Thread t in threads)

@@ -126,8 +126,10 @@ internal sealed class KernelBackend : IEpBackend
             NumScales = numScales,
             NumTopk = numTopk,
             ExpertsPerRank = request.NumExperts / ranks,
+            Mailbox = Mailbox.Of(published),
+            TimeoutNs = _mesh.TimeoutNs,
+            Epoch = _mesh.NextEpochs(1),
         };
-        _mesh.BarrierPublishing(published);
         IntranodeDispatchRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(x), p);
         _mesh.Barrier();
         if (request.NumWorstTokens > 0 && recvTopkIdx is not null && recvCount is not null)
@@ -180,13 +182,15 @@ internal sealed class KernelBackend : IEpBackend
             CombinedX = combined.Pointer,
             CombinedTopkWeights = combinedWeights?.Pointer ?? 0,
             Diagnostics = _mesh.Diagnostics,
+            Mailbox = Mailbox.Of(new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) }),
+            TimeoutNs = _mesh.TimeoutNs,
+            Epoch = _mesh.NextEpochs(1),
             NumTokens = tokens,
             NumRanks = ranks,
             Rank = _mesh.Rank,
             NumChannels = handle.NumChannels,
             NumTopk = numTopk,
         };
-        _mesh.BarrierPublishing(new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) });
         IntranodeCombineRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(request.X), p);
         _mesh.Barrier();
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));

@@ -108,27 +108,16 @@ internal sealed class PeerMesh : IDisposable
     }
 
     /// <summary>Enqueues a barrier across the ranks' communication streams.</summary>
-    public void Barrier() => Launch(default, publish: false);
-
-    /// <summary>
-    /// Enqueues a barrier that first publishes <paramref name="value"/> in this rank's mailbox, where kernels after the
-    /// barrier read every rank's (this replaces a host exchange of per-call pointers, so nothing waits on the host).
-    /// </summary>
-    public void BarrierPublishing<T>(T value)
-        where T : unmanaged => Launch(Mailbox.Of(value), publish: true);
-
-    private void Launch(Mailbox mailbox, bool publish)
+    public void Barrier()
     {
         var p = new BarrierParams
         {
             Headers = _headers,
             Diagnostics = Diagnostics,
             TimeoutNs = TimeoutNs,
-            Mailbox = mailbox,
             Rank = Rank,
             NumRanks = NumRanks,
             Epoch = NextEpochs(1),
-            Publish = publish ? 1 : 0,
         };
         BarrierRuntime.Launch(Device, CommStream, p);
     }

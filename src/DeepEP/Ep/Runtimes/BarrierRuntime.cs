@@ -10,27 +10,10 @@ internal struct BarrierParams
     public PeerArray<nint> Headers;
     public nint Diagnostics;
     public ulong TimeoutNs;
-    public Mailbox Mailbox;
     public int Rank;
     public int NumRanks;
     public int Epoch;
-    public int Publish;
-}
-
-/// <summary>The per-call pointers one rank publishes in its header for peers to read (<c>CommHeader::mailbox</c>).</summary>
-[System.Runtime.CompilerServices.InlineArray(KernelLimits.MailboxWords)]
-internal struct Mailbox
-{
-    private long _first;
-
-    /// <summary>Packs an unmanaged value (at most 64 bytes) into the words.</summary>
-    public static Mailbox Of<T>(T value)
-        where T : unmanaged
-    {
-        var mailbox = new Mailbox();
-        System.Runtime.InteropServices.MemoryMarshal.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes((Span<long>)mailbox), in value);
-        return mailbox;
-    }
+    public int Reserved;
 }
 
 /// <summary>Launches the cross-rank stream barrier (<c>impls/rank_barrier.cuh</c>).</summary>

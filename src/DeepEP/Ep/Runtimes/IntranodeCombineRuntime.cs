@@ -38,12 +38,14 @@ internal struct IntranodeCombineParams
     public nint CombinedX;
     public nint CombinedTopkWeights;
     public nint Diagnostics;
+    public Mailbox Mailbox;
+    public ulong TimeoutNs;
     public int NumTokens;
     public int NumRanks;
     public int Rank;
     public int NumChannels;
     public int NumTopk;
-    public int Reserved;
+    public int Epoch;
 }
 
 /// <summary>Launches the normal-mode combine kernels (<c>impls/intranode_combine.cuh</c>).</summary>
@@ -61,6 +63,6 @@ internal static class IntranodeCombineRuntime
     public static void Launch(int device, CudaStream stream, int numSms, int rowWords, in IntranodeCombineParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_combine<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream), p);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: true), p);
     }
 }

@@ -32,6 +32,8 @@ internal struct IntranodeDispatchParams
     public nint Diagnostics;
     public long ScaleTokenStride;
     public long ScaleGroupStride;
+    public Mailbox Mailbox;
+    public ulong TimeoutNs;
     public int NumTokens;
     public int NumRanks;
     public int Rank;
@@ -39,7 +41,7 @@ internal struct IntranodeDispatchParams
     public int NumScales;
     public int NumTopk;
     public int ExpertsPerRank;
-    public int Reserved;
+    public int Epoch;
 }
 
 /// <summary>Twin of <c>deep_ep::MarkPaddingParams</c>.</summary>
@@ -62,7 +64,7 @@ internal static class IntranodeDispatchRuntime
     public static void Launch(int device, CudaStream stream, int numSms, int rowWords, in IntranodeDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_dispatch<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream), p);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: true), p);
     }
 
     public static void LaunchMarkPadding(int device, CudaStream stream, in MarkPaddingParams p)

@@ -65,12 +65,14 @@ struct CombineParams {
     int4* combined_x;                // [T, hidden_int4] BF16
     float* combined_topk_weights;    // [T, K], or null
     KernelDiagnostics* diagnostics;
+    long long mailbox[kMailboxWords];// this rank's CombinePeer, published by the entry barrier
+    unsigned long long timeout_ns;
     int num_tokens;
     int num_ranks;
     int rank;
     int num_channels;
     int num_topk;
-    int reserved;
+    int epoch;                       // of the entry barrier
 };
 DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);
 
@@ -93,6 +95,8 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
     __shared__ CombinePeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
+        return;
     read_mailboxes(p.headers, p.num_ranks, peers);
     // A peer that passed no weights while this rank wants their sums is reported, never read through a null pointer.
     const bool missing_weights = p.combined_topk_weights != nullptr && threadIdx.x < p.num_ranks &&

@@ -7,7 +7,7 @@
 // destination's outputs, so each byte crosses NVLink once and no receiver-side copy pass is needed. The row of token
 // t at destination d is (tokens of lower ranks to d) + (this rank's tokens to d in earlier channels) + send_head[t][d],
 // which gives exactly the (source rank, source token) order. Barrier kernels before and after order the writes
-// against the destinations' streams.
+// against the destinations' streams (the one before is fused into the copy kernel's entry).
 
 namespace deep_ep {
 
@@ -33,6 +33,8 @@ struct DispatchParams {
     KernelDiagnostics* diagnostics;
     long long scale_token_stride;    // elements
     long long scale_group_stride;    // elements
+    long long mailbox[kMailboxWords];// this rank's DispatchPeer, published by the entry barrier
+    unsigned long long timeout_ns;
     int num_tokens;
     int num_ranks;
     int rank;
@@ -40,7 +42,7 @@ struct DispatchParams {
     int num_scales;
     int num_topk;
     int experts_per_rank;
-    int reserved;
+    int epoch;                       // of the entry barrier
 };
 DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);
 
@@ -69,6 +71,8 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     __shared__ DispatchPeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
+        return;
     read_mailboxes(p.headers, p.num_ranks, peers);
 
     for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {

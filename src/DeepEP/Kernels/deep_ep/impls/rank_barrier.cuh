@@ -36,21 +36,40 @@ struct BarrierParams {
     CommHeader* headers[kMaxRanks];   // every rank's header, as mapped on this device
     KernelDiagnostics* diagnostics;
     unsigned long long timeout_ns;
-    long long mailbox[kMailboxWords]; // published into this rank's header before arriving, when publish != 0
     int rank;
     int num_ranks;
     int epoch;
-    int publish;
+    int reserved;
 };
 DEEPEP_CHECK_PARAMS_SIZE(BarrierParams, DEEPEP_BARRIER_PARAMS_SIZE);
 
-// With publish set, the mailbox goes out with the arrival: once the barrier completes every peer can read it, and
-// it stays valid until this rank's next barrier, which cannot complete before the peers are done with it.
 __global__ void barrier(BarrierParams p) {
-    if (p.publish != 0 && threadIdx.x < kMailboxWords)
-        p.headers[p.rank]->mailbox[threadIdx.x] = p.mailbox[threadIdx.x];
-    __syncthreads();
     rank_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.timeout_ns, p.diagnostics);
+}
+
+// The barrier at the start of a copy kernel, saving a launch: block 0 publishes this rank's mailbox and arrives,
+// every block waits for every rank's arrival before it reads their mailboxes. The copy kernels launch cooperatively,
+// so block 0 is resident while the others spin.
+__device__ __forceinline__ bool entry_barrier(CommHeader* const* headers, int rank, int num_ranks, int epoch,
+                                             const long long* mailbox, unsigned long long timeout_ns,
+                                             KernelDiagnostics* diagnostics) {
+    if (blockIdx.x == 0) {
+        if (threadIdx.x < kMailboxWords)
+            headers[rank]->mailbox[threadIdx.x] = mailbox[threadIdx.x];
+        __syncthreads();
+        if (threadIdx.x < num_ranks) {
+            // NOTES: the fence publishes the mailbox (written by other threads, ordered by the block barrier) first.
+            ptx::fence_acq_rel_sys();
+            ptx::st_release_sys(&headers[threadIdx.x]->barrier_epochs[rank], epoch);
+        }
+    }
+    bool ok = true;
+    if (threadIdx.x < num_ranks) {
+        const Deadline deadline = Deadline::start(timeout_ns);
+        ok = wait_at_least_sys(&headers[rank]->barrier_epochs[threadIdx.x], epoch, deadline, diagnostics, rank,
+                               threadIdx.x, -1, kWaitBarrier);
+    }
+    return __syncthreads_and(ok);
 }
 
 // Copies every rank's mailbox into shared memory as a T (T is at most kMailboxWords words). Call from all threads.
