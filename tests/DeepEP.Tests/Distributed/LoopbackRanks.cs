@@ -1,6 +1,6 @@
-using DeepEP.Distributed;
 using System.Net;
 using System.Net.Sockets;
+using DeepEP.Distributed;
 
 namespace DeepEP.Tests.Distributed;
 
