@@ -39,9 +39,10 @@ struct Deadline {
     }
 };
 
-// Records a timeout; the first thread to time out wins, the others return. The host reads the block after the
+// Records a timeout (or another failure a kernel must report instead of acting on, coded in `what`); the first
+// record wins, the others return. The host reads the block after the
 // kernel has exited, so relaxed field stores followed by a release of `timed_out` suffice.
-__device__ __forceinline__ void report_timeout(KernelDiagnostics* diagnostics, const Deadline& deadline, int rank,
+__device__ __forceinline__ void report_failure(KernelDiagnostics* diagnostics, const Deadline& deadline, int rank,
                                                int peer_rank, int channel, int what, long long expected, long long seen) {
     if (atomicCAS(&diagnostics->timed_out, 0, 2) != 0)
         return;
@@ -62,7 +63,7 @@ __device__ __forceinline__ bool wait_at_least_sys(const int* flag, int expected,
     int seen;
     while ((seen = ptx::ld_acquire_sys(flag)) < expected) {
         if (deadline.expired()) {
-            report_timeout(diagnostics, deadline, rank, peer_rank, channel, what, expected, seen);
+            report_failure(diagnostics, deadline, rank, peer_rank, channel, what, expected, seen);
             return false;
         }
     }

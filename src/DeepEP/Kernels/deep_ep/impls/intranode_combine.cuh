@@ -77,6 +77,8 @@ struct CombineParams {
 DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);
 
 constexpr int kCombineWarps = 16;
+// 16-byte words per lane per pass; with two sources in flight and eight fp32 sums per word this fills the registers.
+constexpr int kCombineUnroll = 4;
 
 __device__ __forceinline__ void add_bf16x8(float (&acc)[8], const int4& word) {
     const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&word);
@@ -102,7 +104,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
     const bool missing_weights = p.combined_topk_weights != nullptr && threadIdx.x < p.num_ranks &&
                                  peers[threadIdx.x].topk_weights == nullptr && peers[threadIdx.x].num_rows > 0;
     if (missing_weights)
-        report_timeout(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
+        report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
     if (__syncthreads_or(missing_weights))
         return;
 
@@ -117,10 +119,10 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
 
         const long long token_word = static_cast<long long>(t) * kHiddenInt4;
         #pragma unroll
-        for (int base = 0; base < kWordsPerLane; base += kCopyUnroll) {
-            float acc[kCopyUnroll][8];
+        for (int base = 0; base < kWordsPerLane; base += kCombineUnroll) {
+            float acc[kCombineUnroll][8];
             #pragma unroll
-            for (int u = 0; u < kCopyUnroll; ++u) {
+            for (int u = 0; u < kCombineUnroll; ++u) {
                 const int i = (base + u) * kWarpSize + lane;
                 #pragma unroll
                 for (int j = 0; j < 8; ++j)
@@ -144,9 +146,9 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
                 m &= m - 1;
                 const int second = m != 0 ? __ffs(m) - 1 : -1;
                 m &= second >= 0 ? m - 1 : m;
-                int4 words[2][kCopyUnroll];
+                int4 words[2][kCombineUnroll];
                 #pragma unroll
-                for (int u = 0; u < kCopyUnroll; ++u) {
+                for (int u = 0; u < kCombineUnroll; ++u) {
                     const int i = (base + u) * kWarpSize + lane;
                     if (base + u < kWordsPerLane && i < kHiddenInt4) {
                         words[0][u] = ptx::ld_nc_no_allocate(peers[first].x + rows[warp][first] * kHiddenInt4 + i);
@@ -155,7 +157,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
                     }
                 }
                 #pragma unroll
-                for (int u = 0; u < kCopyUnroll; ++u) {
+                for (int u = 0; u < kCombineUnroll; ++u) {
                     const int i = (base + u) * kWarpSize + lane;
                     if (base + u < kWordsPerLane && i < kHiddenInt4) {
                         add_bf16x8(acc[u], words[0][u]);
@@ -165,7 +167,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
                 }
             }
             #pragma unroll
-            for (int u = 0; u < kCopyUnroll; ++u) {
+            for (int u = 0; u < kCombineUnroll; ++u) {
                 const int i = (base + u) * kWarpSize + lane;
                 if (base + u < kWordsPerLane && i < kHiddenInt4) {
                     int4 out;

@@ -49,7 +49,6 @@ DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);
 constexpr int kDispatchWarps = 16;
 // 16-byte words each lane keeps in flight: 7 divides the 28 (BF16) and 14 (FP8) words per lane of H = 7168.
 constexpr int kDispatchUnroll = 7;
-constexpr int kCopyUnroll = 4;
 
 // The destination row of token t for rank d, or -1 when t is not sent there.
 __device__ __forceinline__ long long destination_row(const bool* is_token_in_rank, const int* send_head,
@@ -82,7 +81,7 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
                                   lane, p.rank, p.num_ranks, p.num_tokens, p.num_channels);
             if (row >= peers[lane].capacity) {
                 // Only a too small num_worst_tokens gets here; nothing is written out of bounds.
-                report_timeout(p.diagnostics, Deadline::start(0), p.rank, lane, t, kWaitRecvCapacity,
+                report_failure(p.diagnostics, Deadline::start(0), p.rank, lane, t, kWaitRecvCapacity,
                                peers[lane].capacity, row);
                 row = -1;
             }
