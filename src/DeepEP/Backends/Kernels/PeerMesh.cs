@@ -18,18 +18,15 @@ internal sealed class PeerMesh : IDisposable
     private const int ExpertCountsOffset = 128;
     private const int DiagnosticsBytes = 48;
 
-    private readonly DeviceMemory _buffer;
     private readonly PinnedHostMemory _host;
-    private PeerArray<nint> _headers;
+    private SymmetricAllocation _header = null!;
     private int _epoch = 1;
 
-    private PeerMesh(ProcessGroup group, int device, DeviceMemory buffer, PinnedHostMemory host, PeerArray<nint> headers, TimeSpan timeout)
+    private PeerMesh(ProcessGroup group, int device, PinnedHostMemory host, TimeSpan timeout)
     {
         Group = group;
         Device = device;
-        _buffer = buffer;
         _host = host;
-        _headers = headers;
         Timeout = timeout;
         CommStream = CudaStream.CreateHighPriority(device);
     }
@@ -50,7 +47,7 @@ internal sealed class PeerMesh : IDisposable
     public CudaStream CommStream { get; }
 
     /// <summary>Every rank's header, as addressed from this device.</summary>
-    public PeerArray<nint> Headers => _headers;
+    public PeerArray<nint> Headers => _header.Peers;
 
     /// <summary>The diagnostics block, as addressed by kernels.</summary>
     public nint Diagnostics => _host.DevicePointer + DiagnosticsOffset;
@@ -86,17 +83,25 @@ internal sealed class PeerMesh : IDisposable
             }
             self.EnablePeerAccess(other);
         }
-        DeviceMemory buffer = DeviceMemory.Allocate(device, KernelLimits.CommHeaderBytes);
-        DeviceMemory.Fill(device, buffer.Pointer, 0, KernelLimits.CommHeaderBytes, stream: null);
-        CudaStream.ForDevice(device).Synchronize();
         PinnedHostMemory host = PinnedHostMemory.Allocate(device, ExpertCountsOffset + (KernelLimits.MaxLocalExperts * sizeof(int)));
-        long[] headers = AllGatherValue(group, (long)buffer.Pointer);
-        var table = new PeerArray<nint>();
-        for (int r = 0; r < group.Size; r++)
+        var mesh = new PeerMesh(group, device, host, timeout);
+        mesh._header = mesh.AllocateSymmetric(KernelLimits.CommHeaderBytes);
+        return mesh;
+    }
+
+    /// <summary>Collectively allocates <paramref name="bytes"/> of zeroed device memory on every rank and maps every copy here.</summary>
+    public SymmetricAllocation AllocateSymmetric(long bytes)
+    {
+        DeviceMemory local = DeviceMemory.Allocate(Device, bytes);
+        DeviceMemory.Fill(Device, local.Pointer, 0, bytes, stream: null);
+        CudaStream.ForDevice(Device).Synchronize();
+        long[] pointers = AllGatherValue(Group, (long)local.Pointer);
+        var peers = new PeerArray<nint>();
+        for (int r = 0; r < Group.Size; r++)
         {
-            table[r] = (nint)headers[r];
+            peers[r] = (nint)pointers[r];
         }
-        return new PeerMesh(group, device, buffer, host, table, timeout);
+        return new SymmetricAllocation(local, peers);
     }
 
     /// <summary>Reserves <paramref name="count"/> consecutive barrier epochs (the same on every rank, since all issue the same calls).</summary>
@@ -112,7 +117,7 @@ internal sealed class PeerMesh : IDisposable
     {
         var p = new BarrierParams
         {
-            Headers = _headers,
+            Headers = Headers,
             Diagnostics = Diagnostics,
             TimeoutNs = TimeoutNs,
             Rank = Rank,
@@ -181,7 +186,7 @@ internal sealed class PeerMesh : IDisposable
         CommStream.Synchronize();
         Group.Barrier();
         CommStream.Dispose();
-        _buffer.Dispose();
+        _header.Dispose();
         _host.Dispose();
     }
 
