@@ -144,6 +144,19 @@ internal sealed class DeviceMemory : SafeHandle
         Check(CudaDriver.cuMemsetD8Async(destination, value, (nuint)bytes, (stream ?? owner.LibraryStream).Handle));
     }
 
+    /// <summary>Queues a fill of <paramref name="count"/> 32-bit words with <paramref name="value"/> on <paramref name="stream"/> (the library stream when null).</summary>
+    public static void Fill32(int device, nint destination, int value, long count, CudaStream? stream)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (count == 0)
+        {
+            return;
+        }
+        CudaDevice owner = CudaDevice.Get(device);
+        using CudaContextScope scope = owner.Activate();
+        Check(CudaDriver.cuMemsetD32Async(destination, (uint)value, (nuint)count, (stream ?? owner.LibraryStream).Handle));
+    }
+
     /// <inheritdoc />
     protected override bool ReleaseHandle()
     {

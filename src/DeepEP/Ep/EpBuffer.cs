@@ -44,7 +44,7 @@ public sealed class EpBuffer : IDisposable
         NumNvlBytes = numNvlBytes;
         NumRdmaBytes = numRdmaBytes;
         LowLatencyMode = lowLatencyMode;
-        _backend = BackendFactory.Create(group, Options);
+        _backend = BackendFactory.Create(group, Options, lowLatencyMode ? numRdmaBytes : 0);
     }
 
     /// <summary>SMs used by default configurations (DeepEP's class attribute <c>Buffer.num_sms</c>, default 20).</summary>

@@ -57,4 +57,7 @@ internal static partial class CudaDriver
 
     [LibraryImport(Library)]
     public static partial CuResult cuMemsetD8Async(nint destination, byte value, nuint count, nint stream);
+
+    [LibraryImport(Library)]
+    public static partial CuResult cuMemsetD32Async(nint destination, uint value, nuint count, nint stream);
 }

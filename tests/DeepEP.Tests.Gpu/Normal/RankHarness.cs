@@ -6,7 +6,11 @@ namespace DeepEP.Tests.Gpu.Normal;
 /// <summary>Runs one function per rank, each on its own thread with its own in-process group and buffer.</summary>
 internal static class RankHarness
 {
-    public static T[] Run<T>(int ranks, EpBackendKind backend, long nvlBytes, Func<EpBuffer, T> body)
+    public static T[] Run<T>(int ranks, EpBackendKind backend, long nvlBytes, Func<EpBuffer, T> body) =>
+        Run(ranks, backend, (group, r) => new EpBuffer(group, nvlBytes, options: new EpBufferOptions { Backend = backend, Device = r, Timeout = TimeSpan.FromSeconds(20) }), body);
+
+    /// <summary>As above with the buffers <paramref name="create"/> makes from (group, rank).</summary>
+    public static T[] Run<T>(int ranks, EpBackendKind backend, Func<ProcessGroup, int, EpBuffer> create, Func<EpBuffer, T> body)
     {
         ProcessGroup[] groups = ProcessGroup.CreateInProcess(ranks);
         var results = new T[ranks];
@@ -15,7 +19,7 @@ internal static class RankHarness
         {
             try
             {
-                using var buffer = new EpBuffer(groups[r], nvlBytes, options: new EpBufferOptions { Backend = backend, Device = r, Timeout = TimeSpan.FromSeconds(20) });
+                using EpBuffer buffer = create(groups[r], r);
                 results[r] = body(buffer);
             }
             catch (Exception e)

@@ -2,51 +2,13 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Backends.Host;
 
-// The host twin of the two low-latency buffer sets (spec §5.2): which set the next call uses, which set
-// still holds a receive whose hook has not run (so a third outstanding operation fails instead of
-// overwriting it), and each set's combine send buffer, which zero-copy combine reads.
-internal sealed class HostLowLatencyBuffers : IDisposable
+// The host twin of the two low-latency buffer sets (spec §5.2): the set tracking every backend shares, plus each
+// set's combine send buffer, which zero-copy combine reads.
+internal sealed class HostLowLatencyBuffers : LowLatencyBufferSets, IDisposable
 {
     private const int NumSets = 2;
 
-    private readonly object?[] _pendingReceives = new object?[NumSets];
     private readonly DeviceTensor?[] _combineSendBuffers = new DeviceTensor?[NumSets];
-
-    // The set the next low-latency call uses (DeepEP's low_latency_buffer_idx).
-    public int CurrentSet { get; private set; }
-
-    // Claims the current set for one operation and flips the index, as every LL call does.
-    public int Acquire(string operation)
-    {
-        int set = CurrentSet;
-        if (_pendingReceives[set] is not null)
-        {
-            throw new InvalidOperationException(
-                $"{operation} needs low-latency buffer set {set}, whose earlier receive hook has not been called: at most two " +
-                "low-latency operations may be outstanding. Call the pending hook first.");
-        }
-        CurrentSet ^= 1;
-        return set;
-    }
-
-    // Wraps the receive step of an operation on `set` into a hook that runs once, and marks the set busy.
-    public Action DeferReceive(int set, Action receive)
-    {
-        var token = new object();
-        _pendingReceives[set] = token;
-        return () =>
-        {
-            if (!ReferenceEquals(_pendingReceives[set], token))
-            {
-                throw new InvalidOperationException("This receive hook already ran or was discarded by CleanLowLatencyBuffer; a hook runs once.");
-            }
-            _pendingReceives[set] = null;
-            receive();
-        };
-    }
-
-    // CleanLowLatencyBuffer zeroes both signalling areas, so in-flight receives are lost.
-    public void DiscardPendingReceives() => Array.Clear(_pendingReceives);
 
     // A borrowed BF16 [E_l, R*N, H] view of the current set's send buffer with the GPU layout's strides
     // (R*N*(H+2S), H+2S, 1); allocated on first use and whenever the geometry changes.

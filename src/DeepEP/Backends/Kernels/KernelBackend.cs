@@ -7,19 +7,23 @@ using DeepEP.Tensors;
 namespace DeepEP.Backends.Kernels;
 
 /// <summary>
-/// Our NVLink kernels (normal mode). Senders write every selected token straight into its final row of each
+/// Our NVLink kernels. Normal mode (this file): senders write every selected token straight into its final row of each
 /// destination's outputs; combine pulls each token's rows from the ranks that hold them and reduces in rank order.
 /// Ranks are threads of one process, one GPU each, with peer access between the GPUs.
 /// </summary>
-internal sealed class KernelBackend : IEpBackend
+internal sealed partial class KernelBackend : IEpBackend
 {
     private readonly PeerMesh _mesh;
+    private readonly LowLatencyResources? _lowLatency;
 
     // Re-recorded on every call: a stream wait captures the record current at the time, so one event per direction suffices.
     private readonly CudaEvent _callerReady;
     private readonly CudaEvent _commDone;
 
-    public KernelBackend(ProcessGroup group, EpBufferOptions options)
+    /// <param name="group">The ranks.</param>
+    /// <param name="options">Device, timeout, masking.</param>
+    /// <param name="lowLatencyBytes">Bytes of the symmetric low-latency buffer; 0 without low-latency mode.</param>
+    public KernelBackend(ProcessGroup group, EpBufferOptions options, long lowLatencyBytes)
     {
         int device = options.Device ?? group.LocalRank;
         if (device < 0 || device >= CudaDevice.Count)
@@ -29,6 +33,10 @@ internal sealed class KernelBackend : IEpBackend
         _mesh = PeerMesh.Create(group, device, options.Timeout ?? EpEnvironment.Current.Timeout);
         _callerReady = new CudaEvent(device);
         _commDone = new CudaEvent(device);
+        if (lowLatencyBytes > 0)
+        {
+            _lowLatency = new LowLatencyResources(_mesh, lowLatencyBytes, options.EnableShrink);
+        }
     }
 
     public EpBackendKind Kind => EpBackendKind.Kernels;
@@ -196,29 +204,20 @@ internal sealed class KernelBackend : IEpBackend
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));
     }
 
-    public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request) => throw LowLatencyUnavailable();
-
-    public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request) => throw LowLatencyUnavailable();
-
-    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) => throw LowLatencyUnavailable();
-
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts) => throw LowLatencyUnavailable();
-
-    public void UpdateMaskBuffer(int rankToMask, bool mask) => throw LowLatencyUnavailable();
-
-    public void QueryMaskBuffer(DeviceTensor maskStatus) => throw LowLatencyUnavailable();
-
-    public void CleanMaskBuffer() => throw LowLatencyUnavailable();
-
     public void Dispose()
     {
+        if (_lowLatency is not null)
+        {
+            // Peers may still write into this rank's low-latency buffer until they, too, are done.
+            _mesh.CommStream.Synchronize();
+            CudaStream.ForDevice(Device).Synchronize();
+            _mesh.Group.Barrier();
+            _lowLatency.Dispose();
+        }
         _mesh.Dispose();
         _callerReady.Dispose();
         _commDone.Dispose();
     }
-
-    private static NotSupportedException LowLatencyUnavailable() =>
-        new("Low-latency mode is not available on the kernels backend in this build; use the host backend for it.");
 
     private static int RowWords(DeviceTensor x) => checked((int)(x.Size(1) * x.DType.ElementSize() / 16));
 

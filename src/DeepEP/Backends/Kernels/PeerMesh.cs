@@ -112,13 +112,17 @@ internal sealed class PeerMesh : IDisposable
         return first;
     }
 
-    /// <summary>Enqueues a barrier across the ranks' communication streams.</summary>
-    public void Barrier()
+    /// <summary>
+    /// Enqueues a barrier across the ranks' communication streams. With a low-latency <paramref name="mask"/> (shrink
+    /// mode) masked ranks are skipped and a rank that misses the deadline is masked instead of failing the barrier.
+    /// </summary>
+    public void Barrier(nint mask = 0)
     {
         var p = new BarrierParams
         {
             Headers = Headers,
             Diagnostics = Diagnostics,
+            Mask = mask,
             TimeoutNs = TimeoutNs,
             Rank = Rank,
             NumRanks = NumRanks,
@@ -172,6 +176,11 @@ internal sealed class PeerMesh : IDisposable
         if (ints[4] == WaitCode.MissingTopkWeights)
         {
             throw new InvalidOperationException($"Rank {ints[2]} passed no topkWeights to combine while rank {ints[1]} did: every rank must pass them, or none.");
+        }
+        if (ints[4] == WaitCode.LowLatencyRecvCapacity)
+        {
+            throw new InvalidOperationException(
+                $"Local expert {ints[3]} of rank {ints[1]} was selected {longs[1]} times in one low-latency dispatch, more than its R*N = {longs[0]} packed rows (a top-k row repeats an expert). The dispatch was not completed.");
         }
         if (ints[4] == WaitCode.RecvCapacity)
         {

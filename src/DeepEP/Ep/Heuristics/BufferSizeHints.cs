@@ -23,15 +23,7 @@ public static class BufferSizeHints
     public static long LowLatencySizeHint(int numMaxDispatchTokensPerRank, int hidden, int numRanks, int numExperts)
     {
         _ = numRanks;
-        long n = numMaxDispatchTokensPerRank;
-        long scales = hidden / ChannelsPerScale;
-        long dispatchMessage = 16 + Math.Max(2L * hidden, hidden + (4 * scales));
-        long combineMessage = (4 * scales) + (2L * hidden);
-        long send = Math.Max(n * dispatchMessage, numExperts * n * combineMessage);
-        long recv = Math.Max(numExperts * n * dispatchMessage, numExperts * n * combineMessage);
-        long signalling = AlignUp(4L * numExperts, Alignment);
-        long total = (2 * signalling) + (2 * send) + (2 * recv);
-        return ((total + Alignment) / Alignment) * Alignment;
+        return new LowLatencyLayout(numMaxDispatchTokensPerRank, hidden, numExperts).TotalBytes;
     }
 
     /// <summary>Rounds <paramref name="value"/> up to a multiple of <paramref name="alignment"/>.</summary>

@@ -9,6 +9,7 @@ internal struct BarrierParams
 {
     public PeerArray<nint> Headers;
     public nint Diagnostics;
+    public nint Mask;
     public ulong TimeoutNs;
     public int Rank;
     public int NumRanks;

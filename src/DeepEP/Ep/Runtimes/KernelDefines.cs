@@ -20,6 +20,9 @@ internal static class KernelDefines
         Size<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
         Size<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),
         Size<IntranodeCombineParams>("DEEPEP_COMBINE_PARAMS_SIZE"),
+        new("DEEPEP_LOW_LATENCY_CONTROL_SIZE", LowLatencyKernels.ControlBytes.ToString(CultureInfo.InvariantCulture)),
+        Size<LowLatencyDispatchParams>("DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE"),
+        Size<LowLatencyCombineParams>("DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Size<T>(string macro)

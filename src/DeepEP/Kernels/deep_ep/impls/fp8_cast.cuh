@@ -2,6 +2,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
+#include <deep_ep/common/fp8.cuh>
 #include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/utils.cuh>
 
@@ -25,8 +26,6 @@ struct Fp8CastParams {
 #endif
 DEEPEP_CHECK_PARAMS_SIZE(Fp8CastParams, DEEPEP_PARAMS_SIZE_FP8_CAST);
 
-constexpr int kNumChannelsPerScale = 128;
-constexpr int kNumScalesPerUe8m0Word = 4;
 constexpr int kFp8CastNumWarps = 8;
 
 // One warp per (token, scale group); each lane owns 4 consecutive channels.
@@ -37,7 +36,7 @@ __global__ void __launch_bounds__(kFp8CastNumWarps * kWarpSize) fp8_cast(const F
     static_assert(!kUseUe8m0 || kHidden % (kNumChannelsPerScale * kNumScalesPerUe8m0Word) == 0,
                   "UE8M0 packs 4 scales per int32: kHidden must be a multiple of 512");
     constexpr int kNumScales = kHidden / kNumChannelsPerScale;
-    constexpr int kChannelsPerLane = kNumChannelsPerScale / kWarpSize;
+    constexpr int kChannelsPerLane = kFp8ChannelsPerLane;
     static_assert(kChannelsPerLane == 4, "the loads and stores below move 4 channels per lane");
 
     const int lane = lane_id();
@@ -54,38 +53,17 @@ __global__ void __launch_bounds__(kFp8CastNumWarps * kWarpSize) fp8_cast(const F
         const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(params.x + token * params.x_row_stride + channel));
         const __nv_bfloat16* values = reinterpret_cast<const __nv_bfloat16*>(&raw);
         float v[kChannelsPerLane];
-        float amax = 1e-4f;  // the floor is the start value, as in the reference
         #pragma unroll
-        for (int i = 0; i < kChannelsPerLane; ++i) {
+        for (int i = 0; i < kChannelsPerLane; ++i)
             v[i] = __bfloat162float(values[i]);
-            amax = fmaxf(amax, fabsf(v[i]));
-        }
-        amax = warp_reduce_max(amax);
-
-        // Scale: IEEE division and a multiply by the float constant 1/448, or powers of two from the bits.
-        float scale, scale_inv;
-        if constexpr (kRoundScale) {
-            const int e = ceil_log2_from_bits(amax * (1.0f / 448.0f));
-            scale = exp2_from_bits(-e);
-            scale_inv = exp2_from_bits(e);
-        } else {
-            scale = 448.0f / amax;
-            scale_inv = amax * (1.0f / 448.0f);
-        }
-
-        // Write: 4 E4M3 bytes per lane as one 32-bit store; lane 0 writes the group's scale.
-        unsigned int packed = 0;
-        #pragma unroll
-        for (int i = 0; i < kChannelsPerLane; ++i) {
-            const __nv_fp8_storage_t q = __nv_cvt_float_to_fp8(v[i] * scale, __NV_SATFINITE, __NV_E4M3);
-            packed |= static_cast<unsigned int>(q) << (8 * i);
-        }
+        float scale_inv;
+        const unsigned int packed = cast_group_fp8<kRoundScale>(v, scale_inv);
         *reinterpret_cast<unsigned int*>(params.x_fp8 + token * kHidden + channel) = packed;
         if (lane == 0) {
             if constexpr (kUseUe8m0) {
                 // Byte s % 4 of int32 s / 4, little-endian, is byte s of the row's scale bytes.
                 static_cast<unsigned char*>(params.x_scales)[token * kNumScales + scale_idx] =
-                    static_cast<unsigned char>((__float_as_uint(scale_inv) >> 23) & 0xffu);
+                    static_cast<unsigned char>(ue8m0_byte(scale_inv));
             } else {
                 static_cast<float*>(params.x_scales)[token * kNumScales + scale_idx] = scale_inv;
             }

@@ -16,18 +16,29 @@ constexpr int kMissingTopkWeights = 3;
 
 constexpr int kMailboxWords = 8;
 
-// Runs on threads [0, num_ranks) of one block; false after a timeout was recorded.
+// Runs on threads [0, num_ranks) of one block; false after a timeout was recorded. With a `mask` (shrink mode),
+// masked peers are skipped and a peer that misses the deadline is masked instead of failing the barrier.
 __device__ __forceinline__ bool rank_barrier(CommHeader* const* headers, int rank, int num_ranks, int epoch,
-                                             unsigned long long timeout_ns, KernelDiagnostics* diagnostics) {
+                                             unsigned long long timeout_ns, KernelDiagnostics* diagnostics,
+                                             int* mask = nullptr) {
     const int peer = threadIdx.x;
     bool ok = true;
-    if (peer < num_ranks) {
+    if (peer < num_ranks && (mask == nullptr || ptx::ld_volatile(&mask[peer]) == 0)) {
         // NOTES: the fence makes this rank's earlier writes (to peers and locally) visible before the epoch is.
         ptx::fence_acq_rel_sys();
         ptx::st_release_sys(&headers[peer]->barrier_epochs[rank], epoch);
         const Deadline deadline = Deadline::start(timeout_ns);
-        ok = wait_at_least_sys(&headers[rank]->barrier_epochs[peer], epoch, deadline, diagnostics, rank, peer, -1,
-                               kWaitBarrier);
+        if (mask == nullptr) {
+            ok = wait_at_least_sys(&headers[rank]->barrier_epochs[peer], epoch, deadline, diagnostics, rank, peer, -1,
+                                   kWaitBarrier);
+        } else {
+            while (ptx::ld_acquire_sys(&headers[rank]->barrier_epochs[peer]) < epoch) {
+                if (deadline.expired()) {
+                    atomicExch(&mask[peer], 1);
+                    break;
+                }
+            }
+        }
     }
     return __syncthreads_and(ok);
 }
@@ -35,6 +46,7 @@ __device__ __forceinline__ bool rank_barrier(CommHeader* const* headers, int ran
 struct BarrierParams {
     CommHeader* headers[kMaxRanks];   // every rank's header, as mapped on this device
     KernelDiagnostics* diagnostics;
+    int* mask;                        // shrink mode: the low-latency mask (skip and mask dead peers); else null
     unsigned long long timeout_ns;
     int rank;
     int num_ranks;
@@ -44,7 +56,7 @@ struct BarrierParams {
 DEEPEP_CHECK_PARAMS_SIZE(BarrierParams, DEEPEP_BARRIER_PARAMS_SIZE);
 
 __global__ void barrier(BarrierParams p) {
-    rank_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.timeout_ns, p.diagnostics);
+    rank_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.timeout_ns, p.diagnostics, p.mask);
 }
 
 // The barrier at the start of a copy kernel, saving a launch: block 0 publishes this rank's mailbox and arrives,

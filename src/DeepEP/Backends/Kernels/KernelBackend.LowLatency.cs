@@ -1,0 +1,215 @@
+using DeepEP.Cuda;
+using DeepEP.Ep;
+using DeepEP.Ep.Heuristics;
+using DeepEP.Ep.Runtimes;
+using DeepEP.Tensors;
+
+namespace DeepEP.Backends.Kernels;
+
+// Low-latency mode (spec §5): a send kernel and a receive kernel per operation, on the communication stream, or with
+// a hook the send on the caller's stream now and the receive on the same stream when the hook runs. No host
+// synchronisation anywhere, so the calls capture into CUDA graphs.
+internal sealed partial class KernelBackend
+{
+    public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request)
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        CudaStream compute = ComputeStream(StreamOptions.Default);
+        int ranks = _mesh.NumRanks;
+        int localExperts = request.NumExperts / ranks;
+        int n = request.NumMaxDispatchTokensPerRank;
+        int hidden = checked((int)request.X.Size(1));
+        int numTopk = checked((int)request.TopkIdx.Size(1));
+        var layout = new LowLatencyLayout(n, hidden, request.NumExperts);
+        CheckLowLatencyFits(layout, numTopk, request.UseFp8);
+        long rows = (long)ranks * n;
+        int scaleColumns = request.UseUe8m0 ? layout.NumScales / 4 : layout.NumScales;
+
+        DeviceTensor packedRecvX = DeviceTensor.Empty(request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], Device, compute);
+        DeviceTensor? packedRecvXScales = request.UseFp8
+            ? DeviceTensor.EmptyStrided(request.UseUe8m0 ? DType.Int32 : DType.Float32, [localExperts, rows, scaleColumns], [scaleColumns * rows, 1, rows], Device, compute)
+            : null;
+        DeviceTensor packedRecvCount = DeviceTensor.Empty(DType.Int32, [localExperts], Device, compute);
+        DeviceTensor srcInfo = DeviceTensor.Empty(DType.Int32, [localExperts, rows], Device, compute);
+        DeviceTensor layoutRange = DeviceTensor.Empty(DType.Int64, [localExperts, ranks], Device, compute);
+
+        int set = ll.Sets.Acquire("LowLatencyDispatch");
+        var p = new LowLatencyDispatchParams
+        {
+            Buffers = ll.Buffer.Peers,
+            X = request.X.Pointer,
+            TopkIdx = request.TopkIdx.Pointer,
+            Control = ll.Control,
+            PackedRecvX = packedRecvX.Pointer,
+            PackedRecvXScales = packedRecvXScales?.Pointer ?? 0,
+            PackedRecvCount = packedRecvCount.Pointer,
+            PackedRecvSrcInfo = srcInfo.Pointer,
+            PackedRecvLayoutRange = layoutRange.Pointer,
+            CumulativeLocalExpertRecvStats = request.CumulativeLocalExpertRecvStats?.Pointer ?? 0,
+            DispatchWaitRecvCostStats = request.DispatchWaitRecvCostStats?.Pointer ?? 0,
+            Diagnostics = _mesh.Diagnostics,
+            SignalOffset = layout.SignalOffset(set),
+            RecvOffset = layout.RecvOffset(set),
+            SourceStride = layout.DispatchSourceBytes(numTopk, request.UseFp8),
+            TimeoutNs = _mesh.TimeoutNs,
+            NumTokens = checked((int)request.X.Size(0)),
+            NumMaxTokens = n,
+            NumTopk = numTopk,
+            NumExperts = request.NumExperts,
+            Rank = _mesh.Rank,
+            NumRanks = ranks,
+            Set = set,
+            Shrink = ll.Shrink ? 1 : 0,
+        };
+        void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, stream, hidden, request.UseFp8, request.RoundScale, p);
+        void Receive(CudaStream stream) => LowLatencyDispatchRuntime.LaunchRecv(Device, stream, hidden, request.UseFp8, request.UseUe8m0, p);
+        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive,
+            [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
+        var handle = new LowLatencyHandle(srcInfo, layoutRange, n, hidden, request.NumExperts);
+        return new LowLatencyDispatchResult(packedRecvX, packedRecvXScales, packedRecvCount, handle, done, hook);
+    }
+
+    public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request)
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        CudaStream compute = ComputeStream(StreamOptions.Default);
+        LowLatencyHandle handle = request.Handle;
+        int ranks = _mesh.NumRanks;
+        int hidden = handle.Hidden;
+        int numTokens = checked((int)request.TopkIdx.Size(0));
+        int numTopk = checked((int)request.TopkIdx.Size(1));
+        if (numTopk > LowLatencyKernels.MaxTopk)
+        {
+            throw new ArgumentException($"topkIdx has {numTopk} slots per token; low-latency combine supports at most {LowLatencyKernels.MaxTopk}.", nameof(request));
+        }
+        var layout = new LowLatencyLayout(handle.NumMaxDispatchTokensPerRank, hidden, handle.NumExperts);
+        DeviceTensor combined = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden], Device, compute);
+
+        // Zero-copy reads the expert outputs from the send area GetNextLowLatencyCombineBuffer handed out for this set.
+        int set = ll.Sets.Acquire("LowLatencyCombine");
+        DeviceTensor source = request.ZeroCopy ? CombineSendView(ll, layout, set) : request.X;
+        var p = new LowLatencyCombineParams
+        {
+            Buffers = ll.Buffer.Peers,
+            X = source.Pointer,
+            SrcInfo = handle.PackedRecvSrcInfo.Pointer,
+            LayoutRange = handle.PackedRecvLayoutRange.Pointer,
+            TopkIdx = request.TopkIdx.Pointer,
+            TopkWeights = request.TopkWeights.Pointer,
+            CombinedX = combined.Pointer,
+            CombineWaitRecvCostStats = request.CombineWaitRecvCostStats?.Pointer ?? 0,
+            Control = ll.Control,
+            Diagnostics = _mesh.Diagnostics,
+            XExpertStride = source.Stride(0),
+            XRowStride = source.Stride(1),
+            SignalOffset = layout.SignalOffset(set),
+            RecvOffset = layout.RecvOffset(set),
+            TimeoutNs = _mesh.TimeoutNs,
+            NumTokens = numTokens,
+            NumMaxTokens = handle.NumMaxDispatchTokensPerRank,
+            NumTopk = numTopk,
+            NumExperts = handle.NumExperts,
+            Rank = _mesh.Rank,
+            NumRanks = ranks,
+            Set = set,
+            Shrink = ll.Shrink ? 1 : 0,
+        };
+        void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, stream, hidden, p);
+        void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, stream, hidden, p);
+        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive,
+            [request.X, request.TopkIdx, request.TopkWeights, combined]);
+        return new LowLatencyCombineResult(combined, done, hook);
+    }
+
+    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle)
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        var layout = new LowLatencyLayout(handle.NumMaxDispatchTokensPerRank, handle.Hidden, handle.NumExperts);
+        return CombineSendView(ll, layout, ll.Sets.CurrentSet);
+    }
+
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        CudaStream compute = ComputeStream(StreamOptions.Default);
+        var layout = new LowLatencyLayout(numMaxDispatchTokensPerRank, hidden, numExperts);
+        nint mask = ll.Shrink ? ll.Mask : 0;
+        Begin(StreamOptions.Default, compute);
+        _mesh.Barrier(mask);
+        DeviceMemory.Fill(Device, ll.Buffer.Local + (nint)layout.SignalOffset(0), 0, LowLatencyLayout.NumSets * layout.SignalBytes, Comm);
+        _mesh.Barrier(mask);
+        Finish(StreamOptions.Default, compute, []);
+        ll.Sets.DiscardPendingReceives();
+    }
+
+    public void UpdateMaskBuffer(int rankToMask, bool mask)
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        CudaStream compute = ComputeStream(StreamOptions.Default);
+        DeviceMemory.Fill32(Device, ll.Mask + (rankToMask * sizeof(int)), mask ? 1 : 0, 1, compute);
+    }
+
+    public void QueryMaskBuffer(DeviceTensor maskStatus)
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        CudaStream compute = ComputeStream(StreamOptions.Default);
+        DeviceMemory.CopyAsync(Device, maskStatus.Pointer, ll.Mask, _mesh.NumRanks * sizeof(int), compute);
+    }
+
+    public void CleanMaskBuffer()
+    {
+        LowLatencyResources ll = RequireLowLatency();
+        CudaStream compute = ComputeStream(StreamOptions.Default);
+        DeviceMemory.Fill32(Device, ll.Mask, 0, _mesh.NumRanks, compute);
+    }
+
+    private LowLatencyResources RequireLowLatency() =>
+        _lowLatency ?? throw new InvalidOperationException(
+            "This kernels-backend buffer has no low-latency buffer: create the EpBuffer with lowLatencyMode: true and numRdmaBytes from EpBuffer.GetLowLatencyRdmaSizeHint.");
+
+    /// <summary>The kernels' dispatch areas must fit the receive area DeepEP's hint reserves (they do for H ≥ 2048 at any K ≤ 11).</summary>
+    private void CheckLowLatencyFits(LowLatencyLayout layout, int numTopk, bool useFp8)
+    {
+        long needed = _mesh.NumRanks * layout.DispatchSourceBytes(numTopk, useFp8);
+        if (needed > layout.RecvBytes)
+        {
+            throw new NotSupportedException(
+                $"Low-latency dispatch of H = {layout.Hidden}, K = {numTopk}, E = {layout.NumExperts} needs {needed} bytes of receive area per set, more than the {layout.RecvBytes} the buffer layout reserves; use more experts or a larger hidden size.");
+        }
+        if (_mesh.NumRanks * layout.NumMaxDispatchTokensPerRank > 0xFFFF * 2 || layout.NumMaxDispatchTokensPerRank > 0xFFFF)
+        {
+            throw new NotSupportedException($"numMaxDispatchTokensPerRank ({layout.NumMaxDispatchTokensPerRank}) must be below 65536 on the kernels backend.");
+        }
+    }
+
+    private DeviceTensor CombineSendView(LowLatencyResources ll, LowLatencyLayout layout, int set)
+    {
+        int localExperts = layout.NumExperts / _mesh.NumRanks;
+        long rows = (long)_mesh.NumRanks * layout.NumMaxDispatchTokensPerRank;
+        return DeviceTensor.FromPointer(ll.Buffer.Local + (nint)layout.SendOffset(set), [localExperts, rows, layout.Hidden], DType.BFloat16, Device,
+            [rows * layout.SendRowElements, layout.SendRowElements, 1]);
+    }
+
+    /// <summary>
+    /// Spec §5.3 streams: with a hook, the send runs on the caller's stream now and the hook runs the receive there
+    /// later; otherwise both run on the communication stream after the caller's work, finishing with an event or a wait.
+    /// </summary>
+    private (EventOverlap Done, Action? Hook) RunLowLatency(LowLatencyResources ll, int set, CudaStream compute, bool asyncFinish, bool returnRecvHook,
+        Action<CudaStream> send, Action<CudaStream> receive, IReadOnlyList<DeviceTensor> keepAlive)
+    {
+        if (returnRecvHook)
+        {
+            send(compute);
+            return (EventOverlap.None, ll.Sets.DeferReceive(set, () =>
+            {
+                _mesh.ThrowIfTimedOut();
+                receive(compute);
+            }));
+        }
+        var streams = new StreamOptions(null, asyncFinish, false, null);
+        Begin(streams, compute);
+        send(Comm);
+        receive(Comm);
+        return (Finish(streams, compute, keepAlive), null);
+    }
+}

@@ -1,0 +1,61 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using DeepEP.Cuda;
+
+namespace DeepEP.Ep.Runtimes;
+
+/// <summary>Twin of <c>deep_ep::LowLatencyDispatchParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct LowLatencyDispatchParams
+{
+    public PeerArray<nint> Buffers;
+    public nint X;
+    public nint TopkIdx;
+    public nint Control;
+    public nint PackedRecvX;
+    public nint PackedRecvXScales;
+    public nint PackedRecvCount;
+    public nint PackedRecvSrcInfo;
+    public nint PackedRecvLayoutRange;
+    public nint CumulativeLocalExpertRecvStats;
+    public nint DispatchWaitRecvCostStats;
+    public nint Diagnostics;
+    public long SignalOffset;
+    public long RecvOffset;
+    public long SourceStride;
+    public ulong TimeoutNs;
+    public int NumTokens;
+    public int NumMaxTokens;
+    public int NumTopk;
+    public int NumExperts;
+    public int Rank;
+    public int NumRanks;
+    public int Set;
+    public int Shrink;
+}
+
+/// <summary>Launches the low-latency dispatch kernels (<c>impls/low_latency_dispatch.cuh</c>), specialised on H and the FP8 options.</summary>
+internal static class LowLatencyDispatchRuntime
+{
+    private const string Header = "deep_ep/impls/low_latency_dispatch.cuh";
+
+    /// <summary>The send phase: one block per token (looping beyond the SM count), at least one block so it always signals.</summary>
+    public static void LaunchSend(int device, CudaStream stream, int hidden, bool useFp8, bool roundScale, in LowLatencyDispatchParams p)
+    {
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}>");
+        int blocks = Math.Clamp(p.NumTokens, 1, CudaDevice.Get(device).MultiprocessorCount);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
+    }
+
+    /// <summary>The receive phase: one block per local expert (looping beyond the SM count), R*N ints of shared memory.</summary>
+    public static void LaunchRecv(int device, CudaStream stream, int hidden, bool useFp8, bool useUe8m0, in LowLatencyDispatchParams p)
+    {
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{hidden}, {Bool(useFp8)}, {Bool(useUe8m0)}>");
+        int localExperts = p.NumExperts / p.NumRanks;
+        int blocks = Math.Clamp(localExperts, 1, CudaDevice.Get(device).MultiprocessorCount);
+        int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream), p);
+    }
+
+    private static string Bool(bool value) => value ? "true" : "false";
+}

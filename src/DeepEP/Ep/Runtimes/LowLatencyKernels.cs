@@ -1,0 +1,17 @@
+namespace DeepEP.Ep.Runtimes;
+
+/// <summary>Constants shared with <c>impls/low_latency_buffer.cuh</c>.</summary>
+internal static class LowLatencyKernels
+{
+    /// <summary>Threads per block of every low-latency kernel (<c>kLowLatencyThreads</c>).</summary>
+    public const int ThreadsPerBlock = 512;
+
+    /// <summary>Bytes of <c>LowLatencyControl</c>: two epochs, two block counters, one mask int per rank.</summary>
+    public const int ControlBytes = (2 + 2 + KernelLimits.MaxRanks) * sizeof(int);
+
+    /// <summary>Byte offset of the mask inside <c>LowLatencyControl</c>.</summary>
+    public const int MaskOffset = 4 * sizeof(int);
+
+    /// <summary>Most top-k slots the combine's receive phase keeps per token (<c>kMaxTopk</c>).</summary>
+    public const int MaxTopk = 32;
+}

@@ -1,0 +1,131 @@
+#pragma once
+
+#include <deep_ep/common/timeout.cuh>
+#include <deep_ep/common/utils.cuh>
+#include <deep_ep/impls/comm_header.cuh>
+
+// The low-latency buffer protocol shared by dispatch and combine (spec 5.2, with our own layout inside each set).
+//
+// Every rank holds the same symmetric allocation; each of its two sets has R signal ints (one per source rank) and
+// a receive area. A send kernel writes its data into the destinations' receive areas, then its last block to finish
+// stores the set's next epoch into every destination's signal slot for this rank; a receive kernel waits until each
+// source's slot reaches that epoch. Epochs live in device memory (LowLatencyControl) and grow by one per use of a
+// set, the same on every rank because every rank issues the same low-latency calls, so nothing needs zeroing between
+// calls and a captured CUDA graph replays correctly (the epoch is read on the GPU, never baked into the launch).
+
+namespace deep_ep {
+
+constexpr int kLowLatencyNumSets = 2;
+constexpr int kLowLatencyThreads = 512;
+constexpr int kLowLatencyWarps = kLowLatencyThreads / kWarpSize;
+
+// Codes for KernelDiagnostics::what (C# twin: DeepEP.Backends.Kernels.WaitCode).
+constexpr int kWaitLowLatencyDispatch = 4;
+constexpr int kWaitLowLatencyCombine = 5;
+constexpr int kLowLatencyRecvCapacity = 6;
+
+// Local to each rank; peers never address it. Zeroed at creation.
+struct LowLatencyControl {
+    int epoch[kLowLatencyNumSets];        // the epoch of each set's last send
+    int blocks_done[kLowLatencyNumSets];  // send blocks finished in the running send kernel; its last block resets it
+    int mask[kMaxRanks];                  // 1 = the rank is masked: neither sent to nor waited for (shrink mode)
+};
+DEEPEP_CHECK_PARAMS_SIZE(LowLatencyControl, DEEPEP_LOW_LATENCY_CONTROL_SIZE);
+
+__device__ __forceinline__ bool is_masked(const LowLatencyControl* control, int rank) {
+    return ptx::ld_volatile(&control->mask[rank]) != 0;
+}
+
+// Called by every thread of every block of a send kernel after its last data store. The last block to finish
+// advances the set's epoch and publishes it into each unmasked destination's signal slot for `rank`.
+__device__ __forceinline__ void signal_when_all_blocks_done(unsigned char* const* buffers, long long signal_offset,
+                                                            LowLatencyControl* control, int set, int rank,
+                                                            int num_ranks) {
+    __shared__ int s_is_last;
+    // NOTES: each thread's fence orders its own stores to peers before the block's arrival below.
+    ptx::fence_acq_rel_sys();
+    __syncthreads();
+    if (threadIdx.x == 0)
+        s_is_last = atomicAdd(&control->blocks_done[set], 1) == static_cast<int>(gridDim.x) - 1;
+    __syncthreads();
+    if (!s_is_last)
+        return;
+    // NOTES: the acquire side of the other blocks' fences + arrivals; the release stores below are cumulative.
+    ptx::fence_acq_rel_sys();
+    const int epoch = control->epoch[set] + 1;
+    __syncthreads();
+    if (threadIdx.x < num_ranks && !is_masked(control, threadIdx.x)) {
+        int* slot = reinterpret_cast<int*>(buffers[threadIdx.x] + signal_offset) + rank;
+        ptx::st_release_sys(slot, epoch);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        control->epoch[set] = epoch;
+        control->blocks_done[set] = 0;
+    }
+}
+
+// Run by one thread per source rank. Waits until `source` has signalled this set's current epoch; returns whether
+// its data is there. A masked source is not waited for. On the deadline a shrink-mode buffer masks the source (it is
+// then treated as sending nothing, and the host can query the mask); otherwise the timeout is recorded for the host.
+// `waited_cycles` gets the clock64 cycles spent waiting.
+__device__ __forceinline__ bool wait_for_source(const unsigned char* own_buffer, long long signal_offset,
+                                                LowLatencyControl* control, int set, int source, int rank,
+                                                bool shrink, unsigned long long timeout_ns,
+                                                KernelDiagnostics* diagnostics, int what, long long& waited_cycles) {
+    waited_cycles = 0;
+    if (is_masked(control, source))
+        return false;
+    const int epoch = control->epoch[set];
+    const int* slot = reinterpret_cast<const int*>(own_buffer + signal_offset) + source;
+    const long long start = clock64();
+    const Deadline deadline = Deadline::start(timeout_ns);
+    int seen;
+    while ((seen = ptx::ld_acquire_sys(slot)) < epoch) {
+        if (deadline.expired()) {
+            waited_cycles = clock64() - start;
+            if (shrink) {
+                atomicExch(&control->mask[source], 1);
+            } else {
+                report_failure(diagnostics, deadline, rank, source, set, what, epoch, seen);
+            }
+            return false;
+        }
+    }
+    waited_cycles = clock64() - start;
+    return true;
+}
+
+// Exclusive prefix sum over the block (threads in order); `total` gets the block's sum. Uses kLowLatencyWarps ints
+// of shared memory; all threads must call it.
+__device__ __forceinline__ int block_exclusive_scan(int value, int* warp_sums, int& total) {
+    const int lane = lane_id(), warp = warp_id();
+    int inclusive = value;
+    #pragma unroll
+    for (int offset = 1; offset < kWarpSize; offset *= 2) {
+        const int other = __shfl_up_sync(0xffffffffu, inclusive, offset);
+        if (lane >= offset)
+            inclusive += other;
+    }
+    if (lane == kWarpSize - 1)
+        warp_sums[warp] = inclusive;
+    __syncthreads();
+    if (warp == 0) {
+        int sum = lane < kLowLatencyWarps ? warp_sums[lane] : 0;
+        #pragma unroll
+        for (int offset = 1; offset < kWarpSize; offset *= 2) {
+            const int other = __shfl_up_sync(0xffffffffu, sum, offset);
+            if (lane >= offset)
+                sum += other;
+        }
+        if (lane < kLowLatencyWarps)
+            warp_sums[lane] = sum;  // inclusive over warps
+    }
+    __syncthreads();
+    const int warp_base = warp == 0 ? 0 : warp_sums[warp - 1];
+    total = warp_sums[kLowLatencyWarps - 1];
+    __syncthreads();  // warp_sums may be reused by the next call
+    return warp_base + inclusive - value;
+}
+
+}  // namespace deep_ep

@@ -1,0 +1,148 @@
+#pragma once
+
+#include <cuda_bf16.h>
+#include <deep_ep/common/ptx.cuh>
+#include <deep_ep/impls/low_latency_buffer.cuh>
+
+// Low-latency combine (spec 5.4) over NVLink, in two kernels: send, then receive (now, or later from the hook).
+//
+// Send: every valid packed row goes back to its source rank, into the slot (global expert, source token) of that
+// rank's receive area, viewed as [E][N][kHidden] BF16. Receive: each token reduces its top-k slots in order,
+// acc = fma(value, weight, acc) in float32, skipping -1 slots and masked owners, and rounds to BF16 once: the
+// host reference's arithmetic, so results are bit-identical to it.
+
+namespace deep_ep {
+
+// C# twin: DeepEP.Ep.Runtimes.LowLatencyCombineParams.
+struct LowLatencyCombineParams {
+    unsigned char* buffers[kMaxRanks];        // every rank's low-latency allocation, as mapped on this device
+    const __nv_bfloat16* x;                   // expert outputs [E_l][R*N][kHidden], strides below
+    const int* src_info;                      // [E_l, R*N]
+    const long long* layout_range;            // [E_l, R]
+    const long long* topk_idx;                // [num_tokens, num_topk]
+    const float* topk_weights;                // [num_tokens, num_topk]
+    __nv_bfloat16* combined_x;                // [num_tokens, kHidden]
+    long long* combine_wait_recv_cost_stats;  // [R] or null
+    LowLatencyControl* control;
+    KernelDiagnostics* diagnostics;
+    long long x_expert_stride;                // elements
+    long long x_row_stride;                   // elements
+    long long signal_offset;
+    long long recv_offset;
+    unsigned long long timeout_ns;
+    int num_tokens;
+    int num_max_tokens;                       // N
+    int num_topk;
+    int num_experts;
+    int rank;
+    int num_ranks;
+    int set;
+    int shrink;
+};
+DEEPEP_CHECK_PARAMS_SIZE(LowLatencyCombineParams, DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE);
+
+constexpr int kLowLatencyCombineUnroll = 4;
+
+// One block per local expert (looping when the grid is smaller), one warp per row.
+template <int kHidden>
+__global__ void __launch_bounds__(kLowLatencyThreads) low_latency_combine_send(const LowLatencyCombineParams p) {
+    constexpr int kWords = kHidden * 2 / 16;
+    __shared__ int s_begin[kMaxRanks + 1];
+    const int num_local_experts = p.num_experts / p.num_ranks;
+    const int num_rows = p.num_ranks * p.num_max_tokens;
+
+    for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
+        if (threadIdx.x < p.num_ranks) {
+            // Ranges are contiguous in source order: begin of s, and the end of the last one.
+            const long long range = p.layout_range[static_cast<long long>(local_expert) * p.num_ranks + threadIdx.x];
+            s_begin[threadIdx.x] = static_cast<int>(range >> 32);
+            if (threadIdx.x == p.num_ranks - 1)
+                s_begin[p.num_ranks] = static_cast<int>(range >> 32) + static_cast<int>(range & 0xffffffff);
+        }
+        __syncthreads();
+        const int end = s_begin[p.num_ranks];
+        const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
+        for (int row = warp_id(); row < end && row < num_rows; row += kLowLatencyWarps) {
+            int source = 0;
+            while (source + 1 < p.num_ranks && s_begin[source + 1] <= row)
+                ++source;
+            if (is_masked(p.control, source))
+                continue;
+            const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
+            const int4* from = reinterpret_cast<const int4*>(p.x + local_expert * p.x_expert_stride + row * p.x_row_stride);
+            int4* to = reinterpret_cast<int4*>(p.buffers[source] + p.recv_offset +
+                                               (global_expert * p.num_max_tokens + token) * (kHidden * 2LL));
+            #pragma unroll kLowLatencyCombineUnroll
+            for (int i = lane_id(); i < kWords; i += kWarpSize)
+                to[i] = ptx::ld_nc_no_allocate(from + i);
+        }
+        __syncthreads();  // s_begin is rewritten for the next expert
+    }
+    signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks);
+}
+
+// One block per token (looping), each thread 8 channels at a time.
+template <int kHidden>
+__global__ void __launch_bounds__(kLowLatencyThreads) low_latency_combine_recv(const LowLatencyCombineParams p) {
+    constexpr int kWords = kHidden * 2 / 16;
+    constexpr int kMaxTopk = 32;
+    __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
+    __shared__ float s_weight[kMaxTopk];
+    __shared__ int s_failed;
+    const int num_local_experts = p.num_experts / p.num_ranks;
+    const unsigned char* own = p.buffers[p.rank];
+
+    if (threadIdx.x == 0)
+        s_failed = 0;
+    __syncthreads();
+    if (threadIdx.x < p.num_ranks) {
+        const int source = threadIdx.x;
+        long long waited;
+        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, source, p.rank, p.shrink != 0,
+                                             p.timeout_ns, p.diagnostics, kWaitLowLatencyCombine, waited);
+        if (!arrived && p.shrink == 0 && !is_masked(p.control, source))
+            s_failed = 1;
+        if (blockIdx.x == 0 && p.combine_wait_recv_cost_stats != nullptr)
+            atomicAdd(reinterpret_cast<unsigned long long*>(p.combine_wait_recv_cost_stats + source),
+                      static_cast<unsigned long long>(waited));
+    }
+    __syncthreads();
+    if (s_failed)
+        return;
+
+    const __nv_bfloat16* slots = reinterpret_cast<const __nv_bfloat16*>(own + p.recv_offset);
+    for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
+        if (threadIdx.x < p.num_topk) {
+            const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + threadIdx.x];
+            const bool valid = expert >= 0 && expert < p.num_experts && !is_masked(p.control, static_cast<int>(expert / num_local_experts));
+            s_slot[threadIdx.x] = valid ? (expert * p.num_max_tokens + t) * kHidden : -1;
+            s_weight[threadIdx.x] = p.topk_weights[static_cast<long long>(t) * p.num_topk + threadIdx.x];
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < kWords; i += blockDim.x) {
+            float acc[8] = {};
+            for (int k = 0; k < p.num_topk; ++k) {
+                if (s_slot[k] < 0)
+                    continue;
+                const int4 raw = reinterpret_cast<const int4*>(slots + s_slot[k])[i];
+                const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
+                const float weight = s_weight[k];
+                #pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    const float2 v = __bfloat1622float2(pairs[j]);
+                    acc[2 * j] = __fmaf_rn(v.x, weight, acc[2 * j]);
+                    acc[2 * j + 1] = __fmaf_rn(v.y, weight, acc[2 * j + 1]);
+                }
+            }
+            int4 out;
+            __nv_bfloat162* packed = reinterpret_cast<__nv_bfloat162*>(&out);
+            #pragma unroll
+            for (int j = 0; j < 4; ++j)
+                packed[j] = __floats2bfloat162_rn(acc[2 * j], acc[2 * j + 1]);
+            reinterpret_cast<int4*>(p.combined_x + static_cast<long long>(t) * kHidden)[i] = out;
+        }
+        __syncthreads();  // s_slot and s_weight are rewritten for the next token
+    }
+}
+
+}  // namespace deep_ep

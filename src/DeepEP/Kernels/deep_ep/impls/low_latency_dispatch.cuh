@@ -1,0 +1,249 @@
+#pragma once
+
+#include <cuda_bf16.h>
+#include <deep_ep/common/fp8.cuh>
+#include <deep_ep/common/ptx.cuh>
+#include <deep_ep/impls/low_latency_buffer.cuh>
+
+// Low-latency dispatch (spec 5.3) over NVLink, in two kernels: send, then receive (now, or later from the hook).
+//
+// Send: a token crosses NVLink once per destination RANK, not once per selected expert: the sender casts it (FP8) or
+// copies it (BF16) straight into slot t of its area in each destination's receive buffer, next to its routing row.
+// Receive: one block per local expert scans every source's routing rows in (source, token, top-k slot) order, so
+// the packed layout is deterministic (the host reference's order), and copies the selected rows into the packed
+// outputs. Area of source s in a receive buffer: [int num_tokens, padding to 16][routing: N x K int32, padded to 16]
+// [messages: N x message bytes]; a message is the FP8 row then S float32 scale_inv values, or the BF16 row.
+
+namespace deep_ep {
+
+// C# twin: DeepEP.Ep.Runtimes.LowLatencyDispatchParams.
+struct LowLatencyDispatchParams {
+    unsigned char* buffers[kMaxRanks];         // every rank's low-latency allocation, as mapped on this device
+    const __nv_bfloat16* x;                    // [num_tokens, kHidden]
+    const long long* topk_idx;                 // [num_tokens, num_topk], -1 = no expert
+    LowLatencyControl* control;
+    void* packed_recv_x;                       // [E_l, R*N, kHidden] E4M3 or BF16
+    void* packed_recv_x_scales;                // [E_l][S][R*N] float, or [E_l][S/4][R*N] int32 with UE8M0
+    int* packed_recv_count;                    // [E_l]
+    int* packed_recv_src_info;                 // [E_l, R*N]
+    long long* packed_recv_layout_range;       // [E_l, R]: begin << 32 | count
+    int* cumulative_local_expert_recv_stats;   // [E_l] or null
+    long long* dispatch_wait_recv_cost_stats;  // [R] or null
+    KernelDiagnostics* diagnostics;
+    long long signal_offset;                   // this set's signal ints
+    long long recv_offset;                     // this set's receive area
+    long long source_stride;                   // bytes of one source's area
+    unsigned long long timeout_ns;
+    int num_tokens;
+    int num_max_tokens;                        // N
+    int num_topk;
+    int num_experts;
+    int rank;
+    int num_ranks;
+    int set;
+    int shrink;                                // 1 = time-outs mask the source instead of failing
+};
+DEEPEP_CHECK_PARAMS_SIZE(LowLatencyDispatchParams, DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE);
+
+template <int kHidden, bool kUseFp8>
+struct LowLatencyMessage {
+    static_assert(kHidden % kNumChannelsPerScale == 0, "kHidden must be a multiple of 128");
+    static constexpr int kNumScales = kHidden / kNumChannelsPerScale;
+    static constexpr int kPayloadBytes = kUseFp8 ? kHidden : kHidden * 2;
+    static constexpr int kBytes = kPayloadBytes + (kUseFp8 ? kNumScales * 4 : 0);
+    static_assert(kBytes % 16 == 0, "messages are copied in 16-byte words");
+};
+
+__device__ __forceinline__ long long routing_bytes(int num_max_tokens, int num_topk) {
+    return ceil_div(static_cast<long long>(num_max_tokens) * num_topk * 4, 16LL) * 16;
+}
+
+__device__ __forceinline__ unsigned char* source_area(unsigned char* buffer, const LowLatencyDispatchParams& p, int source) {
+    return buffer + p.recv_offset + source * p.source_stride;
+}
+
+template <int kHidden, bool kUseFp8, bool kRoundScale>
+__global__ void __launch_bounds__(kLowLatencyThreads) low_latency_dispatch_send(const LowLatencyDispatchParams p) {
+    using Message = LowLatencyMessage<kHidden, kUseFp8>;
+    __shared__ unsigned int s_destinations;
+    const int num_local_experts = p.num_experts / p.num_ranks;
+    const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
+
+    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !is_masked(p.control, threadIdx.x))
+        *reinterpret_cast<int*>(source_area(p.buffers[threadIdx.x], p, p.rank)) = p.num_tokens;
+
+    for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
+        if (threadIdx.x == 0)
+            s_destinations = 0;
+        __syncthreads();
+        // Routing: every unmasked rank gets the whole row (it picks its own experts from it); the token itself goes
+        // to the ranks that own at least one of its experts.
+        for (int i = threadIdx.x; i < p.num_topk * p.num_ranks; i += blockDim.x) {
+            const int k = i % p.num_topk, d = i / p.num_topk;
+            const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + k];
+            const bool valid = expert >= 0 && expert < p.num_experts;
+            if (is_masked(p.control, d))
+                continue;
+            int* routing = reinterpret_cast<int*>(source_area(p.buffers[d], p, p.rank) + 16);
+            routing[static_cast<long long>(t) * p.num_topk + k] = valid ? static_cast<int>(expert) : -1;
+            if (valid && expert / num_local_experts == d)
+                atomicOr(&s_destinations, 1u << d);
+        }
+        __syncthreads();
+        const unsigned int destinations = s_destinations;
+        const long long message = messages_offset + static_cast<long long>(t) * Message::kBytes;
+        const __nv_bfloat16* row = p.x + static_cast<long long>(t) * kHidden;
+        if constexpr (kUseFp8) {
+            // One warp per 128-channel group: cast once, store to every destination.
+            for (int group = warp_id(); group < Message::kNumScales; group += kLowLatencyWarps) {
+                const int channel = group * kNumChannelsPerScale + lane_id() * kFp8ChannelsPerLane;
+                const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(row + channel));
+                const __nv_bfloat16* values = reinterpret_cast<const __nv_bfloat16*>(&raw);
+                float v[kFp8ChannelsPerLane];
+                #pragma unroll
+                for (int i = 0; i < kFp8ChannelsPerLane; ++i)
+                    v[i] = __bfloat162float(values[i]);
+                float scale_inv;
+                const unsigned int packed = cast_group_fp8<kRoundScale>(v, scale_inv);
+                for (unsigned int rest = destinations; rest != 0; rest &= rest - 1) {
+                    unsigned char* out = source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message;
+                    *reinterpret_cast<unsigned int*>(out + channel) = packed;
+                    if (lane_id() == 0)
+                        reinterpret_cast<float*>(out + kHidden)[group] = scale_inv;
+                }
+            }
+        } else {
+            constexpr int kWords = Message::kPayloadBytes / 16;
+            for (int i = threadIdx.x; i < kWords; i += blockDim.x) {
+                const int4 value = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(row) + i);
+                for (unsigned int rest = destinations; rest != 0; rest &= rest - 1)
+                    reinterpret_cast<int4*>(source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message)[i] = value;
+            }
+        }
+        __syncthreads();
+    }
+    signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks);
+}
+
+// One block per local expert (looping when the grid is smaller). Dynamic shared memory: R*N ints, the expert's
+// selected (source, token) pairs in packing order.
+template <int kHidden, bool kUseFp8, bool kUseUe8m0>
+__global__ void __launch_bounds__(kLowLatencyThreads) low_latency_dispatch_recv(const LowLatencyDispatchParams p) {
+    using Message = LowLatencyMessage<kHidden, kUseFp8>;
+    static_assert(!kUseUe8m0 || (kUseFp8 && Message::kNumScales % kNumScalesPerUe8m0Word == 0),
+                  "UE8M0 packs 4 FP8 scales per int32: kHidden must be a multiple of 512");
+    extern __shared__ int s_selected[];
+    __shared__ int s_num_tokens[kMaxRanks];
+    __shared__ int s_begin[kMaxRanks + 1];
+    __shared__ int s_warp_sums[kLowLatencyWarps];
+    __shared__ int s_failed;
+
+    const int num_local_experts = p.num_experts / p.num_ranks;
+    const int num_rows = p.num_ranks * p.num_max_tokens;
+    const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
+    unsigned char* own = p.buffers[p.rank];
+
+    if (threadIdx.x == 0)
+        s_failed = 0;
+    __syncthreads();
+    if (threadIdx.x < p.num_ranks) {
+        const int source = threadIdx.x;
+        long long waited;
+        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, source, p.rank, p.shrink != 0,
+                                             p.timeout_ns, p.diagnostics, kWaitLowLatencyDispatch, waited);
+        if (!arrived && p.shrink == 0 && !is_masked(p.control, source))
+            s_failed = 1;
+        s_num_tokens[source] = arrived ? *reinterpret_cast<const int*>(source_area(own, p, source)) : 0;
+        if (blockIdx.x == 0 && p.dispatch_wait_recv_cost_stats != nullptr)
+            atomicAdd(reinterpret_cast<unsigned long long*>(p.dispatch_wait_recv_cost_stats + source),
+                      static_cast<unsigned long long>(waited));
+    }
+    __syncthreads();
+    if (s_failed)
+        return;
+
+    for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
+        const int expert = p.rank * num_local_experts + local_expert;
+
+        // Select: (source, token, slot) ascending, each thread one (source, token) pair per round.
+        int base = 0;
+        for (int first = 0; first < num_rows; first += blockDim.x) {
+            const int i = first + threadIdx.x;
+            const int source = i / p.num_max_tokens, token = i % p.num_max_tokens;
+            int matches = 0;
+            if (i < num_rows && token < s_num_tokens[source]) {
+                const int* routing = reinterpret_cast<const int*>(source_area(own, p, source) + 16) +
+                                     static_cast<long long>(token) * p.num_topk;
+                for (int k = 0; k < p.num_topk; ++k)
+                    matches += routing[k] == expert;
+            }
+            int total;
+            int position = base + block_exclusive_scan(matches, s_warp_sums, total);
+            if (i < num_rows && token == 0)
+                s_begin[source] = position;
+            for (int k = 0; k < matches; ++k, ++position) {
+                if (position < num_rows)
+                    s_selected[position] = (source << 16) | token;
+            }
+            base += total;
+        }
+        if (threadIdx.x == 0)
+            s_begin[p.num_ranks] = base;
+        __syncthreads();
+        if (base > num_rows) {
+            // Repeated experts in a top-k row can select more rows than R*N: report instead of writing past the end.
+            if (threadIdx.x == 0)
+                report_failure(p.diagnostics, Deadline::start(0), p.rank, -1, local_expert, kLowLatencyRecvCapacity,
+                               num_rows, base);
+            return;
+        }
+        if (threadIdx.x < p.num_ranks) {
+            const int begin = s_begin[threadIdx.x], count = s_begin[threadIdx.x + 1] - begin;
+            p.packed_recv_layout_range[static_cast<long long>(local_expert) * p.num_ranks + threadIdx.x] =
+                (static_cast<long long>(begin) << 32) | static_cast<unsigned int>(count);
+        }
+        if (threadIdx.x == 0) {
+            p.packed_recv_count[local_expert] = base;
+            if (p.cumulative_local_expert_recv_stats != nullptr)
+                p.cumulative_local_expert_recv_stats[local_expert] += base;
+        }
+
+        // Copy: one warp per packed row.
+        const long long expert_row0 = static_cast<long long>(local_expert) * num_rows;
+        for (int row = warp_id(); row < base; row += kLowLatencyWarps) {
+            const int source = s_selected[row] >> 16, token = s_selected[row] & 0xffff;
+            const unsigned char* message =
+                source_area(own, p, source) + messages_offset + static_cast<long long>(token) * Message::kBytes;
+            if (lane_id() == 0)
+                p.packed_recv_src_info[expert_row0 + row] = token;
+            const int4* from = reinterpret_cast<const int4*>(message);
+            int4* to = reinterpret_cast<int4*>(static_cast<unsigned char*>(p.packed_recv_x) +
+                                               (expert_row0 + row) * Message::kPayloadBytes);
+            #pragma unroll 4
+            for (int i = lane_id(); i < Message::kPayloadBytes / 16; i += kWarpSize)
+                ptx::st_no_allocate(to + i, from[i]);
+            if constexpr (kUseFp8) {
+                const float* scales = reinterpret_cast<const float*>(message + kHidden);
+                if constexpr (kUseUe8m0) {
+                    constexpr int kWords = Message::kNumScales / kNumScalesPerUe8m0Word;
+                    int* out = static_cast<int*>(p.packed_recv_x_scales) + static_cast<long long>(local_expert) * kWords * num_rows;
+                    for (int w = lane_id(); w < kWords; w += kWarpSize) {
+                        unsigned int word = 0;
+                        #pragma unroll
+                        for (int b = 0; b < kNumScalesPerUe8m0Word; ++b)
+                            word |= ue8m0_byte(scales[w * kNumScalesPerUe8m0Word + b]) << (8 * b);
+                        out[static_cast<long long>(w) * num_rows + row] = static_cast<int>(word);
+                    }
+                } else {
+                    float* out = static_cast<float*>(p.packed_recv_x_scales) +
+                                 static_cast<long long>(local_expert) * Message::kNumScales * num_rows;
+                    for (int g = lane_id(); g < Message::kNumScales; g += kWarpSize)
+                        out[static_cast<long long>(g) * num_rows + row] = scales[g];
+                }
+            }
+        }
+        __syncthreads();  // s_selected and s_begin are rewritten for the next expert
+    }
+}
+
+}  // namespace deep_ep

@@ -1,0 +1,50 @@
+using DeepEP.Tensors;
+
+namespace DeepEP.Tests.Gpu.LowLatency;
+
+/// <summary>One low-latency configuration and its per-rank inputs (fresh random data, seeded by case and rank).</summary>
+public sealed record LowLatencyCase(
+    int Tokens,
+    int MaxTokens,
+    int Hidden,
+    int Experts,
+    int Topk,
+    int MaskedSlots,
+    bool UseFp8,
+    bool RoundScale = false,
+    bool UseUe8m0 = false,
+    bool Hook = false,
+    bool ZeroCopy = false,
+    bool AsyncFinish = false,
+    int Seed = 1)
+{
+    /// <summary>Bytes of a low-latency buffer for this case.</summary>
+    public long BufferBytes(int ranks) => Ep.EpBuffer.GetLowLatencyRdmaSizeHint(MaxTokens, Hidden, ranks, Experts);
+
+    /// <summary>x <c>[T, H]</c>, distinct experts per token with some -1 slots, |normal| weights.</summary>
+    public (BFloat16[] X, long[] TopkIdx, float[] Weights) Inputs(int rank, int round = 0)
+    {
+        var random = new Random(HashCode.Combine(Seed, rank, round, Tokens, Hidden, Experts, Topk));
+        var x = new BFloat16[Tokens * Hidden];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = BFloat16.FromFloat((float)(random.NextDouble() * 4 - 2));
+        }
+        var topk = new long[Tokens * Topk];
+        var weights = new float[Tokens * Topk];
+        for (int t = 0; t < Tokens; t++)
+        {
+            int[] experts = Enumerable.Range(0, Experts).OrderBy(_ => random.Next()).Take(Topk).ToArray();
+            for (int k = 0; k < Topk; k++)
+            {
+                topk[(t * Topk) + k] = experts[k];
+                weights[(t * Topk) + k] = (float)random.NextDouble();
+            }
+        }
+        for (int m = 0; m < MaskedSlots && Tokens > 0; m++)
+        {
+            topk[random.Next(topk.Length)] = -1;
+        }
+        return (x, topk, weights);
+    }
+}

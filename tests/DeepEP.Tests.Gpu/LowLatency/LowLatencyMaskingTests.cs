@@ -1,0 +1,88 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+using DeepEP.Tests.Gpu.Normal;
+
+namespace DeepEP.Tests.Gpu.LowLatency;
+
+/// <summary>
+/// A rank that never joins a low-latency operation: with masking the survivors mask it at the deadline and finish
+/// without its experts; without masking the deadline ends in a CommunicationTimeoutException. Never a hang.
+/// </summary>
+public sealed class LowLatencyMaskingTests
+{
+    private static readonly LowLatencyCase Case = new(Tokens: 16, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 4, MaskedSlots: 0, UseFp8: false);
+
+    [Fact]
+    public void ASilentRankIsMaskedAndLeftOut()
+    {
+        int ranks = LowLatencyKernelTests.RequirePeers();
+        int dead = ranks - 1;
+        string[] outcomes = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, r) => LowLatencyKernelTests.Create(g, r, Case, EpBackendKind.Kernels, shrink: true, timeoutSeconds: 1), buffer =>
+        {
+            if (buffer.Rank == dead)
+            {
+                return "dead";
+            }
+            (BFloat16[] xs, long[] topks, float[] ws) = Case.Inputs(buffer.Rank);
+            using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(xs, [Case.Tokens, Case.Hidden], buffer.Device);
+            using DeviceTensor topk = DeviceTensor.FromArray<long>(topks, [Case.Tokens, Case.Topk], buffer.Device);
+            using DeviceTensor weights = DeviceTensor.FromArray<float>(ws, [Case.Tokens, Case.Topk], buffer.Device);
+            using LowLatencyDispatchResult d = buffer.LowLatencyDispatch(x, topk, Case.MaxTokens, Case.Experts, useFp8: false);
+            using LowLatencyHandle handle = d.Handle;
+            using LowLatencyCombineResult combined = buffer.LowLatencyCombine(d.PackedRecvX, topk, weights, handle);
+            using DeviceTensor mask = DeviceTensor.Empty(DType.Int32, [ranks], buffer.Device);
+            buffer.LowLatencyQueryMaskBuffer(mask);
+            int[] masked = mask.ToArray<int>();
+            Assert.Equal(Enumerable.Range(0, ranks).Select(r => r == dead ? 1 : 0), masked);
+
+            // Slots owned by the dead rank count as -1.
+            int localExperts = Case.Experts / ranks;
+            BFloat16[] got = combined.CombinedX.ToArray<BFloat16>();
+            for (int t = 0; t < Case.Tokens; t++)
+            {
+                for (int h = 0; h < Case.Hidden; h++)
+                {
+                    float acc = 0;
+                    for (int k = 0; k < Case.Topk; k++)
+                    {
+                        long e = topks[(t * Case.Topk) + k];
+                        if (e >= 0 && e / localExperts != dead)
+                        {
+                            acc = MathF.FusedMultiplyAdd(xs[(t * Case.Hidden) + h].ToFloat(), ws[(t * Case.Topk) + k], acc);
+                        }
+                    }
+                    Assert.Equal(BFloat16.FromFloat(acc), got[(t * Case.Hidden) + h]);
+                }
+            }
+            buffer.LowLatencyCleanMaskBuffer();
+            buffer.LowLatencyQueryMaskBuffer(mask);
+            Assert.All(mask.ToArray<int>(), m => Assert.Equal(0, m));
+            return "survived";
+        });
+        Assert.Equal(ranks - 1, outcomes.Count(o => o == "survived"));
+    }
+
+    [Fact]
+    public void WithoutMaskingASilentRankTimesOut()
+    {
+        int ranks = LowLatencyKernelTests.RequirePeers();
+        string[] outcomes = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, r) => LowLatencyKernelTests.Create(g, r, Case, EpBackendKind.Kernels, timeoutSeconds: 1), buffer =>
+        {
+            if (buffer.Rank != 0)
+            {
+                return "silent";
+            }
+            (BFloat16[] xs, long[] topks, _) = Case.Inputs(buffer.Rank);
+            using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(xs, [Case.Tokens, Case.Hidden], buffer.Device);
+            using DeviceTensor topk = DeviceTensor.FromArray<long>(topks, [Case.Tokens, Case.Topk], buffer.Device);
+            using (LowLatencyDispatchResult d = buffer.LowLatencyDispatch(x, topk, Case.MaxTokens, Case.Experts, useFp8: false))
+            {
+                d.Handle.Dispose();
+            }
+            Cuda.CudaStream.ForDevice(buffer.Device).Synchronize();
+            var timeout = Assert.Throws<CommunicationTimeoutException>(() => buffer.LowLatencyDispatch(x, topk, Case.MaxTokens, Case.Experts, useFp8: false));
+            return timeout.Message;
+        });
+        Assert.Contains("low-latency dispatch receive", outcomes[0], StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,122 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Tests.Gpu.LowLatency;
+
+/// <summary>
+/// Runs a case's dispatch and combine twice (the second round uses the other buffer sets) on one rank and returns
+/// every result as bytes: counts, ranges, statistics, and the valid packed rows, scales and source indices, then
+/// the combined output. The expert is the identity (FP8 rows are cast back to BF16 on the host first).
+/// </summary>
+internal static class LowLatencyScenario
+{
+    public const int Rounds = 2;
+
+    public static Dictionary<string, byte[]> Run(EpBuffer buffer, LowLatencyCase c)
+    {
+        var results = new Dictionary<string, byte[]>();
+        int device = buffer.Device;
+        int localExperts = c.Experts / buffer.GroupSize;
+        using DeviceTensor stats = DeviceTensor.Zeros(DType.Int32, [localExperts], device);
+        for (int round = 0; round < Rounds; round++)
+        {
+            (BFloat16[] xs, long[] topks, float[] weightsHost) = c.Inputs(buffer.Rank, round);
+            using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(xs, [c.Tokens, c.Hidden], device);
+            using DeviceTensor topk = DeviceTensor.FromArray<long>(topks, [c.Tokens, c.Topk], device);
+            using DeviceTensor weights = DeviceTensor.FromArray<float>(weightsHost, [c.Tokens, c.Topk], device);
+            using LowLatencyDispatchResult d = buffer.LowLatencyDispatch(x, topk, c.MaxTokens, c.Experts, stats, useFp8: c.UseFp8,
+                roundScale: c.RoundScale, useUe8m0: c.UseUe8m0, asyncFinish: c.AsyncFinish, returnRecvHook: c.Hook);
+            Complete(d.Event, d.Hook);
+            using LowLatencyHandle handle = d.Handle;
+            int[] counts = d.PackedRecvCount.ToArray<int>();
+            Record(results, round, "count", counts);
+            Record(results, round, "layout", handle.PackedRecvLayoutRange.ToArray<long>());
+            Record(results, round, "stats", stats.ToArray<int>());
+            BFloat16[] expertOutput = ExpertOutput(d, counts, results, round);
+
+            using DeviceTensor output = DeviceTensor.Empty(DType.BFloat16, [c.Tokens, c.Hidden], device);
+            output.FillBytes(0xFF);
+            using DeviceTensor y = DeviceTensor.FromArray<BFloat16>(expertOutput, d.PackedRecvX.Shape, device);
+            if (c.ZeroCopy)
+            {
+                WriteRows(buffer.GetNextLowLatencyCombineBuffer(handle), expertOutput, counts);
+            }
+            using LowLatencyCombineResult combined = buffer.LowLatencyCombine(y, topk, weights, handle, zeroCopy: c.ZeroCopy,
+                asyncFinish: c.AsyncFinish, returnRecvHook: c.Hook, @out: output);
+            Complete(combined.Event, combined.Hook);
+            Record(results, round, "combined", combined.CombinedX.ToArray<BFloat16>());
+        }
+        return results;
+    }
+
+    private static void Complete(EventOverlap done, Action? hook)
+    {
+        hook?.Invoke();
+        done.CurrentStreamWait();
+    }
+
+    // The valid rows of each expert (rows past the count are unspecified) and the identity expert's BF16 output.
+    private static BFloat16[] ExpertOutput(LowLatencyDispatchResult d, int[] counts, Dictionary<string, byte[]> results, int round)
+    {
+        int localExperts = (int)d.PackedRecvX.Size(0), rows = (int)d.PackedRecvX.Size(1), hidden = (int)d.PackedRecvX.Size(2);
+        int[] srcInfo = d.Handle.PackedRecvSrcInfo.ToArray<int>();
+        var output = new BFloat16[localExperts * rows * hidden];
+        var validSrc = new List<int>();
+        var validRows = new List<byte>();
+        var validScales = new List<byte>();
+        bool fp8 = d.PackedRecvX.DType == DType.Float8E4M3;
+        byte[] raw = d.PackedRecvX.ToArray<byte>();
+        int elementBytes = fp8 ? 1 : 2;
+        float[]? scales = fp8 && d.PackedRecvXScales!.DType == DType.Float32 ? d.PackedRecvXScales.ToArray<float>() : null;
+        int[]? packedScales = fp8 && d.PackedRecvXScales!.DType == DType.Int32 ? d.PackedRecvXScales.ToArray<int>() : null;
+        int scaleColumns = fp8 ? (int)d.PackedRecvXScales!.Size(2) : 0;
+        for (int e = 0; e < localExperts; e++)
+        {
+            for (int j = 0; j < counts[e]; j++)
+            {
+                long row = ((long)e * rows) + j;
+                validSrc.Add(srcInfo[row]);
+                ReadOnlySpan<byte> bytes = raw.AsSpan((int)(row * hidden * elementBytes), hidden * elementBytes);
+                validRows.AddRange(bytes);
+                for (int h = 0; h < hidden; h++)
+                {
+                    output[(row * hidden) + h] = fp8
+                        ? BFloat16.FromFloat(new Float8E4M3(bytes[h]).ToFloat() * Scale(scales, packedScales, row, scaleColumns, h / 128))
+                        : new BFloat16(BitConverter.ToUInt16(bytes.Slice(h * 2, 2)));
+                }
+                for (int s = 0; s < scaleColumns; s++)
+                {
+                    validScales.AddRange(scales is not null ? BitConverter.GetBytes(scales[(row * scaleColumns) + s]) : BitConverter.GetBytes(packedScales![(row * scaleColumns) + s]));
+                }
+            }
+        }
+        Record(results, round, "src_info", validSrc.ToArray());
+        results[$"{round}.x"] = [.. validRows];
+        results[$"{round}.scales"] = [.. validScales];
+        return output;
+    }
+
+    private static float Scale(float[]? scales, int[]? packed, long row, int columns, int group) =>
+        scales is not null
+            ? scales[(row * columns) + group]
+            : BitConverter.Int32BitsToSingle(((packed![(row * columns) + (group / 4)] >> (8 * (group % 4))) & 0xFF) << 23);
+
+    // Zero-copy: the expert outputs go into the buffer's strided view, valid rows only.
+    private static void WriteRows(DeviceTensor view, BFloat16[] output, int[] counts)
+    {
+        int hidden = (int)view.Size(2), rows = (int)view.Size(1);
+        for (int e = 0; e < counts.Length; e++)
+        {
+            for (int j = 0; j < counts[e]; j++)
+            {
+                nint pointer = view.Pointer + (nint)(((e * view.Stride(0)) + (j * view.Stride(1))) * 2);
+                using DeviceTensor row = DeviceTensor.FromPointer(pointer, [hidden], DType.BFloat16, view.Device);
+                row.CopyFrom<BFloat16>(output.AsSpan((int)((((long)e * rows) + j) * hidden), hidden));
+            }
+        }
+    }
+
+    private static void Record<T>(Dictionary<string, byte[]> results, int round, string name, T[] values)
+        where T : unmanaged =>
+        results[$"{round}.{name}"] = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).ToArray();
+}

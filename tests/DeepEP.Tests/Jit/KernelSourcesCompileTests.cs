@@ -1,0 +1,48 @@
+using DeepEP.Ep.Runtimes;
+using DeepEP.Interop;
+using DeepEP.Jit;
+
+namespace DeepEP.Tests.Jit;
+
+/// <summary>
+/// Every kernel family compiles with NVRTC for Hopper, with the parameter-struct sizes the host passes: a compile
+/// error or a C#/C++ struct mismatch shows up here, before a GPU is involved. Needs NVRTC and the CUDA headers (a
+/// GPU is not needed); skips where they are missing, as on CI.
+/// </summary>
+public sealed class KernelSourcesCompileTests
+{
+    public static TheoryData<string, string> Kernels => new()
+    {
+        { "deep_ep/impls/rank_barrier.cuh", "deep_ep::barrier" },
+        { "deep_ep/impls/dispatch_layout.cuh", "deep_ep::get_dispatch_layout" },
+        { "deep_ep/impls/channel_layout.cuh", "deep_ep::channel_layout" },
+        { "deep_ep/impls/notify_dispatch.cuh", "deep_ep::notify_dispatch" },
+        { "deep_ep/impls/intranode_dispatch.cuh", "deep_ep::intranode_dispatch<896>" },
+        { "deep_ep/impls/intranode_combine.cuh", "deep_ep::intranode_combine<896>" },
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_send<7168, true, false>" },
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_send<2560, false, true>" },
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_recv<7168, true, true>" },
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_recv<384, false, false>" },
+        { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine_send<7168>" },
+        { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine_recv<128>" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Kernels))]
+    public void CompilesForHopper(string header, string expression)
+    {
+        Assert.SkipUnless(NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc).Found, "NVRTC is not installed here.");
+        Assert.SkipWhen(CudaIncludeLocator.FindForProcess().IncludeFolders.Count == 0, "The CUDA headers (cuda_bf16.h, cuda_fp8.h) are not installed here; set CUDA_HOME.");
+        string cache = Directory.CreateTempSubdirectory("deepep-compile-").FullName;
+        try
+        {
+            var compiler = new KernelCompiler(cache);
+            KernelCacheEntry entry = compiler.Compile(KernelProgram.Create(expression, [header], KernelDefines.All, [expression]), "sm_90");
+            Assert.True(entry.LoweredNames.ContainsKey(expression));
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+}
