@@ -35,25 +35,57 @@ internal static class LowLatencyBench
         string combineError = LowLatencyChecks.Combine(combined, mine);
 
         long selections = mine.TopkIdx.LongCount(e => e >= 0);
-        long dispatchBytes = selections * (s.Hidden + (s.Hidden / 128 * 4) + 16);
+        long messageBytes = s.Hidden + (s.Hidden / 128 * 4) + 16;
+        long dispatchBytes = selections * messageBytes;
         long combineBytes = selections * s.Hidden * 2;
-        Timing pairTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () =>
+        void Pair()
         {
             using LowLatencyDispatchResult d = Dispatch();
             using LowLatencyHandle h = d.Handle;
             Combine(d).Dispose();
-        });
-        return
-        [
-            new RankMeasurement("dispatch FP8", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () =>
+        }
+        Timing pairTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, Pair);
+        bool dispatchRight = dispatchError.Length == 0, combineRight = combineError.Length == 0;
+        var rows = new List<RankMeasurement>
+        {
+            new("dispatch FP8", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () =>
             {
                 using LowLatencyDispatchResult d = Dispatch();
                 d.Handle.Dispose();
-            }), dispatchBytes,
-                dispatchError.Length == 0, dispatchError.Length == 0 ? "counts, ranges, bit-exact payloads" : dispatchError),
-            new RankMeasurement("combine BF16", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Combine(dispatched).Dispose()), combineBytes,
-                combineError.Length == 0, combineError.Length == 0 ? "Σ w·x vs float64, calc_diff < 1e-5" : combineError),
-            new RankMeasurement("dispatch + combine", Mode, 0, pairTime, dispatchBytes + combineBytes, dispatchError.Length + combineError.Length == 0, "both of the above"),
-        ];
+            }), dispatchBytes, dispatchRight, dispatchRight ? "counts, ranges, bit-exact payloads" : dispatchError),
+            new("combine BF16", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Combine(dispatched).Dispose()), combineBytes,
+                combineRight, combineRight ? "Σ w·x vs float64, calc_diff < 1e-5" : combineError),
+            new("dispatch + combine", Mode, 0, pairTime, dispatchBytes + combineBytes, dispatchRight && combineRight, "both of the above"),
+            new("host CPU per dispatch + combine", Mode, 0, Timing.MeasureHost(s.Warmups, s.Iterations, Pair), 0, true, "time the calls take on the host"),
+        };
+        if (device != DeviceTensor.HostDevice)
+        {
+            // Hook mode: the send phases now, the receive phases when their hooks run (spec §6.3, send/recv times).
+            (Timing dispatchSend, Timing dispatchRecv) = Timing.MeasurePhases(buffer.Group, device, s.Warmups, s.Iterations, () =>
+            {
+                LowLatencyDispatchResult d = buffer.LowLatencyDispatch(x, topkIdx, n, s.LowLatencyExperts, useFp8: true, returnRecvHook: true);
+                return () =>
+                {
+                    d.Hook!();
+                    d.Dispose();
+                    d.Handle.Dispose();
+                };
+            });
+            (Timing combineSend, Timing combineRecv) = Timing.MeasurePhases(buffer.Group, device, s.Warmups, s.Iterations, () =>
+            {
+                LowLatencyCombineResult c = buffer.LowLatencyCombine(expertOutput, topkIdx, topkWeights, handle, returnRecvHook: true);
+                return () =>
+                {
+                    c.Hook!();
+                    c.Dispose();
+                };
+            });
+            rows.Add(new("dispatch send (hook)", Mode, 0, dispatchSend, dispatchBytes, dispatchRight, "send phase only"));
+            rows.Add(new("dispatch recv (hook)", Mode, 0, dispatchRecv, dispatchBytes, dispatchRight, "receive phase, run by the hook"));
+            rows.Add(new("combine send (hook)", Mode, 0, combineSend, combineBytes, combineRight, "send phase only"));
+            rows.Add(new("combine recv (hook)", Mode, 0, combineRecv, combineBytes, combineRight, "receive phase, run by the hook"));
+            rows.Add(NcclBaseline.RunLowLatency(buffer, s, mine, Inputs, dispatchBytes, messageBytes));
+        }
+        return rows;
     }
 }

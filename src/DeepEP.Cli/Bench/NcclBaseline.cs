@@ -16,16 +16,37 @@ internal static class NcclBaseline
     {
         int ranks = buffer.GroupSize;
         int localExperts = s.Experts / ranks;
-        long[] sendCounts = Enumerable.Range(0, ranks)
-            .Select(d => (long)Enumerable.Range(0, mine.Tokens).Count(t => mine.SelectsRank(t, d, localExperts)) * s.Hidden).ToArray();
-        long[] recvCounts = Enumerable.Range(0, ranks)
-            .Select(src => (long)Enumerable.Range(0, inputs(src).Tokens).Count(t => inputs(src).SelectsRank(t, buffer.Rank, localExperts)) * s.Hidden).ToArray();
-        using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device);
-        using DeviceTensor send = DeviceTensor.Empty(DType.BFloat16, [Math.Max(1, sendCounts.Sum())], buffer.Device);
-        using DeviceTensor recv = DeviceTensor.Empty(DType.BFloat16, [Math.Max(1, recvCounts.Sum())], buffer.Device);
-        CudaStream stream = CudaStream.ForDevice(buffer.Device);
-        Timing timing = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations,
-            () => nccl.AllToAllV(send.Pointer, sendCounts, recv.Pointer, recvCounts, NcclDataType.BFloat16, 2, stream));
+        long rowBytes = s.Hidden * 2L;
+        long[] sendBytes = Enumerable.Range(0, ranks)
+            .Select(d => Enumerable.Range(0, mine.Tokens).Count(t => mine.SelectsRank(t, d, localExperts)) * rowBytes).ToArray();
+        long[] receiveBytes = Enumerable.Range(0, ranks)
+            .Select(src => Enumerable.Range(0, inputs(src).Tokens).Count(t => inputs(src).SelectsRank(t, buffer.Rank, localExperts)) * rowBytes).ToArray();
+        Timing timing = Measure(buffer, s, sendBytes, receiveBytes);
         return new RankMeasurement("NCCL all-to-all BF16 (baseline)", "normal", 0, timing, recvBytes, true, "same rows, pre-packed per destination");
+    }
+
+    /// <summary>
+    /// Low-latency: NCCL moving the same FP8 messages as the dispatch (one per valid top-k slot, packed per
+    /// destination rank), counted with the same bytes.
+    /// </summary>
+    public static RankMeasurement RunLowLatency(EpBuffer buffer, BenchSettings s, BenchInputs mine, Func<int, BenchInputs> inputs, long countedBytes, long messageBytes)
+    {
+        int ranks = buffer.GroupSize;
+        int localExperts = s.LowLatencyExperts / ranks;
+        long Selections(BenchInputs from, int d) => from.TopkIdx.LongCount(e => e >= 0 && e / localExperts == d);
+        long[] sendBytes = Enumerable.Range(0, ranks).Select(d => Selections(mine, d) * messageBytes).ToArray();
+        long[] receiveBytes = Enumerable.Range(0, ranks).Select(src => Selections(inputs(src), buffer.Rank) * messageBytes).ToArray();
+        Timing timing = Measure(buffer, s, sendBytes, receiveBytes);
+        return new RankMeasurement("NCCL all-to-all FP8 messages (baseline)", "low-latency", 0, timing, countedBytes, true, "same messages, pre-packed per destination");
+    }
+
+    private static Timing Measure(EpBuffer buffer, BenchSettings s, long[] sendBytes, long[] receiveBytes)
+    {
+        using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device);
+        using DeviceTensor send = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, sendBytes.Sum())], buffer.Device);
+        using DeviceTensor recv = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, receiveBytes.Sum())], buffer.Device);
+        CudaStream stream = CudaStream.ForDevice(buffer.Device);
+        return Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations,
+            () => nccl.AllToAllV(send.Pointer, sendBytes, recv.Pointer, receiveBytes, NcclDataType.UInt8, 1, stream));
     }
 }

@@ -26,12 +26,73 @@ internal readonly record struct Timing(double Mean, double Min, double Max)
         return new Timing(samples.Average(), samples.Min(), samples.Max());
     }
 
+    /// <summary>
+    /// Times the two phases of a split call on a GPU: <paramref name="call"/> runs the first phase and returns the second
+    /// (a receive hook); events before, between and after give one sample of each per call.
+    /// </summary>
+    public static (Timing First, Timing Second) MeasurePhases(ProcessGroup group, int device, int warmups, int iterations, Func<Action> call)
+    {
+        for (int i = 0; i < warmups; i++)
+        {
+            call()();
+        }
+        CudaStream stream = CudaStream.ForDevice(device);
+        var marks = new CudaEvent[(2 * iterations) + 1];
+        try
+        {
+            stream.Synchronize();
+            group.Barrier();
+            for (int i = 0; i < marks.Length; i++)
+            {
+                marks[i] = new CudaEvent(device, enableTiming: true);
+            }
+            marks[0].Record(stream);
+            for (int i = 0; i < iterations; i++)
+            {
+                Action second = call();
+                marks[(2 * i) + 1].Record(stream);
+                second();
+                marks[(2 * i) + 2].Record(stream);
+            }
+            marks[^1].Synchronize();
+            double[] Samples(int phase) => Enumerable.Range(0, iterations)
+                .Select(i => CudaEvent.ElapsedMilliseconds(marks[(2 * i) + phase], marks[(2 * i) + phase + 1]) * 1e3).ToArray();
+            return (Of(Samples(0)), Of(Samples(1)));
+        }
+        finally
+        {
+            foreach (CudaEvent? mark in marks)
+            {
+                mark?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Host time per call: <paramref name="iterations"/> calls queued back to back, averaged (the GPU is not waited for).</summary>
+    public static Timing MeasureHost(int warmups, int iterations, Action call)
+    {
+        for (int i = 0; i < warmups; i++)
+        {
+            call();
+        }
+        var samples = new double[iterations];
+        for (int i = 0; i < iterations; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            call();
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        return Of(samples);
+    }
+
     /// <summary>Combines the timings of all ranks: mean of means, overall min and max.</summary>
     public static Timing Merge(IEnumerable<Timing> perRank)
     {
         Timing[] all = perRank.ToArray();
         return new Timing(all.Average(t => t.Mean), all.Min(t => t.Min), all.Max(t => t.Max));
     }
+
+    private static Timing Of(double[] samples) => new(samples.Average(), samples.Min(), samples.Max());
 
     private static double[] TimeOnHost(ProcessGroup group, int iterations, Action call)
     {

@@ -33,7 +33,7 @@ internal static class BenchCommand
         var iterations = new Option<int?>("--iterations") { Description = "Timed calls per operation (default 50 on GPUs, as upstream; 5 on the host)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random inputs.", DefaultValueFactory = _ => 0 };
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
-        var sweep = new Option<bool>("--sweep") { Description = "Normal mode over 256 to 16384 tokens per rank (powers of two) instead of one size." };
+        var sweep = new Option<bool>("--sweep") { Description = "Sweep tokens per rank (powers of two): 256 to 16384 in normal mode, 1 to 256 with --mode lowlatency." };
         var plot = new Option<FileInfo?>("--plot") { Description = "With --sweep: draw GB/s against tokens per rank into this PNG." };
 
         var command = new Command("bench", "Measure dispatch and combine, checking every result against the reference.")
@@ -96,13 +96,17 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>Sweep token counts 256 to 16384 (normal mode), print each table, then write JSON and the plot.</summary>
+    /// <summary>
+    /// Sweep token counts per rank, print each table, then write JSON and the plot: 256 to 16384 in normal mode, or
+    /// 1 to 256 with <c>--mode lowlatency</c> (N = T, as upstream's test).
+    /// </summary>
     private static int RunSweep(IAnsiConsole console, BenchSettings settings, FileInfo? json, FileInfo? plot)
     {
+        bool lowLatency = settings.Mode == BenchMode.LowLatency;
         var points = new List<(int Tokens, IReadOnlyList<BenchResult> Results)>();
-        for (int tokens = 256; tokens <= 16384; tokens *= 2)
+        for (int tokens = lowLatency ? 1 : 256; tokens <= (lowLatency ? 256 : 16384); tokens *= 2)
         {
-            BenchSettings point = settings with { Mode = BenchMode.Normal, Tokens = tokens };
+            BenchSettings point = lowLatency ? settings with { LowLatencyTokens = tokens } : settings with { Mode = BenchMode.Normal, Tokens = tokens };
             IReadOnlyList<BenchResult> results = console.Status().Start($"running {tokens} tokens per rank", _ => BenchRunner.Run(point));
             BenchReport.Print(console, point, results);
             points.Add((tokens, results));
@@ -114,7 +118,7 @@ internal static class BenchCommand
         }
         if (plot is not null)
         {
-            string engine = settings.Backend == EpBackendKind.Host ? "CPU reference" : $"{settings.NumSms} SMs";
+            string engine = settings.Backend == EpBackendKind.Host ? "CPU reference" : lowLatency ? "all SMs" : $"{settings.NumSms} SMs";
             SweepPlot.Save(plot.FullName, $"deepep bench --sweep: {settings.Backend.ToString().ToLowerInvariant()}, {settings.Ranks} ranks, hidden {settings.Hidden}, {engine}", points);
             console.MarkupLine($"Wrote [blue]{Markup.Escape(plot.FullName)}[/].");
         }

@@ -74,6 +74,9 @@ public sealed partial class CudaDevice
         return devices[ordinal];
     }
 
+    // Read once: launches ask for it on every call.
+    private int? _multiprocessorCount;
+
     /// <summary>The device ordinal (as in <c>cuda:N</c>).</summary>
     public int Ordinal { get; }
 
@@ -89,7 +92,7 @@ public sealed partial class CudaDevice
     }
 
     /// <summary>Streaming multiprocessors.</summary>
-    public int MultiprocessorCount => GetAttribute(CudaDeviceAttribute.MultiprocessorCount);
+    public int MultiprocessorCount => _multiprocessorCount ??= GetAttribute(CudaDeviceAttribute.MultiprocessorCount);
 
     /// <summary>Total device memory, in bytes.</summary>
     public long TotalMemoryBytes

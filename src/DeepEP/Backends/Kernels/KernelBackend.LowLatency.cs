@@ -11,6 +11,9 @@ namespace DeepEP.Backends.Kernels;
 // synchronisation anywhere, so the calls capture into CUDA graphs.
 internal sealed partial class KernelBackend
 {
+    // True while an asyncFinish low-latency operation may still be running on the communication stream.
+    private bool _lowLatencyOnComm;
+
     public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request)
     {
         LowLatencyResources ll = RequireLowLatency();
@@ -192,11 +195,20 @@ internal sealed partial class KernelBackend
 
     /// <summary>
     /// Spec §5.3 streams: with a hook, the send runs on the caller's stream now and the hook runs the receive there
-    /// later; otherwise both run on the communication stream after the caller's work, finishing with an event or a wait.
+    /// later. With asyncFinish both run on the communication stream after the caller's work and an event marks the
+    /// end. Otherwise they run on the caller's stream directly: what the caller observes is the same as a hop to the
+    /// communication stream and back, minus two event round trips (a few microseconds per call).
     /// </summary>
     private (EventOverlap Done, Action? Hook) RunLowLatency(LowLatencyResources ll, int set, CudaStream compute, bool asyncFinish, bool returnRecvHook,
         Action<CudaStream> send, Action<CudaStream> receive, IReadOnlyList<DeviceTensor> keepAlive)
     {
+        if (_lowLatencyOnComm && !asyncFinish)
+        {
+            // An earlier asyncFinish operation may still run on the communication stream; later ones must follow it.
+            _commDone.Record(Comm);
+            compute.Wait(_commDone);
+            _lowLatencyOnComm = false;
+        }
         if (returnRecvHook)
         {
             send(compute);
@@ -206,8 +218,15 @@ internal sealed partial class KernelBackend
                 receive(compute);
             }));
         }
-        var streams = new StreamOptions(null, asyncFinish, false, null);
+        if (!asyncFinish)
+        {
+            send(compute);
+            receive(compute);
+            return (EventOverlap.None, null);
+        }
+        var streams = new StreamOptions(null, AsyncFinish: true, false, null);
         Begin(streams, compute);
+        _lowLatencyOnComm = true;
         send(Comm);
         receive(Comm);
         return (Finish(streams, compute, keepAlive), null);
