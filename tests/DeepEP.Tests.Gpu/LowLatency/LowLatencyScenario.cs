@@ -68,7 +68,7 @@ internal static class LowLatencyScenario
         var validRows = new List<byte>();
         var validScales = new List<byte>();
         bool fp8 = d.PackedRecvX.DType == DType.Float8E4M3;
-        byte[] raw = d.PackedRecvX.ToArray<byte>();
+        byte[] raw = fp8 ? d.PackedRecvX.ToArray<byte>() : System.Runtime.InteropServices.MemoryMarshal.AsBytes(d.PackedRecvX.ToArray<BFloat16>().AsSpan()).ToArray();
         int elementBytes = fp8 ? 1 : 2;
         float[]? scales = fp8 && d.PackedRecvXScales!.DType == DType.Float32 ? d.PackedRecvXScales.ToArray<float>() : null;
         int[]? packedScales = fp8 && d.PackedRecvXScales!.DType == DType.Int32 ? d.PackedRecvXScales.ToArray<int>() : null;

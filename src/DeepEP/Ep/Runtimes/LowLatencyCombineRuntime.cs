@@ -38,19 +38,19 @@ internal static class LowLatencyCombineRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_combine.cuh";
 
-    /// <summary>The send phase: one block per local expert (looping beyond the SM count).</summary>
+    /// <summary>The send phase: one block per local expert (looping beyond two per SM).</summary>
     public static void LaunchSend(int device, CudaStream stream, int hidden, in LowLatencyCombineParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_combine_send<{hidden}>");
-        int blocks = Math.Clamp(p.NumExperts / p.NumRanks, 1, CudaDevice.Get(device).MultiprocessorCount);
+        int blocks = Math.Clamp(p.NumExperts / p.NumRanks, 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
     }
 
-    /// <summary>The receive phase: one block per token (looping beyond the SM count), at least one block so it always waits.</summary>
+    /// <summary>The receive phase: one block per token (looping beyond two per SM), at least one block so it always waits.</summary>
     public static void LaunchRecv(int device, CudaStream stream, int hidden, in LowLatencyCombineParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_combine_recv<{hidden}>");
-        int blocks = Math.Clamp(p.NumTokens, 1, CudaDevice.Get(device).MultiprocessorCount);
+        int blocks = Math.Clamp(p.NumTokens, 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
     }
 }

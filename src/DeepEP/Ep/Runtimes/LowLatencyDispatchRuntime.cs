@@ -39,20 +39,20 @@ internal static class LowLatencyDispatchRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_dispatch.cuh";
 
-    /// <summary>The send phase: one block per token (looping beyond the SM count), at least one block so it always signals.</summary>
+    /// <summary>The send phase: one block per token (looping beyond two per SM), at least one block so it always signals.</summary>
     public static void LaunchSend(int device, CudaStream stream, int hidden, bool useFp8, bool roundScale, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}>");
-        int blocks = Math.Clamp(p.NumTokens, 1, CudaDevice.Get(device).MultiprocessorCount);
+        int blocks = Math.Clamp(p.NumTokens, 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
     }
 
-    /// <summary>The receive phase: one block per local expert (looping beyond the SM count), R*N ints of shared memory.</summary>
+    /// <summary>The receive phase: one block per local expert (looping beyond two per SM), R*N ints of shared memory.</summary>
     public static void LaunchRecv(int device, CudaStream stream, int hidden, bool useFp8, bool useUe8m0, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{hidden}, {Bool(useFp8)}, {Bool(useUe8m0)}>");
         int localExperts = p.NumExperts / p.NumRanks;
-        int blocks = Math.Clamp(localExperts, 1, CudaDevice.Get(device).MultiprocessorCount);
+        int blocks = Math.Clamp(localExperts, 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream), p);
     }

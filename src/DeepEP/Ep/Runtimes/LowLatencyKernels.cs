@@ -6,6 +6,9 @@ internal static class LowLatencyKernels
     /// <summary>Threads per block of every low-latency kernel (<c>kLowLatencyThreads</c>).</summary>
     public const int ThreadsPerBlock = 512;
 
+    /// <summary>Blocks per SM the kernels are built for (<c>kLowLatencyBlocksPerSm</c>): grids of per-expert kernels stay in one wave up to twice the SM count.</summary>
+    public const int BlocksPerSm = 2;
+
     /// <summary>Bytes of <c>LowLatencyControl</c>: two epochs, two block counters, one mask int per rank.</summary>
     public const int ControlBytes = (2 + 2 + KernelLimits.MaxRanks) * sizeof(int);
 

@@ -45,7 +45,7 @@ constexpr int kLowLatencyCombineUnroll = 4;
 
 // One block per local expert (looping when the grid is smaller), one warp per row.
 template <int kHidden>
-__global__ void __launch_bounds__(kLowLatencyThreads) low_latency_combine_send(const LowLatencyCombineParams p) {
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_send(const LowLatencyCombineParams p) {
     constexpr int kWords = kHidden * 2 / 16;
     __shared__ int s_begin[kMaxRanks + 1];
     const int num_local_experts = p.num_experts / p.num_ranks;
@@ -83,7 +83,7 @@ __global__ void __launch_bounds__(kLowLatencyThreads) low_latency_combine_send(c
 
 // One block per token (looping), each thread 8 channels at a time.
 template <int kHidden>
-__global__ void __launch_bounds__(kLowLatencyThreads) low_latency_combine_recv(const LowLatencyCombineParams p) {
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_recv(const LowLatencyCombineParams p) {
     constexpr int kWords = kHidden * 2 / 16;
     constexpr int kMaxTopk = 32;
     __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
