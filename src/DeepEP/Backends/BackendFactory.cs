@@ -11,13 +11,13 @@ internal static class BackendFactory
     public static EpBackendKind Resolve(EpBufferOptions options) =>
         options.Backend ?? EpEnvironment.Current.Backend ?? (CudaDevice.IsAvailable ? EpBackendKind.Kernels : EpBackendKind.Host);
 
-    public static IEpBackend Create(ProcessGroup group, EpBufferOptions options)
+    public static IEpBackend Create(ProcessGroup group, EpBufferOptions options, long numNvlBytes)
     {
         EpBackendKind kind = Resolve(options);
         return kind switch
         {
             EpBackendKind.Host => new Host.HostBackend(group, options.EnableShrink),
-            EpBackendKind.Kernels => new Kernels.KernelBackend(group, options),
+            EpBackendKind.Kernels => new Kernels.KernelBackend(group, options, numNvlBytes),
             _ => throw new NotSupportedException(
                 $"The {kind.ToString().ToLowerInvariant()} backend is not available in this build; use DEEPEP_BACKEND=host (or EpBufferOptions.Backend = EpBackendKind.Host)."),
         };
