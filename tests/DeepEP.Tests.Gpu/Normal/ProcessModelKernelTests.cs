@@ -6,6 +6,7 @@ using System.Reflection;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
+using DeepEP.Ep.Heuristics;
 
 namespace DeepEP.Tests.Gpu.Normal;
 
@@ -21,12 +22,12 @@ public sealed class ProcessModelKernelTests
     private const string SnapshotVariable = "DEEPEP_TEST_SNAPSHOT_DIR";
     private static readonly TimeSpan RanksDeadline = TimeSpan.FromMinutes(4);
 
-    // tokens, hidden, experts, topk: an empty rank, masked slots with expert alignment, the bench shape.
-    private static readonly (NormalCase Case, int Alignment)[] Cases =
+    // tokens, hidden, experts, topk: an empty rank, masked slots with expert alignment and events, the bench shape.
+    private static readonly (NormalCase Case, int Alignment, bool AsyncFinish)[] Cases =
     [
-        (new NormalCase(0, 2048, 16, 4, Seed: 1), 1),
-        (new NormalCase(37, 2048, 64, 6, Seed: 5, MaskedSlots: 5), 4),
-        (new NormalCase(512, 7168, 256, 8, Seed: 11), 1),
+        (new NormalCase(0, 2048, 16, 4, Seed: 1), 1, false),
+        (new NormalCase(37, 2048, 64, 6, Seed: 5, MaskedSlots: 5), 4, true),
+        (new NormalCase(512, 7168, 256, 8, Seed: 11), 1, false),
     ];
 
     [Fact]
@@ -34,7 +35,7 @@ public sealed class ProcessModelKernelTests
     {
         Assert.SkipUnless(CudaDevice.IsAvailable && CudaDevice.Count >= Ranks, "Needs at least two GPUs.");
         Dictionary<string, byte[]>[][] reference = RankHarness.Run(Ranks, EpBackendKind.Host, 1L << 30,
-            b => Cases.Select(c => NormalScenario.Run(b, c.Case, c.Alignment, numSms: 24, asyncFinish: false)).ToArray());
+            b => Cases.Select(c => NormalScenario.Run(b, c.Case, c.Alignment, numSms: 24, c.AsyncFinish)).ToArray());
         DirectoryInfo folder = Directory.CreateTempSubdirectory("deepep-ipc-");
         try
         {
@@ -70,18 +71,22 @@ public sealed class ProcessModelKernelTests
             NormalCase c = Cases[i].Case;
             // The worst-case dispatch of the scenario receives Tokens * Ranks + 1 rows: size for one token more per rank.
             long nvlBytes = EpBuffer.GetDispatchConfig(Ranks).GetNvlBufferSizeHint(c.Hidden * 2L, Ranks, c.Tokens + 1, c.Topk);
-            using var buffer = new EpBuffer(group, nvlBytes, options: new EpBufferOptions
-            {
-                Backend = EpBackendKind.Kernels,
-                Device = group.LocalRank,
-                Timeout = TimeSpan.FromSeconds(20),
-            });
-            foreach ((string name, byte[] bytes) in NormalScenario.Run(buffer, c, Cases[i].Alignment, numSms: 24, asyncFinish: false))
+            using EpBuffer buffer = KernelsBuffer(group, nvlBytes);
+            foreach ((string name, byte[] bytes) in NormalScenario.Run(buffer, c, Cases[i].Alignment, numSms: 24, Cases[i].AsyncFinish))
             {
                 File.WriteAllBytes(SnapshotPath(folder!, group.Rank, i, name), bytes);
             }
         }
+
+        // A receive arena too small for the rows: every rank finishes the call, each receiver names numNvlBytes.
+        using EpBuffer tight = KernelsBuffer(group, BufferSizeHints.NvlBufferBytes + (64 * 1024));
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(
+            () => NormalScenario.Run(tight, new NormalCase(256, 2048, 16, 4, Seed: 3), 1, numSms: 24, asyncFinish: false));
+        Assert.Contains("numNvlBytes", error.Message);
     }
+
+    private static EpBuffer KernelsBuffer(ProcessGroup group, long nvlBytes) =>
+        new(group, nvlBytes, options: new EpBufferOptions { Backend = EpBackendKind.Kernels, Device = group.LocalRank, Timeout = TimeSpan.FromSeconds(20) });
 
     private static string SnapshotPath(string folder, int rank, int caseIndex, string name) =>
         Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"rank{rank}.case{caseIndex}.{name}"));
