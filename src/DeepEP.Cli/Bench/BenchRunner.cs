@@ -59,7 +59,8 @@ internal static class BenchRunner
 
     private static IReadOnlyList<RankMeasurement> RunRank(ProcessGroup group, BenchSettings s, Action<string>? progress)
     {
-        long nvlBytes = Math.Max(s.DispatchConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks), s.CombineConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks));
+        // Sized for either process model: one process per GPU stages received rows in the buffer.
+        long nvlBytes = Math.Max(s.DispatchConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks, s.Tokens, s.Topk), s.CombineConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks, s.Tokens, s.Topk));
         long rdmaBytes = s.Mode == BenchMode.Normal ? 0 : EpBuffer.GetLowLatencyRdmaSizeHint(s.LowLatencyTokens, s.Hidden, s.Ranks, s.LowLatencyExperts);
         // Expert ids are generated valid; checking them would copy topk to the host inside every timed call.
         var options = new EpBufferOptions { Backend = s.Backend, Device = group.LocalRank, ValidateExpertIds = false };

@@ -11,14 +11,14 @@ internal static class BackendFactory
     public static EpBackendKind Resolve(EpBufferOptions options) =>
         options.Backend ?? EpEnvironment.Current.Backend ?? (CudaDevice.IsAvailable ? EpBackendKind.Kernels : EpBackendKind.Host);
 
-    /// <summary>Creates the backend collectively; <paramref name="lowLatencyBytes"/> is the low-latency buffer (0 without low-latency mode).</summary>
-    public static IEpBackend Create(ProcessGroup group, EpBufferOptions options, long lowLatencyBytes)
+    /// <summary>Creates the backend collectively: <paramref name="numNvlBytes"/> for normal mode, <paramref name="lowLatencyBytes"/> for the low-latency buffer (0 without low-latency mode).</summary>
+    public static IEpBackend Create(ProcessGroup group, EpBufferOptions options, long numNvlBytes, long lowLatencyBytes)
     {
         EpBackendKind kind = Resolve(options);
         return kind switch
         {
             EpBackendKind.Host => new Host.HostBackend(group, options.EnableShrink),
-            EpBackendKind.Kernels => new Kernels.KernelBackend(group, options, lowLatencyBytes),
+            EpBackendKind.Kernels => new Kernels.KernelBackend(group, options, numNvlBytes, lowLatencyBytes),
             _ => throw new NotSupportedException(
                 $"The {kind.ToString().ToLowerInvariant()} backend is not available in this build; use DEEPEP_BACKEND=host (or EpBufferOptions.Backend = EpBackendKind.Host)."),
         };

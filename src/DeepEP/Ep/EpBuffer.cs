@@ -28,7 +28,7 @@ public sealed class EpBuffer : IDisposable
 
     /// <summary>Creates the buffers of this rank; collective over <paramref name="group"/>.</summary>
     /// <param name="group">The expert-parallel group.</param>
-    /// <param name="numNvlBytes">Bytes of the normal-mode (NVLink) buffer; a multiple of 128 (see <see cref="EpConfig.GetNvlBufferSizeHint"/>).</param>
+    /// <param name="numNvlBytes">Bytes of the normal-mode (NVLink) buffer; a multiple of 128 (see <see cref="EpConfig.GetNvlBufferSizeHint(long, int, int, int)"/>, which covers one process per GPU).</param>
     /// <param name="numRdmaBytes">Bytes of the low-latency buffer; a multiple of 128 (see <see cref="GetLowLatencyRdmaSizeHint"/>).</param>
     /// <param name="lowLatencyMode">Enables the low-latency operations.</param>
     /// <param name="options">Backend, device, masking, timeouts, logging.</param>
@@ -44,7 +44,7 @@ public sealed class EpBuffer : IDisposable
         NumNvlBytes = numNvlBytes;
         NumRdmaBytes = numRdmaBytes;
         LowLatencyMode = lowLatencyMode;
-        _backend = BackendFactory.Create(group, Options, lowLatencyMode ? numRdmaBytes : 0);
+        _backend = BackendFactory.Create(group, Options, numNvlBytes, lowLatencyMode ? numRdmaBytes : 0);
     }
 
     /// <summary>SMs used by default configurations (DeepEP's class attribute <c>Buffer.num_sms</c>, default 20).</summary>

@@ -59,16 +59,34 @@ public sealed record EpConfig
     public int NumMaxRdmaChunkedRecvTokens { get; }
 
     /// <summary>
-    /// Bytes of <c>numNvlBytes</c> normal-mode dispatch and combine need (DeepEP's <c>get_nvl_buffer_size_hint</c>).
-    /// Exact for this library's layout, where tokens go straight into the destination's outputs and the buffer holds
-    /// only a header, so it is the same for every row size, rank count and configuration; the arguments are checked
-    /// and kept for API parity.
+    /// Bytes of <c>numNvlBytes</c> normal-mode dispatch and combine need with ranks as threads of one process
+    /// (DeepEP's <c>get_nvl_buffer_size_hint</c>). Exact there: tokens go straight into the destination's outputs and
+    /// the buffer holds only a header, the same for every row size, rank count and configuration; the arguments are
+    /// checked and kept for API parity. With one process per GPU received rows are staged in the buffer, so use
+    /// <see cref="GetNvlBufferSizeHint(long, int, int, int)"/>, which covers both process models.
     /// </summary>
     public long GetNvlBufferSizeHint(long hiddenBytes, int numRanks)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenBytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numRanks);
         return Heuristics.BufferSizeHints.NvlBufferBytes;
+    }
+
+    /// <summary>
+    /// Bytes of <c>numNvlBytes</c> normal-mode dispatch and combine need in either process model, for up to
+    /// <paramref name="numMaxTokensPerRank"/> tokens per rank (or <c>numWorstTokens / numRanks</c>). With one process
+    /// per GPU, peers cannot address a rank's output tensors, so every rank stages the rows it receives (and its
+    /// combine inputs) in a receive arena carved from the buffer: room for all <c>numRanks * numMaxTokensPerRank</c>
+    /// rows of <paramref name="hiddenBytes"/> (pass the BF16 row, <c>hidden * 2</c>), their FP8 scales (one per 128
+    /// channels), source indices and <paramref name="numTopk"/> expert ids and weights.
+    /// </summary>
+    public long GetNvlBufferSizeHint(long hiddenBytes, int numRanks, int numMaxTokensPerRank, int numTopk)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(hiddenBytes);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(numRanks);
+        ArgumentOutOfRangeException.ThrowIfNegative(numMaxTokensPerRank);
+        ArgumentOutOfRangeException.ThrowIfNegative(numTopk);
+        return Heuristics.BufferSizeHints.NvlBufferBytesWithArena(hiddenBytes, numRanks * (long)numMaxTokensPerRank, numTopk);
     }
 
     /// <summary>Bytes of RDMA buffer normal mode needs: 0, since this library's normal mode runs within one NVLink domain (NCCL serves beyond it).</summary>

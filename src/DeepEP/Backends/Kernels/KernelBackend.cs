@@ -1,6 +1,7 @@
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
+using DeepEP.Ep.Heuristics;
 using DeepEP.Ep.Runtimes;
 using DeepEP.Tensors;
 
@@ -9,12 +10,18 @@ namespace DeepEP.Backends.Kernels;
 /// <summary>
 /// Our NVLink kernels. Normal mode (this file): senders write every selected token straight into its final row of each
 /// destination's outputs; combine pulls each token's rows from the ranks that hold them and reduces in rank order.
-/// Ranks are threads of one process, one GPU each, with peer access between the GPUs.
+/// Ranks are threads of one process (peer access: the kernels address the peers' tensors directly) or one process per
+/// GPU (CUDA IPC: tensors of other processes are not mapped, so rows go through each rank's receive arena, a symmetric
+/// allocation carved from numNvlBytes; see docs/architecture.md).
 /// </summary>
 internal sealed partial class KernelBackend : IEpBackend
 {
     private readonly PeerMesh _mesh;
     private readonly LowLatencyResources? _lowLatency;
+
+    // Only when a peer runs in another process: the staging area peers write dispatch rows into and read combine rows from.
+    private readonly SymmetricAllocation? _arena;
+    private readonly long _numNvlBytes;
 
     // Re-recorded on every call: a stream wait captures the record current at the time, so one event per direction suffices.
     private readonly CudaEvent _callerReady;
@@ -22,8 +29,9 @@ internal sealed partial class KernelBackend : IEpBackend
 
     /// <param name="group">The ranks.</param>
     /// <param name="options">Device, timeout, masking.</param>
+    /// <param name="numNvlBytes">Bytes of the normal-mode buffer (the receive arena with one process per GPU).</param>
     /// <param name="lowLatencyBytes">Bytes of the symmetric low-latency buffer; 0 without low-latency mode.</param>
-    public KernelBackend(ProcessGroup group, EpBufferOptions options, long lowLatencyBytes)
+    public KernelBackend(ProcessGroup group, EpBufferOptions options, long numNvlBytes, long lowLatencyBytes)
     {
         int device = options.Device ?? group.LocalRank;
         if (device < 0 || device >= CudaDevice.Count)
@@ -31,6 +39,12 @@ internal sealed partial class KernelBackend : IEpBackend
             throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));
         }
         _mesh = PeerMesh.Create(group, device, options.Timeout ?? EpEnvironment.Current.Timeout);
+        _numNvlBytes = numNvlBytes;
+        if (_mesh.CrossesProcesses)
+        {
+            // Never empty, so there is always an allocation to export; a too small one fails each call by name.
+            _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferSizeHints.NvlBufferBytes, BufferSizeHints.Alignment));
+        }
         _callerReady = new CudaEvent(device);
         _commDone = new CudaEvent(device);
         if (lowLatencyBytes > 0)
@@ -104,18 +118,30 @@ internal sealed partial class KernelBackend : IEpBackend
         // must wait again when the outputs came from the caller's stream).
         Begin(request.Streams, outputs == Comm && request.Handle is null ? null : compute);
 
-        var published = new DispatchPeer
-        {
-            RecvX = recvX.Pointer,
-            RecvXScales = recvScales?.Pointer ?? 0,
-            RecvSrcIdx = recvSrcIdx.Pointer,
-            RecvTopkIdx = recvTopkIdx?.Pointer ?? 0,
-            RecvTopkWeights = recvTopkWeights?.Pointer ?? 0,
-            Capacity = rows,
-        };
+        ReceiveArenaLayout? staged = _arena is null ? null : DispatchArenaLayout(rows, x.Size(1), numScales, numTopk);
+        DispatchPeer published = staged is { } arena
+            ? new DispatchPeer
+            {
+                RecvX = _arena!.Local + (nint)arena.X,
+                RecvXScales = numScales == 0 ? 0 : _arena.Local + (nint)arena.XScales,
+                RecvSrcIdx = _arena.Local + (nint)arena.SrcIdx,
+                RecvTopkIdx = numTopk == 0 ? 0 : _arena.Local + (nint)arena.TopkIdx,
+                RecvTopkWeights = numTopk == 0 ? 0 : _arena.Local + (nint)arena.TopkWeights,
+                Capacity = arena.Rows,
+            }
+            : new DispatchPeer
+            {
+                RecvX = recvX.Pointer,
+                RecvXScales = recvScales?.Pointer ?? 0,
+                RecvSrcIdx = recvSrcIdx.Pointer,
+                RecvTopkIdx = recvTopkIdx?.Pointer ?? 0,
+                RecvTopkWeights = recvTopkWeights?.Pointer ?? 0,
+                Capacity = rows,
+            };
         var p = new IntranodeDispatchParams
         {
             Headers = _mesh.Headers,
+            PeerDeltas = PeerDeltas,
             X = x.Pointer,
             XScales = request.XScales?.Pointer ?? 0,
             TopkIdx = request.TopkIdx?.Pointer ?? 0,
@@ -140,6 +166,17 @@ internal sealed partial class KernelBackend : IEpBackend
         };
         IntranodeDispatchRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(x), p);
         _mesh.Barrier();
+        if (staged is { } received)
+        {
+            // After the barrier, so the peers finish this call even when this rank cannot take its rows.
+            ThrowIfArenaTooSmall(received.Rows, rows, x.Size(1), numScales, numTopk);
+            nint arenaBase = _arena!.Local;
+            CopyFromArena(recvX, arenaBase + (nint)received.X);
+            CopyFromArena(recvScales, arenaBase + (nint)received.XScales);
+            CopyFromArena(recvSrcIdx, arenaBase + (nint)received.SrcIdx);
+            CopyFromArena(recvTopkIdx, arenaBase + (nint)received.TopkIdx);
+            CopyFromArena(recvTopkWeights, arenaBase + (nint)received.TopkWeights);
+        }
         if (request.NumWorstTokens > 0 && recvTopkIdx is not null && recvCount is not null)
         {
             IntranodeDispatchRuntime.LaunchMarkPadding(Device, Comm, new MarkPaddingParams
@@ -171,6 +208,9 @@ internal sealed partial class KernelBackend : IEpBackend
         DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, outputs);
         DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
         Begin(request.Streams, compute);
+        CombinePeer published = _arena is null
+            ? new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) }
+            : StageCombineInputs(request.X, request.TopkWeights);
         IntranodeCombineRuntime.LaunchRewriteSendHead(Device, Comm, new RewriteSendHeadParams
         {
             SendHead = handle.SendHead.Pointer,
@@ -181,6 +221,7 @@ internal sealed partial class KernelBackend : IEpBackend
         var p = new IntranodeCombineParams
         {
             Headers = _mesh.Headers,
+            PeerDeltas = PeerDeltas,
             IsTokenInRank = handle.IsTokenInRank.Pointer,
             SendHead = handle.SendHead.Pointer,
             ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
@@ -190,7 +231,7 @@ internal sealed partial class KernelBackend : IEpBackend
             CombinedX = combined.Pointer,
             CombinedTopkWeights = combinedWeights?.Pointer ?? 0,
             Diagnostics = _mesh.Diagnostics,
-            Mailbox = Mailbox.Of(new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) }),
+            Mailbox = Mailbox.Of(published),
             TimeoutNs = _mesh.TimeoutNs,
             Epoch = _mesh.NextEpochs(1),
             NumTokens = tokens,
@@ -215,9 +256,68 @@ internal sealed partial class KernelBackend : IEpBackend
             _lowLatency.Dispose();
         }
         _mesh.Dispose();
+        _arena?.Dispose();
         _callerReady.Dispose();
         _commDone.Dispose();
     }
+
+    /// <summary>What to add to a pointer each rank published to address it from here (all 0 without an arena).</summary>
+    private PeerArray<long> PeerDeltas => _arena?.Deltas ?? default;
+
+    /// <summary>
+    /// The arena layout of a dispatch receiving <paramref name="rows"/> rows, its regions sized for BF16 rows so that the
+    /// combine coming back through the same arena fits too. Holds fewer rows when the arena is too small (peers then
+    /// report instead of writing past it; <see cref="ThrowIfArenaTooSmall"/> names the size needed here).
+    /// </summary>
+    private ReceiveArenaLayout DispatchArenaLayout(long rows, long hidden, int numScales, int numTopk)
+    {
+        long fit = ReceiveArenaLayout.RowsThatFit(_arena!.Bytes, CombineRowBytes(hidden), numScales, numTopk);
+        return ReceiveArenaLayout.Of(Math.Min(rows, fit), CombineRowBytes(hidden), numScales, numTopk);
+    }
+
+    private void ThrowIfArenaTooSmall(long capacity, long rows, long hidden, int numScales, int numTopk)
+    {
+        if (rows <= capacity)
+        {
+            return;
+        }
+        long needed = BufferSizeHints.NvlBufferBytes + ReceiveArenaLayout.BytesFor(rows, CombineRowBytes(hidden), numScales, numTopk);
+        throw new InvalidOperationException(
+            $"Rank {_mesh.Rank} receives {rows} rows (hidden {hidden}, {numScales} scales, top-{numTopk}), but with one process per GPU received rows are staged in a " +
+            $"receive arena carved from numNvlBytes = {_numNvlBytes}, which holds {capacity}. Create the EpBuffer with numNvlBytes >= {needed} " +
+            "(EpConfig.GetNvlBufferSizeHint with the token count). Nothing was written past the arena; this dispatch's outputs are not valid.");
+    }
+
+    private void CopyFromArena(DeviceTensor? output, nint source)
+    {
+        if (output is not null)
+        {
+            DeviceMemory.CopyAsync(Device, output.Pointer, source, output.ByteSize, Comm);
+        }
+    }
+
+    /// <summary>Copies this rank's combine inputs into its arena, where peers can read them, and returns where they are.</summary>
+    private CombinePeer StageCombineInputs(DeviceTensor x, DeviceTensor? topkWeights)
+    {
+        long rows = x.Size(0);
+        int numTopk = topkWeights is null ? 0 : checked((int)topkWeights.Size(1));
+        ReceiveArenaLayout layout = ReceiveArenaLayout.Of(rows, CombineRowBytes(x.Size(1)), 0, numTopk);
+        if (layout.Bytes > _arena!.Bytes)
+        {
+            // Unreachable after a dispatch through this buffer (its rows fit both ways), so peers are not spared the wait.
+            throw new InvalidOperationException(
+                $"Rank {_mesh.Rank} combines {rows} rows of hidden {x.Size(1)}, which need {layout.Bytes} bytes of receive arena; numNvlBytes = {_numNvlBytes} leaves {_arena.Bytes}.");
+        }
+        DeviceMemory.CopyAsync(Device, _arena.Local + (nint)layout.X, x.Pointer, x.ByteSize, Comm);
+        if (topkWeights is not null)
+        {
+            DeviceMemory.CopyAsync(Device, _arena.Local + (nint)layout.TopkWeights, topkWeights.Pointer, topkWeights.ByteSize, Comm);
+        }
+        return new CombinePeer { X = _arena.Local + (nint)layout.X, TopkWeights = topkWeights is null ? 0 : _arena.Local + (nint)layout.TopkWeights, NumRows = rows };
+    }
+
+    /// <summary>Bytes of one BF16 row, the widest either direction carries.</summary>
+    private static long CombineRowBytes(long hidden) => hidden * DType.BFloat16.ElementSize();
 
     private static int RowWords(DeviceTensor x) => checked((int)(x.Size(1) * x.DType.ElementSize() / 16));
 

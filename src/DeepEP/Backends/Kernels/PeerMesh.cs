@@ -8,7 +8,7 @@ namespace DeepEP.Backends.Kernels;
 
 /// <summary>
 /// The ranks of one kernels-backend buffer as seen from this rank: the device, every rank's communication header
-/// (addressable through peer access), the barrier epochs, the host-mapped counters the kernels publish, and the
+/// (addressable through peer access, or CUDA IPC for ranks in other processes), the barrier epochs, the host-mapped counters the kernels publish, and the
 /// diagnostics block every bounded wait reports into.
 /// </summary>
 internal sealed class PeerMesh : IDisposable
@@ -20,6 +20,7 @@ internal sealed class PeerMesh : IDisposable
 
     private readonly PinnedHostMemory _host;
     private SymmetricAllocation _header = null!;
+    private bool[] _inOtherProcess = [];
     private int _epoch = 1;
 
     private PeerMesh(ProcessGroup group, int device, PinnedHostMemory host, TimeSpan timeout)
@@ -56,52 +57,92 @@ internal sealed class PeerMesh : IDisposable
 
     public nint HostExpertCounts => _host.DevicePointer + ExpertCountsOffset;
 
-    /// <summary>Creates the mesh collectively: checks the ranks share this process, enables peer access, allocates and zeroes the header.</summary>
+    /// <summary>
+    /// True when some rank runs in another process (one process per GPU): peers then reach this rank's memory only
+    /// through <see cref="AllocateSymmetric"/>'s IPC mappings, never its per-call tensors, so calls stage rows in a
+    /// receive arena. The same on every rank: if any two ranks differ in process, every rank has a peer elsewhere.
+    /// </summary>
+    public bool CrossesProcesses => _inOtherProcess.Any(other => other);
+
+    /// <summary>
+    /// Creates the mesh collectively: learns which peers share this process (peer access) and which do not (CUDA IPC),
+    /// checks every GPU can address every other, allocates and zeroes the header.
+    /// </summary>
     public static PeerMesh Create(ProcessGroup group, int device, TimeSpan timeout)
     {
         if (group.Size > KernelLimits.MaxRanks)
         {
             throw new NotSupportedException($"The kernels backend addresses at most {KernelLimits.MaxRanks} ranks in one NVLink domain; this group has {group.Size}. Use the nccl backend.");
         }
-        long[] identities = AllGatherValue(group, ((long)Environment.ProcessId << 16) | (uint)device);
-        if (identities.Any(id => id >> 16 != Environment.ProcessId))
-        {
-            throw new NotSupportedException("The kernels backend runs ranks as threads of one process in this version (one thread per GPU); for one process per GPU use the nccl or host backend.");
-        }
-        int[] devices = identities.Select(id => (int)(id & 0xFFFF)).ToArray();
-        if (devices.Distinct().Count() != devices.Length)
-        {
-            throw new ArgumentException($"Each rank needs its own GPU; the ranks asked for devices {string.Join(", ", devices)}.", nameof(device));
-        }
         CudaDevice self = CudaDevice.Get(device);
-        foreach (int peer in devices)
+        RankIdentity[] ranks = RankIdentity.AllGather(group, self);
+        if (ranks.Select(r => r.Gpu).Distinct().Count() != ranks.Length)
         {
-            CudaDevice other = CudaDevice.Get(peer);
+            throw new ArgumentException($"Each rank needs its own GPU; the ranks asked for {string.Join(", ", ranks.Select(r => r.Describe()))}.", nameof(device));
+        }
+        RankIdentity me = ranks[group.Rank];
+        foreach (RankIdentity rank in ranks)
+        {
+            // A GPU another process uses is checked when this process sees it too (CUDA_VISIBLE_DEVICES may hide it;
+            // then opening its IPC handle is the check).
+            CudaDevice? other = rank.SameProcess(me) ? CudaDevice.Get(rank.Device) : CudaDevice.All.FirstOrDefault(d => d.Uuid == rank.Gpu);
+            if (other is null)
+            {
+                continue;
+            }
             if (!self.CanAccessPeer(other))
             {
-                throw new NotSupportedException($"cuda:{device} cannot address cuda:{peer} (no NVLink/P2P); use the nccl backend on this topology.");
+                throw new NotSupportedException($"cuda:{device} cannot address {rank.Describe()} (no NVLink/P2P); use the nccl backend on this topology.");
             }
-            self.EnablePeerAccess(other);
+            if (rank.SameProcess(me))
+            {
+                self.EnablePeerAccess(other);
+            }
         }
         PinnedHostMemory host = PinnedHostMemory.Allocate(device, ExpertCountsOffset + (KernelLimits.MaxLocalExperts * sizeof(int)));
-        var mesh = new PeerMesh(group, device, host, timeout);
+        var mesh = new PeerMesh(group, device, host, timeout) { _inOtherProcess = ranks.Select(r => !r.SameProcess(me)).ToArray() };
         mesh._header = mesh.AllocateSymmetric(KernelLimits.CommHeaderBytes);
         return mesh;
     }
 
-    /// <summary>Collectively allocates <paramref name="bytes"/> of zeroed device memory on every rank and maps every copy here.</summary>
+    /// <summary>
+    /// Collectively allocates <paramref name="bytes"/> of zeroed device memory on every rank and maps every copy here:
+    /// peers in this process by address, peers in other processes by exchanging and opening CUDA IPC handles.
+    /// </summary>
     public SymmetricAllocation AllocateSymmetric(long bytes)
     {
         DeviceMemory local = DeviceMemory.Allocate(Device, bytes);
-        DeviceMemory.Fill(Device, local.Pointer, 0, bytes, stream: null);
-        CudaStream.ForDevice(Device).Synchronize();
-        long[] pointers = AllGatherValue(Group, (long)local.Pointer);
-        var peers = new PeerArray<nint>();
-        for (int r = 0; r < Group.Size; r++)
+        var mappings = new List<IpcMemoryMapping>();
+        try
         {
-            peers[r] = (nint)pointers[r];
+            DeviceMemory.Fill(Device, local.Pointer, 0, bytes, stream: null);
+            CudaStream.ForDevice(Device).Synchronize();
+            long[] owners = AllGatherValue(Group, (long)local.Pointer);
+            byte[][] handles = CrossesProcesses ? Group.AllGather(IpcMemoryHandle.Get(Device, local.Pointer).ToBytes()) : [];
+            var peers = new PeerArray<nint>();
+            var deltas = new PeerArray<long>();
+            for (int r = 0; r < Group.Size; r++)
+            {
+                if (_inOtherProcess[r])
+                {
+                    IpcMemoryMapping mapping = IpcMemoryHandle.FromBytes(handles[r]).Open(Device);
+                    mappings.Add(mapping);
+                    peers[r] = mapping.Pointer;
+                }
+                else
+                {
+                    peers[r] = (nint)owners[r];
+                }
+                deltas[r] = peers[r] - owners[r];
+            }
+            return new SymmetricAllocation(local, peers, deltas, mappings);
         }
-        return new SymmetricAllocation(local, peers);
+        catch
+        {
+            mappings.ForEach(m => m.Dispose());
+            local.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Reserves <paramref name="count"/> consecutive barrier epochs (the same on every rank, since all issue the same calls).</summary>
@@ -184,8 +225,11 @@ internal sealed class PeerMesh : IDisposable
         }
         if (ints[4] == WaitCode.RecvCapacity)
         {
+            string cause = CrossesProcesses
+                ? $"numWorstTokens is smaller than the real receive count, or rank {ints[2]}'s receive arena (numNvlBytes) is too small for this dispatch (that rank's error names the size needed)"
+                : "numWorstTokens is smaller than the real receive count";
             throw new InvalidOperationException(
-                $"Rank {ints[1]} had to write row {longs[1]} of rank {ints[2]}'s outputs, which hold {longs[0]} rows: numWorstTokens is smaller than the real receive count. Nothing was written past the end; raise numWorstTokens.");
+                $"Rank {ints[1]} had to write row {longs[1]} of rank {ints[2]}'s outputs, which hold {longs[0]} rows: {cause}. Nothing was written past the end.");
         }
         throw new CommunicationTimeoutException(WaitCode.Describe(ints[4]), ints[1], ints[2], ints[3], longs[0], longs[1], waited);
     }

@@ -5,17 +5,21 @@ namespace DeepEP.Backends.Kernels;
 
 /// <summary>
 /// One zeroed <c>cuMemAlloc</c> allocation of the same size on every rank, with every rank's copy addressable from this
-/// device (<see cref="Peers"/>[r], <see cref="Peers"/>[own rank] being the local one). Made collectively by
-/// <see cref="PeerMesh.AllocateSymmetric"/>; disposed collectively with the mesh or by its owner.
+/// device (<see cref="Peers"/>[r], <see cref="Peers"/>[own rank] being the local one): through peer access for ranks in
+/// this process, through CUDA IPC mappings (owned here, closed on dispose) for ranks in other processes. Made
+/// collectively by <see cref="PeerMesh.AllocateSymmetric"/>; disposed collectively with the mesh or by its owner.
 /// </summary>
 internal sealed class SymmetricAllocation : IDisposable
 {
     private readonly DeviceMemory _local;
+    private readonly IReadOnlyList<IpcMemoryMapping> _mappings;
 
-    public SymmetricAllocation(DeviceMemory local, PeerArray<nint> peers)
+    public SymmetricAllocation(DeviceMemory local, PeerArray<nint> peers, PeerArray<long> deltas, IReadOnlyList<IpcMemoryMapping> mappings)
     {
         _local = local;
+        _mappings = mappings;
         Peers = peers;
+        Deltas = deltas;
     }
 
     /// <summary>This rank's copy.</summary>
@@ -27,5 +31,18 @@ internal sealed class SymmetricAllocation : IDisposable
     /// <summary>Every rank's copy, as addressed from this device.</summary>
     public PeerArray<nint> Peers { get; }
 
-    public void Dispose() => _local.Dispose();
+    /// <summary>
+    /// Per rank r: <see cref="Peers"/>[r] minus the address r itself uses for its copy. Adding it turns a pointer into
+    /// r's copy that r published into one valid here; 0 under peer access (one unified address space).
+    /// </summary>
+    public PeerArray<long> Deltas { get; }
+
+    public void Dispose()
+    {
+        foreach (IpcMemoryMapping mapping in _mappings)
+        {
+            mapping.Dispose();
+        }
+        _local.Dispose();
+    }
 }

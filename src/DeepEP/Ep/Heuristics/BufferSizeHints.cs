@@ -17,6 +17,16 @@ public static class BufferSizeHints
     public static long NvlBufferBytes => AlignUp(Runtimes.KernelLimits.CommHeaderBytes, Alignment);
 
     /// <summary>
+    /// Bytes of <c>numNvlBytes</c> with one process per GPU: the header, then a receive arena of <paramref name="rows"/>
+    /// rows of <paramref name="rowBytes"/> (the BF16 row) with FP8 scales for 128-channel groups and top-k entries.
+    /// </summary>
+    public static long NvlBufferBytesWithArena(long rowBytes, long rows, int numTopk)
+    {
+        int numScales = checked((int)(((rowBytes / 2) + ChannelsPerScale - 1) / ChannelsPerScale));
+        return NvlBufferBytes + Runtimes.ReceiveArenaLayout.BytesFor(rows, rowBytes, numScales, numTopk);
+    }
+
+    /// <summary>
     /// DeepEP's <c>get_low_latency_rdma_size_hint</c> (spec §5.1): two buffer sets of signalling ints, send and
     /// receive areas. Like upstream it adds a full 128 bytes even when the total is aligned, and ignores <paramref name="numRanks"/>.
     /// </summary>

@@ -29,6 +29,7 @@ internal struct CombinePeer
 internal struct IntranodeCombineParams
 {
     public PeerArray<nint> Headers;
+    public PeerArray<long> PeerDeltas;
     public nint IsTokenInRank;
     public nint SendHead;
     public nint ChannelPrefixMatrix;

@@ -21,6 +21,7 @@ internal struct DispatchPeer
 internal struct IntranodeDispatchParams
 {
     public PeerArray<nint> Headers;
+    public PeerArray<long> PeerDeltas;
     public nint X;
     public nint XScales;
     public nint TopkIdx;

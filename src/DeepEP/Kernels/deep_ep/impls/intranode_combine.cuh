@@ -56,6 +56,7 @@ struct CombinePeer {
 
 struct CombineParams {
     CommHeader* headers[kMaxRanks];  // each rank's CombinePeer is in its mailbox
+    long long peer_deltas[kMaxRanks];// added to the pointers each rank published (0 unless it is in another process)
     const bool* is_token_in_rank;    // [T, R]
     const int* send_head;            // [T, R]
     const int* channel_prefix_matrix;// [R, C] inclusive (this rank's, from dispatch)
@@ -99,7 +100,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
     if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
         return;
-    read_mailboxes(p.headers, p.num_ranks, peers);
+    read_mailboxes<CombinePeer, 2>(p.headers, p.peer_deltas, p.num_ranks, peers);
     // A peer that passed no weights while this rank wants their sums is reported, never read through a null pointer.
     const bool missing_weights = p.combined_topk_weights != nullptr && threadIdx.x < p.num_ranks &&
                                  peers[threadIdx.x].topk_weights == nullptr && peers[threadIdx.x].num_rows > 0;

@@ -22,6 +22,7 @@ struct DispatchPeer {
 
 struct DispatchParams {
     CommHeader* headers[kMaxRanks];  // each destination's DispatchPeer is in its mailbox
+    long long peer_deltas[kMaxRanks];// added to the pointers each destination published (0 unless it is in another process)
     const int4* x;                   // [T, hidden_int4]
     const float* x_scales;           // [T, S] with the strides below, or null
     const long long* topk_idx;       // [T, K], or null
@@ -72,7 +73,7 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
     if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
         return;
-    read_mailboxes(p.headers, p.num_ranks, peers);
+    read_mailboxes<DispatchPeer, 5>(p.headers, p.peer_deltas, p.num_ranks, peers);
 
     for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
         long long row = -1;

@@ -84,14 +84,22 @@ __device__ __forceinline__ bool entry_barrier(CommHeader* const* headers, int ra
     return __syncthreads_and(ok);
 }
 
-// Copies every rank's mailbox into shared memory as a T (T is at most kMailboxWords words). Call from all threads.
-template <typename T>
-__device__ __forceinline__ void read_mailboxes(CommHeader* const* headers, int num_ranks, T* out) {
+// Copies every rank's mailbox into shared memory as a T (T is at most kMailboxWords words). T's first kPointerWords
+// words are pointers in the publishing rank's address space: each non-null one gets that rank's delta added (its
+// IPC mapping here minus its own address; 0 under peer access). Call from all threads.
+template <typename T, int kPointerWords>
+__device__ __forceinline__ void read_mailboxes(CommHeader* const* headers, const long long* deltas, int num_ranks,
+                                               T* out) {
     static_assert(sizeof(T) <= sizeof(long long) * kMailboxWords, "mailbox payload too large");
+    static_assert(kPointerWords * sizeof(long long) <= sizeof(T), "more pointer words than the payload holds");
     for (int i = threadIdx.x; i < num_ranks * kMailboxWords; i += blockDim.x) {
         const int r = i / kMailboxWords, w = i % kMailboxWords;
-        if (w * sizeof(long long) < sizeof(T))
-            reinterpret_cast<long long*>(out + r)[w] = ptx::ld_acquire_sys(&headers[r]->mailbox[w]);
+        if (w * sizeof(long long) < sizeof(T)) {
+            long long word = ptx::ld_acquire_sys(&headers[r]->mailbox[w]);
+            if (w < kPointerWords && word != 0)
+                word += deltas[r];
+            reinterpret_cast<long long*>(out + r)[w] = word;
+        }
     }
     __syncthreads();
 }
