@@ -14,21 +14,12 @@ namespace DeepEP.Backends.Kernels;
 internal sealed class KernelBackend : IEpBackend
 {
     private readonly PeerMesh _mesh;
-
-    // Re-recorded on every call: a stream wait captures the record current at the time, so one event per direction suffices.
-    private readonly CudaEvent _callerReady;
-    private readonly CudaEvent _commDone;
+    private readonly CommStreamOrder _order;
 
     public KernelBackend(ProcessGroup group, EpBufferOptions options)
     {
-        int device = options.Device ?? group.LocalRank;
-        if (device < 0 || device >= CudaDevice.Count)
-        {
-            throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));
-        }
-        _mesh = PeerMesh.Create(group, device, options.Timeout ?? EpEnvironment.Current.Timeout);
-        _callerReady = new CudaEvent(device);
-        _commDone = new CudaEvent(device);
+        _mesh = PeerMesh.Create(group, BackendFactory.ResolveDevice(group, options), options.Timeout ?? EpEnvironment.Current.Timeout);
+        _order = new CommStreamOrder(_mesh.CommStream);
     }
 
     public EpBackendKind Kind => EpBackendKind.Kernels;
@@ -39,28 +30,8 @@ internal sealed class KernelBackend : IEpBackend
 
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
     {
-        CudaStream compute = ComputeStream(streams);
-        int tokens = checked((int)topkIdx.Size(0));
-        int ranks = _mesh.NumRanks;
-        CudaStream outputs = OutputStream(streams, compute);
-        DeviceTensor perRank = DeviceTensor.Empty(DType.Int32, [ranks], Device, outputs);
-        DeviceTensor perExpert = DeviceTensor.Empty(DType.Int32, [numExperts], Device, outputs);
-        DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, ranks], Device, outputs);
-        Begin(streams, compute);
-        perRank.FillBytes(0, Comm);
-        perExpert.FillBytes(0, Comm);
-        DispatchLayoutRuntime.LaunchLayout(Device, Comm, new DispatchLayoutParams
-        {
-            TopkIdx = topkIdx.Pointer,
-            NumTokensPerRank = perRank.Pointer,
-            NumTokensPerExpert = perExpert.Pointer,
-            IsTokenInRank = inRank.Pointer,
-            NumTokens = tokens,
-            NumTopk = checked((int)topkIdx.Size(1)),
-            NumExperts = numExperts,
-            NumRanks = ranks,
-        });
-        return new DispatchLayout(perRank, null, perExpert, inRank, Finish(streams, compute, [topkIdx, perRank, perExpert, inRank]));
+        _mesh.ThrowIfTimedOut();
+        return DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, _mesh.NumRanks, streams);
     }
 
     public DispatchResult Dispatch(NormalDispatchRequest request)
@@ -213,8 +184,7 @@ internal sealed class KernelBackend : IEpBackend
     public void Dispose()
     {
         _mesh.Dispose();
-        _callerReady.Dispose();
-        _commDone.Dispose();
+        _order.Dispose();
     }
 
     private static NotSupportedException LowLatencyUnavailable() =>
@@ -285,40 +255,12 @@ internal sealed class KernelBackend : IEpBackend
     private CudaStream ComputeStream(StreamOptions streams)
     {
         _mesh.ThrowIfTimedOut();
-        return streams.ComputeStream ?? CudaStream.ForDevice(Device);
+        return _order.ComputeStream(streams);
     }
 
-    /// <summary>
-    /// Orders the communication stream after the caller's work (spec §2.9, step 3): after <c>previousEvent</c> when
-    /// given, else after everything queued on <paramref name="compute"/> so far (allocations included). A second call
-    /// with <paramref name="compute"/> null only orders after allocations made since (nothing to do on Comm itself).
-    /// </summary>
-    private void Begin(StreamOptions streams, CudaStream? compute)
-    {
-        if (compute is null)
-        {
-            return;
-        }
-        if (streams.PreviousEvent?.Event is { } previous)
-        {
-            Comm.Wait(previous);
-        }
-        _callerReady.Record(compute);
-        Comm.Wait(_callerReady);
-    }
+    private void Begin(StreamOptions streams, CudaStream? compute) => _order.Begin(streams, compute);
 
-    /// <summary>Outputs are allocated on the caller's stream, as PyTorch's allocator would, unless allocateOnCommStream (spec §2.9).</summary>
-    private CudaStream OutputStream(StreamOptions streams, CudaStream compute) => streams.AllocateOnCommStream ? Comm : compute;
+    private CudaStream OutputStream(StreamOptions streams, CudaStream compute) => _order.OutputStream(streams, compute);
 
-    /// <summary>Returns the completion event (asyncFinish) or makes the compute stream wait (spec §2.9, step 5).</summary>
-    private EventOverlap Finish(StreamOptions streams, CudaStream compute, IReadOnlyList<DeviceTensor> keepAlive)
-    {
-        if (streams.AsyncFinish)
-        {
-            return new EventOverlap(Comm.RecordEvent(), keepAlive);
-        }
-        _commDone.Record(Comm);
-        compute.Wait(_commDone);
-        return EventOverlap.None;
-    }
+    private EventOverlap Finish(StreamOptions streams, CudaStream compute, IReadOnlyList<DeviceTensor> keepAlive) => _order.Finish(streams, compute, keepAlive);
 }

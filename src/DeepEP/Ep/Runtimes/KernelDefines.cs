@@ -20,6 +20,8 @@ internal static class KernelDefines
         Size<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
         Size<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),
         Size<IntranodeCombineParams>("DEEPEP_COMBINE_PARAMS_SIZE"),
+        Size<NcclPackParams>("DEEPEP_NCCL_PACK_PARAMS_SIZE"),
+        Size<NcclReduceParams>("DEEPEP_NCCL_REDUCE_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Size<T>(string macro)
