@@ -1,9 +1,9 @@
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Interop;
-using NcclApi = DeepEP.Interop.Nccl;
 using DeepEP.Tensors;
 using static DeepEP.Distributed.NcclCheck;
+using NcclApi = DeepEP.Interop.Nccl;
 
 namespace DeepEP.Tests.Gpu;
 
