@@ -1,4 +1,3 @@
-using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.Normal;
@@ -12,25 +11,16 @@ public sealed class NcclFailureTests
     public void AMissingPeerTimesOutNamingTheStep()
     {
         BackendComparison.SkipWithoutTwoGpus();
-        ProcessGroup[] groups = ProcessGroup.CreateInProcess(2);
-        var buffers = new EpBuffer[2];
-        Parallel.For(0, 2, r => buffers[r] = new EpBuffer(groups[r], 1L << 28,
-            options: new EpBufferOptions { Backend = EpBackendKind.Nccl, Device = r, Timeout = TimeSpan.FromSeconds(3) }));
-
         // Rank 1 never dispatches: rank 0's count exchange cannot finish and must be aborted at the deadline.
-        using DeviceTensor topk = DeviceTensor.FromArray<long>([0, 1, 2, 3], [2, 2], device: 0);
-        using DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [2, 128], device: 0);
-        using DispatchLayout layout = buffers[0].GetDispatchLayout(topk, 4);
+        Func<DispatchResult> dispatch = LonelyRank.DispatchOnRankZero(EpBackendKind.Nccl, TimeSpan.FromSeconds(3));
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var e = Assert.Throws<CommunicationTimeoutException>(() => buffers[0].Dispatch(x, numTokensPerRank: layout.NumTokensPerRank,
-            isTokenInRank: layout.IsTokenInRank, numTokensPerExpert: layout.NumTokensPerExpert));
+        var e = Assert.Throws<CommunicationTimeoutException>(dispatch);
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"gave up after {started.Elapsed}");
         Assert.Equal(0, e.Rank);
         Assert.Contains("count exchange", e.Message);
         TestContext.Current.TestOutputHelper?.WriteLine(e.Message);
         // Later calls say the communicator was aborted instead of hanging.
-        var again = Assert.Throws<InvalidOperationException>(() => buffers[0].Dispatch(x, numTokensPerRank: layout.NumTokensPerRank,
-            isTokenInRank: layout.IsTokenInRank, numTokensPerExpert: layout.NumTokensPerExpert));
+        var again = Assert.Throws<InvalidOperationException>(dispatch);
         Assert.Contains("aborted", again.Message);
     }
 

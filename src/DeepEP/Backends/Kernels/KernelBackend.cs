@@ -11,7 +11,7 @@ namespace DeepEP.Backends.Kernels;
 /// destination's outputs; combine pulls each token's rows from the ranks that hold them and reduces in rank order.
 /// Ranks are threads of one process, one GPU each, with peer access between the GPUs.
 /// </summary>
-internal sealed class KernelBackend : IEpBackend
+internal sealed class KernelBackend : NormalModeOnlyBackend
 {
     private readonly PeerMesh _mesh;
     private readonly CommStreamOrder _order;
@@ -22,19 +22,19 @@ internal sealed class KernelBackend : IEpBackend
         _order = new CommStreamOrder(_mesh.CommStream);
     }
 
-    public EpBackendKind Kind => EpBackendKind.Kernels;
+    public override EpBackendKind Kind => EpBackendKind.Kernels;
 
-    public int Device => _mesh.Device;
+    public override int Device => _mesh.Device;
 
     private CudaStream Comm => _mesh.CommStream;
 
-    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
+    public override DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
     {
         _mesh.ThrowIfTimedOut();
         return DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, _mesh.NumRanks, streams);
     }
 
-    public DispatchResult Dispatch(NormalDispatchRequest request)
+    public override DispatchResult Dispatch(NormalDispatchRequest request)
     {
         CudaStream compute = ComputeStream(request.Streams);
         CudaStream outputs = OutputStream(request.Streams, compute);
@@ -123,7 +123,7 @@ internal sealed class KernelBackend : IEpBackend
         return new DispatchResult(recvX, recvScales, recvTopkIdx, recvTopkWeights, perExpertList, handle, done);
     }
 
-    public CombineResult Combine(NormalCombineRequest request)
+    public override CombineResult Combine(NormalCombineRequest request)
     {
         CudaStream compute = ComputeStream(request.Streams);
         DispatchHandle handle = request.Handle;
@@ -167,28 +167,12 @@ internal sealed class KernelBackend : IEpBackend
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));
     }
 
-    public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request) => throw LowLatencyUnavailable();
-
-    public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request) => throw LowLatencyUnavailable();
-
-    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) => throw LowLatencyUnavailable();
-
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts) => throw LowLatencyUnavailable();
-
-    public void UpdateMaskBuffer(int rankToMask, bool mask) => throw LowLatencyUnavailable();
-
-    public void QueryMaskBuffer(DeviceTensor maskStatus) => throw LowLatencyUnavailable();
-
-    public void CleanMaskBuffer() => throw LowLatencyUnavailable();
-
-    public void Dispose()
+    public override void Dispose()
     {
         _mesh.Dispose();
         _order.Dispose();
     }
 
-    private static NotSupportedException LowLatencyUnavailable() =>
-        new("Low-latency mode is not available on the kernels backend in this build; use the host backend for it.");
 
     private static int RowWords(DeviceTensor x) => checked((int)(x.Size(1) * x.DType.ElementSize() / 16));
 

@@ -21,7 +21,7 @@ namespace DeepEP.Backends.Nccl;
 /// and the buffer is unusable. Ranks may be threads of one process or processes on one or several hosts.</para>
 /// <para>Low-latency mode is not implemented by this backend.</para>
 /// </remarks>
-internal sealed class NcclBackend : IEpBackend
+internal sealed class NcclBackend : NormalModeOnlyBackend
 {
     private const string CountStep = "dispatch count exchange";
 
@@ -48,18 +48,18 @@ internal sealed class NcclBackend : IEpBackend
         _countsReady = new CudaEvent(Device);
     }
 
-    public EpBackendKind Kind => EpBackendKind.Nccl;
+    public override EpBackendKind Kind => EpBackendKind.Nccl;
 
-    public int Device { get; }
+    public override int Device { get; }
 
     private int NumRanks => _group.Size;
 
     private int Rank => _group.Rank;
 
-    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
+    public override DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
         DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, NumRanks, streams);
 
-    public DispatchResult Dispatch(NormalDispatchRequest request)
+    public override DispatchResult Dispatch(NormalDispatchRequest request)
     {
         CudaStream compute = _order.ComputeStream(request.Streams);
         CudaStream outputs = _order.OutputStream(request.Streams, compute);
@@ -156,7 +156,7 @@ internal sealed class NcclBackend : IEpBackend
         return new DispatchResult(recvX, recvScales, recvTopkIdx, recvTopkWeights, perExpertList, handle, done);
     }
 
-    public CombineResult Combine(NormalCombineRequest request)
+    public override CombineResult Combine(NormalCombineRequest request)
     {
         CudaStream compute = _order.ComputeStream(request.Streams);
         DispatchHandle handle = request.Handle;
@@ -211,22 +211,8 @@ internal sealed class NcclBackend : IEpBackend
         return new CombineResult(combined, combinedWeights, _order.Finish(request.Streams, compute, [request.X, combined]));
     }
 
-    public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request) => throw LowLatencyUnavailable();
-
-    public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request) => throw LowLatencyUnavailable();
-
-    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) => throw LowLatencyUnavailable();
-
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts) => throw LowLatencyUnavailable();
-
-    public void UpdateMaskBuffer(int rankToMask, bool mask) => throw LowLatencyUnavailable();
-
-    public void QueryMaskBuffer(DeviceTensor maskStatus) => throw LowLatencyUnavailable();
-
-    public void CleanMaskBuffer() => throw LowLatencyUnavailable();
-
     /// <summary>Waits (bounded) for this rank's queued work, then finalises the communicator collectively.</summary>
-    public void Dispose()
+    public override void Dispose()
     {
         try
         {
@@ -243,8 +229,6 @@ internal sealed class NcclBackend : IEpBackend
         }
     }
 
-    internal static NotSupportedException LowLatencyUnavailable() =>
-        new("Low-latency mode is not implemented by the nccl backend; use the host backend (DEEPEP_BACKEND=host) for it, or the kernels backend once it gains low-latency kernels.");
 
     /// <summary>
     /// Spec §2.8 over NCCL: channel layout, an all-gather of every rank's counts, one bounded host wait, then the handle.
