@@ -3,6 +3,7 @@ using DeepEP.Distributed;
 using DeepEP.Interop;
 using DeepEP.Tensors;
 using static DeepEP.Distributed.NcclCheck;
+using NcclApi = DeepEP.Interop.Nccl;
 
 namespace DeepEP.Tests.Gpu;
 
@@ -14,7 +15,7 @@ public sealed class NcclTests(GpuFixture gpu)
     {
         gpu.Require();
         EnsureLoaded();
-        Check(Nccl.ncclGetVersion(out int version));
+        Check(NcclApi.ncclGetVersion(out int version));
         TestContext.Current.TestOutputHelper?.WriteLine($"NCCL {version / 10000}.{version / 100 % 100}.{version % 100} from {NativeLibraryResolver.Probe(NativeLibraryKind.Nccl).LoadedFrom}");
         Assert.True(version >= 21800, $"NCCL version code {version}");
     }
@@ -26,39 +27,39 @@ public sealed class NcclTests(GpuFixture gpu)
         EnsureLoaded();
         int n = CudaDevice.Count;
         const int count = 1 << 20;
-        Check(Nccl.ncclGetUniqueId(out NcclUniqueId id));
+        Check(NcclApi.ncclGetUniqueId(out NcclUniqueId id));
         var communicators = new nint[n];
         var buffers = new DeviceTensor[n];
         try
         {
             // ncclCommInitAll's recipe: one thread initialises every rank inside a group, each with its device current.
-            Check(Nccl.ncclGroupStart());
+            Check(NcclApi.ncclGroupStart());
             for (int rank = 0; rank < n; rank++)
             {
                 using CudaContextScope scope = CudaDevice.Get(rank).Activate();
-                Check(Nccl.ncclCommInitRank(out communicators[rank], n, id, rank));
+                Check(NcclApi.ncclCommInitRank(out communicators[rank], n, id, rank));
             }
-            Check(Nccl.ncclGroupEnd());
+            Check(NcclApi.ncclGroupEnd());
 
             for (int rank = 0; rank < n; rank++)
             {
                 float[] values = Enumerable.Range(0, count).Select(i => (float)((rank + 1) * (i % 7))).ToArray();
                 buffers[rank] = DeviceTensor.FromArray<float>(values, [count], device: rank);
             }
-            Check(Nccl.ncclGroupStart());
+            Check(NcclApi.ncclGroupStart());
             for (int rank = 0; rank < n; rank++)
             {
                 using CudaContextScope scope = CudaDevice.Get(rank).Activate();
                 nint stream = CudaDevice.Get(rank).LibraryStream.Handle;
-                Check(Nccl.ncclAllReduce(buffers[rank].Pointer, buffers[rank].Pointer, count, NcclDataType.Float32, NcclReductionOp.Sum, communicators[rank], stream));
+                Check(NcclApi.ncclAllReduce(buffers[rank].Pointer, buffers[rank].Pointer, count, NcclDataType.Float32, NcclReductionOp.Sum, communicators[rank], stream));
             }
-            Check(Nccl.ncclGroupEnd());
+            Check(NcclApi.ncclGroupEnd());
 
             float factor = n * (n + 1) / 2f;
             for (int rank = 0; rank < n; rank++)
             {
                 CudaDevice.Get(rank).LibraryStream.Synchronize();
-                Check(Nccl.ncclCommGetAsyncError(communicators[rank], out NcclResult asyncError));
+                Check(NcclApi.ncclCommGetAsyncError(communicators[rank], out NcclResult asyncError));
                 Assert.Equal(NcclResult.Success, asyncError);
                 float[] result = buffers[rank].ToArray<float>();
                 for (int i = 0; i < count; i += 9973)
@@ -79,7 +80,7 @@ public sealed class NcclTests(GpuFixture gpu)
                 if (communicators[rank] != 0)
                 {
                     using CudaContextScope scope = CudaDevice.Get(rank).Activate();
-                    Check(Nccl.ncclCommDestroy(communicators[rank]));
+                    Check(NcclApi.ncclCommDestroy(communicators[rank]));
                 }
             }
         }
@@ -90,7 +91,7 @@ public sealed class NcclTests(GpuFixture gpu)
     {
         gpu.Require();
         EnsureLoaded();
-        var e = Assert.Throws<NcclException>(() => Check(Nccl.ncclAllReduce(0, 0, 1, NcclDataType.Float32, NcclReductionOp.Sum, 0, 0)));
+        var e = Assert.Throws<NcclException>(() => Check(NcclApi.ncclAllReduce(0, 0, 1, NcclDataType.Float32, NcclReductionOp.Sum, 0, 0)));
         Assert.Equal("ncclAllReduce", e.ApiName);
         Assert.Contains("ncclInvalid", e.ErrorName, StringComparison.Ordinal);
     }

@@ -42,11 +42,11 @@ internal static class NcclBaseline
 
     private static Timing Measure(EpBuffer buffer, BenchSettings s, long[] sendBytes, long[] receiveBytes)
     {
-        using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device);
+        using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device, EpEnvironment.Current.Timeout);
         using DeviceTensor send = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, sendBytes.Sum())], buffer.Device);
         using DeviceTensor recv = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, receiveBytes.Sum())], buffer.Device);
         CudaStream stream = CudaStream.ForDevice(buffer.Device);
         return Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations,
-            () => nccl.AllToAllV(send.Pointer, sendBytes, recv.Pointer, receiveBytes, NcclDataType.UInt8, 1, stream));
+            () => nccl.AllToAllV(send.Pointer, sendBytes, recv.Pointer, receiveBytes, elementSize: 1, stream));
     }
 }

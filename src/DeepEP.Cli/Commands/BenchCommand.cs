@@ -35,19 +35,36 @@ internal static class BenchCommand
         var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
         var sweep = new Option<bool>("--sweep") { Description = "Sweep tokens per rank (powers of two): 256 to 16384 in normal mode, 1 to 256 with --mode lowlatency." };
         var plot = new Option<FileInfo?>("--plot") { Description = "With --sweep: draw GB/s against tokens per rank into this PNG." };
+        var compare = new Option<EpBackendKind?>("--compare")
+        {
+            Description = "Also run normal mode on this backend with the same inputs and print both side by side with the time ratio (e.g. --compare nccl).",
+        };
 
         var command = new Command("bench", "Measure dispatch and combine, checking every result against the reference.")
         {
-            mode, backend, ranks, tokens, llTokens, hidden, topk, experts, llExperts, sms, warmups, iterations, seed, json, sweep, plot,
+            mode, backend, ranks, tokens, llTokens, hidden, topk, experts, llExperts, sms, warmups, iterations, seed, json, sweep, plot, compare,
         };
         command.SetAction(parse =>
         {
             EpBackendKind kind = BackendFactory.Resolve(new EpBufferOptions { Backend = parse.GetValue(backend) });
+            EpBackendKind? other = parse.GetValue(compare);
             bool host = kind == EpBackendKind.Host;
+            BenchMode benchMode = parse.GetValue(mode);
+            bool ncclInvolved = kind == EpBackendKind.Nccl || other == EpBackendKind.Nccl;
+            if (ncclInvolved && benchMode == BenchMode.LowLatency)
+            {
+                Console.Error.WriteLine("The nccl backend has no low-latency mode; use --mode normal.");
+                return 2;
+            }
+            if (other is not null || ncclInvolved)
+            {
+                // A comparison covers normal mode; so does the nccl backend.
+                benchMode = BenchMode.Normal;
+            }
             // Started by `deepep launch` (or torchrun): this process is one rank of the group those variables describe.
             using ProcessGroup? group = EpEnvironment.Current.DistributedVariables["RANK"] is null ? null : ProcessGroup.FromEnvironment();
             var settings = new BenchSettings(
-                parse.GetValue(mode),
+                benchMode,
                 group?.Size ?? parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count),
                 kind,
                 parse.GetValue(tokens) ?? (host ? HostTokens : 4096),
@@ -73,11 +90,16 @@ internal static class BenchCommand
             if (group is not null)
             {
                 IReadOnlyList<BenchResult> merged = BenchRunner.RunAsProcess(group, settings);
+                IReadOnlyList<BenchResult>? compared = other is { } otherKind ? BenchRunner.RunAsProcess(group, settings with { Backend = otherKind }) : null;
                 if (group.Rank == 0)
                 {
                     BenchReport.Print(console, settings, merged);
+                    if (compared is not null)
+                    {
+                        BenchComparison.Print(console, merged, compared);
+                    }
                 }
-                return merged.All(r => r.Correct) ? 0 : 1;
+                return merged.Concat(compared ?? []).All(r => r.Correct) ? 0 : 1;
             }
             if (parse.GetValue(sweep))
             {
@@ -86,6 +108,14 @@ internal static class BenchCommand
             IReadOnlyList<BenchResult> results = console.Status().Start("running", ctx =>
                 BenchRunner.Run(settings, step => ctx.Status($"running {step}")));
             BenchReport.Print(console, settings, results);
+            if (other is { } comparedKind)
+            {
+                BenchSettings otherSettings = settings with { Backend = comparedKind };
+                IReadOnlyList<BenchResult> compared = console.Status().Start("running", ctx =>
+                    BenchRunner.Run(otherSettings, step => ctx.Status($"running {comparedKind.ToString().ToLowerInvariant()}: {step}")));
+                BenchComparison.Print(console, results, compared);
+                results = [.. results, .. compared];
+            }
             if (parse.GetValue(json) is { } file)
             {
                 BenchReport.WriteJson(file.FullName, settings, results);

@@ -19,8 +19,19 @@ internal static class BackendFactory
         {
             EpBackendKind.Host => new Host.HostBackend(group, options.EnableShrink),
             EpBackendKind.Kernels => new Kernels.KernelBackend(group, options, numNvlBytes, lowLatencyBytes),
-            _ => throw new NotSupportedException(
-                $"The {kind.ToString().ToLowerInvariant()} backend is not available in this build; use DEEPEP_BACKEND=host (or EpBufferOptions.Backend = EpBackendKind.Host)."),
+            EpBackendKind.Nccl => new Nccl.NcclBackend(group, options),
+            _ => throw new ArgumentOutOfRangeException(nameof(options), kind, "Unknown backend; valid: kernels, nccl, host."),
         };
+    }
+
+    /// <summary>This rank's GPU: the options' device, else the group's local rank; it must exist.</summary>
+    public static int ResolveDevice(ProcessGroup group, EpBufferOptions options)
+    {
+        int device = options.Device ?? group.LocalRank;
+        if (device < 0 || device >= CudaDevice.Count)
+        {
+            throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));
+        }
+        return device;
     }
 }

@@ -26,6 +26,13 @@ public sealed record EpBufferOptions
     /// <summary>Deadline of every wait, on the GPU and the host; null uses <c>DEEPEP_TIMEOUT_S</c> (default 100 s).</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// An NCCL communicator (<c>ncclComm_t</c>) the nccl backend uses instead of creating its own, e.g. PyTorch's: it must
+    /// span the group's ranks in order, this rank on this buffer's device. The caller keeps owning it; 0 (the default)
+    /// makes the buffer create one.
+    /// </summary>
+    public nint NcclCommunicator { get; init; }
+
     /// <summary>Where diagnostics go; null logs nothing.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -23,7 +23,22 @@ internal static partial class Nccl
     public static partial NcclResult ncclCommInitRank(out nint communicator, int numRanks, NcclUniqueId uniqueId, int rank);
 
     [LibraryImport(Library)]
+    public static partial NcclResult ncclCommInitRankConfig(out nint communicator, int numRanks, NcclUniqueId uniqueId, int rank, in NcclConfig config);
+
+    [LibraryImport(Library)]
+    public static partial NcclResult ncclCommFinalize(nint communicator);
+
+    [LibraryImport(Library)]
     public static partial NcclResult ncclCommDestroy(nint communicator);
+
+    [LibraryImport(Library)]
+    public static partial NcclResult ncclCommCount(nint communicator, out int count);
+
+    [LibraryImport(Library)]
+    public static partial NcclResult ncclCommUserRank(nint communicator, out int rank);
+
+    [LibraryImport(Library)]
+    public static partial NcclResult ncclCommCuDevice(nint communicator, out int device);
 
     [LibraryImport(Library)]
     public static partial NcclResult ncclCommAbort(nint communicator);

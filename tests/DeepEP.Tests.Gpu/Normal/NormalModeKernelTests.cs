@@ -39,36 +39,8 @@ public sealed class NormalModeKernelTests
         Compare(new NormalCase(200, 512, 16, 3, Seed: 3, OnlyExpert: 5), 1, numSms: 4, asyncFinish: false);
     }
 
-    private static void Compare(NormalCase c, int alignment, int numSms, bool asyncFinish)
-    {
-        int ranks = CudaDevice.Count;
-        long nvlBytes = 1L << 30;
-        Dictionary<string, byte[]>[] reference = RankHarness.Run(ranks, EpBackendKind.Host, nvlBytes, b => NormalScenario.Run(b, c, alignment, numSms, asyncFinish));
-        PoolPoison.Fill(ranks);
-        Dictionary<string, byte[]>[] kernels = RankHarness.Run(ranks, EpBackendKind.Kernels, nvlBytes, b => NormalScenario.Run(b, c, alignment, numSms, asyncFinish));
-        for (int r = 0; r < ranks; r++)
-        {
-            foreach ((string name, byte[] expected) in reference[r])
-            {
-                byte[] actual = kernels[r][name];
-                Assert.True(expected.AsSpan().SequenceEqual(actual),
-                    $"rank {r}: {name} differs ({actual.Length} vs {expected.Length} bytes, first difference at byte {FirstDifference(expected, actual)})");
-            }
-        }
-    }
-
-    private static int FirstDifference(byte[] a, byte[] b)
-    {
-        int n = Math.Min(a.Length, b.Length);
-        for (int i = 0; i < n; i++)
-        {
-            if (a[i] != b[i])
-            {
-                return i;
-            }
-        }
-        return n;
-    }
+    private static void Compare(NormalCase c, int alignment, int numSms, bool asyncFinish) =>
+        BackendComparison.MatchesReference(EpBackendKind.Kernels, c, alignment, numSms, asyncFinish);
 
     private static void SkipWithoutPeers() =>
         Assert.SkipUnless(CudaDevice.IsAvailable && CudaDevice.Count >= 2, "Needs at least two GPUs with peer access.");

@@ -205,8 +205,7 @@ internal sealed partial class KernelBackend
         if (_lowLatencyOnComm && !asyncFinish)
         {
             // An earlier asyncFinish operation may still run on the communication stream; later ones must follow it.
-            _commDone.Record(Comm);
-            compute.Wait(_commDone);
+            _order.Finish(StreamOptions.Default, compute, []);
             _lowLatencyOnComm = false;
         }
         if (returnRecvHook)

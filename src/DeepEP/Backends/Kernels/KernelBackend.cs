@@ -17,15 +17,12 @@ namespace DeepEP.Backends.Kernels;
 internal sealed partial class KernelBackend : IEpBackend
 {
     private readonly PeerMesh _mesh;
+    private readonly CommStreamOrder _order;
     private readonly LowLatencyResources? _lowLatency;
 
     // Only when a peer runs in another process: the staging area peers write dispatch rows into and read combine rows from.
     private readonly SymmetricAllocation? _arena;
     private readonly long _numNvlBytes;
-
-    // Re-recorded on every call: a stream wait captures the record current at the time, so one event per direction suffices.
-    private readonly CudaEvent _callerReady;
-    private readonly CudaEvent _commDone;
 
     /// <param name="group">The ranks.</param>
     /// <param name="options">Device, timeout, masking.</param>
@@ -33,20 +30,14 @@ internal sealed partial class KernelBackend : IEpBackend
     /// <param name="lowLatencyBytes">Bytes of the symmetric low-latency buffer; 0 without low-latency mode.</param>
     public KernelBackend(ProcessGroup group, EpBufferOptions options, long numNvlBytes, long lowLatencyBytes)
     {
-        int device = options.Device ?? group.LocalRank;
-        if (device < 0 || device >= CudaDevice.Count)
-        {
-            throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));
-        }
-        _mesh = PeerMesh.Create(group, device, options.Timeout ?? EpEnvironment.Current.Timeout);
+        _mesh = PeerMesh.Create(group, BackendFactory.ResolveDevice(group, options), options.Timeout ?? EpEnvironment.Current.Timeout);
+        _order = new CommStreamOrder(_mesh.CommStream);
         _numNvlBytes = numNvlBytes;
         if (_mesh.CrossesProcesses)
         {
             // Never empty, so there is always an allocation to export; a too small one fails each call by name.
             _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferSizeHints.NvlBufferBytes, BufferSizeHints.Alignment));
         }
-        _callerReady = new CudaEvent(device);
-        _commDone = new CudaEvent(device);
         if (lowLatencyBytes > 0)
         {
             _lowLatency = new LowLatencyResources(_mesh, lowLatencyBytes, options.EnableShrink);
@@ -61,28 +52,8 @@ internal sealed partial class KernelBackend : IEpBackend
 
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
     {
-        CudaStream compute = ComputeStream(streams);
-        int tokens = checked((int)topkIdx.Size(0));
-        int ranks = _mesh.NumRanks;
-        CudaStream outputs = OutputStream(streams, compute);
-        DeviceTensor perRank = DeviceTensor.Empty(DType.Int32, [ranks], Device, outputs);
-        DeviceTensor perExpert = DeviceTensor.Empty(DType.Int32, [numExperts], Device, outputs);
-        DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, ranks], Device, outputs);
-        Begin(streams, compute);
-        perRank.FillBytes(0, Comm);
-        perExpert.FillBytes(0, Comm);
-        DispatchLayoutRuntime.LaunchLayout(Device, Comm, new DispatchLayoutParams
-        {
-            TopkIdx = topkIdx.Pointer,
-            NumTokensPerRank = perRank.Pointer,
-            NumTokensPerExpert = perExpert.Pointer,
-            IsTokenInRank = inRank.Pointer,
-            NumTokens = tokens,
-            NumTopk = checked((int)topkIdx.Size(1)),
-            NumExperts = numExperts,
-            NumRanks = ranks,
-        });
-        return new DispatchLayout(perRank, null, perExpert, inRank, Finish(streams, compute, [topkIdx, perRank, perExpert, inRank]));
+        _mesh.ThrowIfTimedOut();
+        return DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, _mesh.NumRanks, streams);
     }
 
     public DispatchResult Dispatch(NormalDispatchRequest request)
@@ -257,8 +228,7 @@ internal sealed partial class KernelBackend : IEpBackend
         }
         _mesh.Dispose();
         _arena?.Dispose();
-        _callerReady.Dispose();
-        _commDone.Dispose();
+        _order.Dispose();
     }
 
     /// <summary>What to add to a pointer each rank published to address it from here (all 0 without an arena).</summary>
@@ -384,40 +354,12 @@ internal sealed partial class KernelBackend : IEpBackend
     private CudaStream ComputeStream(StreamOptions streams)
     {
         _mesh.ThrowIfTimedOut();
-        return streams.ComputeStream ?? CudaStream.ForDevice(Device);
+        return _order.ComputeStream(streams);
     }
 
-    /// <summary>
-    /// Orders the communication stream after the caller's work (spec §2.9, step 3): after <c>previousEvent</c> when
-    /// given, else after everything queued on <paramref name="compute"/> so far (allocations included). A second call
-    /// with <paramref name="compute"/> null only orders after allocations made since (nothing to do on Comm itself).
-    /// </summary>
-    private void Begin(StreamOptions streams, CudaStream? compute)
-    {
-        if (compute is null)
-        {
-            return;
-        }
-        if (streams.PreviousEvent?.Event is { } previous)
-        {
-            Comm.Wait(previous);
-        }
-        _callerReady.Record(compute);
-        Comm.Wait(_callerReady);
-    }
+    private void Begin(StreamOptions streams, CudaStream? compute) => _order.Begin(streams, compute);
 
-    /// <summary>Outputs are allocated on the caller's stream, as PyTorch's allocator would, unless allocateOnCommStream (spec §2.9).</summary>
-    private CudaStream OutputStream(StreamOptions streams, CudaStream compute) => streams.AllocateOnCommStream ? Comm : compute;
+    private CudaStream OutputStream(StreamOptions streams, CudaStream compute) => _order.OutputStream(streams, compute);
 
-    /// <summary>Returns the completion event (asyncFinish) or makes the compute stream wait (spec §2.9, step 5).</summary>
-    private EventOverlap Finish(StreamOptions streams, CudaStream compute, IReadOnlyList<DeviceTensor> keepAlive)
-    {
-        if (streams.AsyncFinish)
-        {
-            return new EventOverlap(Comm.RecordEvent(), keepAlive);
-        }
-        _commDone.Record(Comm);
-        compute.Wait(_commDone);
-        return EventOverlap.None;
-    }
+    private EventOverlap Finish(StreamOptions streams, CudaStream compute, IReadOnlyList<DeviceTensor> keepAlive) => _order.Finish(streams, compute, keepAlive);
 }

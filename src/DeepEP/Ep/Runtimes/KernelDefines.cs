@@ -23,6 +23,8 @@ internal static class KernelDefines
         new("DEEPEP_LOW_LATENCY_CONTROL_SIZE", LowLatencyKernels.ControlBytes.ToString(CultureInfo.InvariantCulture)),
         Size<LowLatencyDispatchParams>("DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE"),
         Size<LowLatencyCombineParams>("DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE"),
+        Size<NcclPackParams>("DEEPEP_NCCL_PACK_PARAMS_SIZE"),
+        Size<NcclReduceParams>("DEEPEP_NCCL_REDUCE_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Size<T>(string macro)

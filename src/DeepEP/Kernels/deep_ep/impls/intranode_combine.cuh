@@ -1,6 +1,6 @@
 #pragma once
 
-#include <cuda_bf16.h>
+#include <deep_ep/common/bf16.cuh>
 #include <deep_ep/impls/intranode_dispatch.cuh>
 
 // Normal-mode combine (spec §3): each rank pulls, for every original token, the rows its destinations hold for it
@@ -80,16 +80,6 @@ DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);
 constexpr int kCombineWarps = 16;
 // 16-byte words per lane per pass; with two sources in flight and eight fp32 sums per word this fills the registers.
 constexpr int kCombineUnroll = 4;
-
-__device__ __forceinline__ void add_bf16x8(float (&acc)[8], const int4& word) {
-    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&word);
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        const float2 f = __bfloat1622float2(pairs[j]);
-        acc[2 * j] += f.x;
-        acc[2 * j + 1] += f.y;
-    }
-}
 
 // One warp per token; every lane owns 16-byte words and keeps eight fp32 sums per word.
 template <int kHiddenInt4>
@@ -171,12 +161,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
             for (int u = 0; u < kCombineUnroll; ++u) {
                 const int i = (base + u) * kWarpSize + lane;
                 if (base + u < kWordsPerLane && i < kHiddenInt4) {
-                    int4 out;
-                    __nv_bfloat162* pairs = reinterpret_cast<__nv_bfloat162*>(&out);
-                    #pragma unroll
-                    for (int j = 0; j < 4; ++j)
-                        pairs[j] = __floats2bfloat162_rn(acc[u][2 * j], acc[u][2 * j + 1]);
-                    ptx::st_no_allocate(p.combined_x + token_word + i, out);
+                    ptx::st_no_allocate(p.combined_x + token_word + i, round_bf16x8(acc[u]));
                 }
             }
         }

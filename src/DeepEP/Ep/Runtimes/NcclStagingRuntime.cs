@@ -1,0 +1,71 @@
+using System.Runtime.InteropServices;
+using DeepEP.Cuda;
+
+namespace DeepEP.Ep.Runtimes;
+
+/// <summary>Twin of <c>deep_ep::NcclPackParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NcclPackParams
+{
+    public nint X;
+    public nint XScales;
+    public nint TopkIdx;
+    public nint TopkWeights;
+    public nint IsTokenInRank;
+    public nint SendHead;
+    public nint ChannelPrefixMatrix;
+    public nint StagedX;
+    public nint StagedXScales;
+    public nint StagedSrcIdx;
+    public nint StagedTopkIdx;
+    public nint StagedTopkWeights;
+    public long ScaleTokenStride;
+    public long ScaleGroupStride;
+    public int NumTokens;
+    public int NumRanks;
+    public int NumChannels;
+    public int RowWords;
+    public int NumScales;
+    public int NumTopk;
+    public int ExpertsPerRank;
+    public int Reserved;
+}
+
+/// <summary>Twin of <c>deep_ep::NcclReduceParams</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NcclReduceParams
+{
+    public nint ReceivedX;
+    public nint ReceivedTopkWeights;
+    public nint IsTokenInRank;
+    public nint SendHead;
+    public nint ChannelPrefixMatrix;
+    public nint Bias0;
+    public nint Bias1;
+    public nint CombinedX;
+    public nint CombinedTopkWeights;
+    public int NumTokens;
+    public int NumRanks;
+    public int NumChannels;
+    public int RowWords;
+    public int NumTopk;
+    public int Reserved;
+}
+
+/// <summary>Launches the NCCL backend's staging kernels (<c>impls/nccl_staging.cuh</c>): the dispatch pack and the combine reduction.</summary>
+internal static class NcclStagingRuntime
+{
+    private const string Header = "deep_ep/impls/nccl_staging.cuh";
+    private const int WarpsPerBlock = 8;
+    private const int MaxBlocks = 1024;
+
+    public static void LaunchPack(int device, CudaStream stream, in NcclPackParams p) =>
+        KernelLoader.Get(device, Header, "deep_ep::nccl_pack").Launch(Config(p.NumTokens, p.NumRanks, stream), p);
+
+    public static void LaunchReduce(int device, CudaStream stream, in NcclReduceParams p) =>
+        KernelLoader.Get(device, Header, "deep_ep::nccl_reduce").Launch(Config(p.NumTokens, p.NumRanks, stream), p);
+
+    // One warp per token; each block keeps the R destination block offsets in shared memory.
+    private static KernelLaunchConfig Config(int numTokens, int numRanks, CudaStream stream) =>
+        new(Math.Clamp((numTokens + WarpsPerBlock - 1) / WarpsPerBlock, 1, MaxBlocks), WarpsPerBlock * 32, numRanks * sizeof(int), stream);
+}
