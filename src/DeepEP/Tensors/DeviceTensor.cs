@@ -128,16 +128,12 @@ public sealed class DeviceTensor : IDisposable
         {
             throw new ArgumentException($"strides has {strides.Length} entries but shape has {shape.Length}; give one stride per dimension.", nameof(strides));
         }
-        long lastOffset = 0;
-        bool isEmpty = false;
         for (int d = 0; d < shape.Length; d++)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(shape[d], nameof(shape));
             ArgumentOutOfRangeException.ThrowIfNegative(strides[d], nameof(strides));
-            isEmpty |= shape[d] == 0;
-            lastOffset = checked(lastOffset + (Math.Max(shape[d] - 1, 0) * strides[d]));
         }
-        long extent = isEmpty ? 0 : lastOffset + 1;
+        long extent = Extent(shape, strides);
         long[] shapeCopy = shape.ToArray();
         long[] stridesCopy = strides.ToArray();
         long bytes = extent * dtype.ElementSize();
@@ -148,6 +144,49 @@ public sealed class DeviceTensor : IDisposable
         }
         DeviceMemory deviceMemory = DeviceMemory.AllocateAsync(device, bytes, stream);
         return new DeviceTensor(deviceMemory.Pointer, shapeCopy, stridesCopy, dtype, device, deviceMemory);
+    }
+
+    /// <summary>
+    /// Allocates several uninitialised device tensors (each <c>(dtype, shape, strides)</c>, strides null for row-major)
+    /// from one pool allocation, each 256-byte aligned: one allocation and one free instead of one per tensor, which is
+    /// what a call with several outputs costs on the host. Each tensor is disposed on its own; the memory returns to
+    /// the pool when the last one is.
+    /// </summary>
+    internal static DeviceTensor[] EmptyGroup(int device, CudaStream? stream, params ReadOnlySpan<(DType DType, long[] Shape, long[]? Strides)> tensors)
+    {
+        const long alignment = 256;
+        var offsets = new long[tensors.Length];
+        long total = 0;
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            (DType dtype, long[] shape, long[]? strides) = tensors[i];
+            offsets[i] = total;
+            total += (Extent(shape, strides ?? ContiguousStrides(shape)) * dtype.ElementSize() + alignment - 1) / alignment * alignment;
+        }
+        using DeviceMemory block = DeviceMemory.AllocateAsync(device, Math.Max(total, alignment), stream);
+        var result = new DeviceTensor[tensors.Length];
+        for (int i = 0; i < tensors.Length; i++)
+        {
+            (DType dtype, long[] shape, long[]? strides) = tensors[i];
+            var lease = new DeviceMemoryLease(block, offsets[i]);
+            result[i] = new DeviceTensor(lease.DangerousGetHandle(), shape, strides ?? ContiguousStrides(shape), dtype, device, lease);
+        }
+        return result;
+    }
+
+    // Elements from the first to one past the last addressed element (0 for an empty tensor).
+    private static long Extent(ReadOnlySpan<long> shape, ReadOnlySpan<long> strides)
+    {
+        long last = 0;
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 0)
+            {
+                return 0;
+            }
+            last = checked(last + ((shape[d] - 1) * strides[d]));
+        }
+        return last + 1;
     }
 
     /// <summary>Allocates a contiguous tensor filled with zero bytes.</summary>

@@ -28,13 +28,18 @@ internal sealed partial class KernelBackend
         long rows = (long)ranks * n;
         int scaleColumns = request.UseUe8m0 ? layout.NumScales / 4 : layout.NumScales;
 
-        DeviceTensor packedRecvX = DeviceTensor.Empty(request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], Device, compute);
-        DeviceTensor? packedRecvXScales = request.UseFp8
-            ? DeviceTensor.EmptyStrided(request.UseUe8m0 ? DType.Int32 : DType.Float32, [localExperts, rows, scaleColumns], [scaleColumns * rows, 1, rows], Device, compute)
-            : null;
-        DeviceTensor packedRecvCount = DeviceTensor.Empty(DType.Int32, [localExperts], Device, compute);
-        DeviceTensor srcInfo = DeviceTensor.Empty(DType.Int32, [localExperts, rows], Device, compute);
-        DeviceTensor layoutRange = DeviceTensor.Empty(DType.Int64, [localExperts, ranks], Device, compute);
+        // One pool allocation for all outputs: the host cost of a call is mostly allocations and launches.
+        (DType, long[], long[]?)[] shapes =
+        [
+            (request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], null),
+            (DType.Int32, [localExperts], null),
+            (DType.Int32, [localExperts, rows], null),
+            (DType.Int64, [localExperts, ranks], null),
+            .. request.UseFp8 ? [(request.UseUe8m0 ? DType.Int32 : DType.Float32, new long[] { localExperts, rows, scaleColumns }, new long[] { scaleColumns * rows, 1, rows })] : Array.Empty<(DType, long[], long[]?)>(),
+        ];
+        DeviceTensor[] outputs = DeviceTensor.EmptyGroup(Device, compute, shapes);
+        DeviceTensor packedRecvX = outputs[0], packedRecvCount = outputs[1], srcInfo = outputs[2], layoutRange = outputs[3];
+        DeviceTensor? packedRecvXScales = request.UseFp8 ? outputs[4] : null;
 
         int set = ll.Sets.Acquire("LowLatencyDispatch");
         var p = new LowLatencyDispatchParams

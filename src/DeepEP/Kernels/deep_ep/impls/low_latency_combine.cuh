@@ -50,6 +50,7 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
     __shared__ int s_begin[kMaxRanks + 1];
     const int num_local_experts = p.num_experts / p.num_ranks;
     const int num_rows = p.num_ranks * p.num_max_tokens;
+    const bool rows_aligned = (reinterpret_cast<unsigned long long>(p.x) | (p.x_expert_stride * 2) | (p.x_row_stride * 2)) % 16 == 0;
 
     for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
         if (threadIdx.x < p.num_ranks) {
@@ -69,12 +70,17 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
             if (is_masked(p.control, source))
                 continue;
             const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
-            const int4* from = reinterpret_cast<const int4*>(p.x + local_expert * p.x_expert_stride + row * p.x_row_stride);
-            int4* to = reinterpret_cast<int4*>(p.buffers[source] + p.recv_offset +
-                                               (global_expert * p.num_max_tokens + token) * (kHidden * 2LL));
-            #pragma unroll kLowLatencyCombineUnroll
-            for (int i = lane_id(); i < kWords; i += kWarpSize)
-                to[i] = ptx::ld_nc_no_allocate(from + i);
+            const __nv_bfloat16* from = p.x + local_expert * p.x_expert_stride + row * p.x_row_stride;
+            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * (kHidden * 2LL);
+            if (rows_aligned) {
+                #pragma unroll kLowLatencyCombineUnroll
+                for (int i = lane_id(); i < kWords; i += kWarpSize)
+                    reinterpret_cast<int4*>(to)[i] = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(from) + i);
+            } else {
+                // Zero-copy rows are H + 2S elements apart: 16-byte aligned only when S is a multiple of 4.
+                for (int i = lane_id(); i < kHidden / 2; i += kWarpSize)
+                    reinterpret_cast<int*>(to)[i] = reinterpret_cast<const int*>(from)[i];
+            }
         }
         __syncthreads();  // s_begin is rewritten for the next expert
     }
