@@ -25,6 +25,8 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_recv<384, false, false>" },
         { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine_send<7168>" },
         { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine_recv<128>" },
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch<7168, true, true, true>" },
+        { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine<7168>" },
         { "deep_ep/impls/nccl_staging.cuh", "deep_ep::nccl_pack" },
         { "deep_ep/impls/nccl_staging.cuh", "deep_ep::nccl_reduce" },
     };

@@ -71,7 +71,8 @@ internal sealed partial class KernelBackend
         };
         void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, stream, hidden, request.UseFp8, request.RoundScale, p);
         void Receive(CudaStream stream) => LowLatencyDispatchRuntime.LaunchRecv(Device, stream, hidden, request.UseFp8, request.UseUe8m0, p);
-        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive,
+        void Both(CudaStream stream) => LowLatencyDispatchRuntime.Launch(Device, stream, hidden, request.UseFp8, request.RoundScale, request.UseUe8m0, p);
+        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
         var handle = new LowLatencyHandle(srcInfo, layoutRange, n, hidden, request.NumExperts);
         return new LowLatencyDispatchResult(packedRecvX, packedRecvXScales, packedRecvCount, handle, done, hook);
@@ -124,7 +125,8 @@ internal sealed partial class KernelBackend
         };
         void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, stream, hidden, p);
         void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, stream, hidden, p);
-        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive,
+        void Both(CudaStream stream) => LowLatencyCombineRuntime.Launch(Device, stream, hidden, p);
+        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, request.TopkWeights, combined]);
         return new LowLatencyCombineResult(combined, done, hook);
     }
@@ -200,12 +202,12 @@ internal sealed partial class KernelBackend
 
     /// <summary>
     /// Spec §5.3 streams: with a hook, the send runs on the caller's stream now and the hook runs the receive there
-    /// later. With asyncFinish both run on the communication stream after the caller's work and an event marks the
-    /// end. Otherwise they run on the caller's stream directly: what the caller observes is the same as a hop to the
+    /// later. Otherwise both phases run as one cooperative launch: with asyncFinish on the communication stream after
+    /// the caller's work, an event marking the end; without it on the caller's stream directly: what the caller observes is the same as a hop to the
     /// communication stream and back, minus two event round trips (a few microseconds per call).
     /// </summary>
     private (EventOverlap Done, Action? Hook) RunLowLatency(LowLatencyResources ll, int set, CudaStream compute, bool asyncFinish, bool returnRecvHook,
-        Action<CudaStream> send, Action<CudaStream> receive, IReadOnlyList<DeviceTensor> keepAlive)
+        Action<CudaStream> send, Action<CudaStream> receive, Action<CudaStream> both, IReadOnlyList<DeviceTensor> keepAlive)
     {
         if (_lowLatencyOnComm && !asyncFinish)
         {
@@ -224,15 +226,13 @@ internal sealed partial class KernelBackend
         }
         if (!asyncFinish)
         {
-            send(compute);
-            receive(compute);
+            both(compute);
             return (EventOverlap.None, null);
         }
         var streams = new StreamOptions(null, AsyncFinish: true, false, null);
         Begin(streams, compute);
         _lowLatencyOnComm = true;
-        send(Comm);
-        receive(Comm);
+        both(Comm);
         return (Finish(streams, compute, keepAlive), null);
     }
 }

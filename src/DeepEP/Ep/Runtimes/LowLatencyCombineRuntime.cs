@@ -53,4 +53,12 @@ internal static class LowLatencyCombineRuntime
         int blocks = Math.Clamp(p.NumTokens, 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
     }
+
+    /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
+    public static void Launch(int device, CudaStream stream, int hidden, in LowLatencyCombineParams p)
+    {
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_combine<{hidden}>");
+        int blocks = Math.Clamp(Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, Stream: stream, Cooperative: true), p);
+    }
 }

@@ -57,5 +57,14 @@ internal static class LowLatencyDispatchRuntime
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream), p);
     }
 
+    /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
+    public static void Launch(int device, CudaStream stream, int hidden, bool useFp8, bool roundScale, bool useUe8m0, in LowLatencyDispatchParams p)
+    {
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}, {Bool(useUe8m0)}>");
+        int blocks = Math.Clamp(Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
+        int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream, Cooperative: true), p);
+    }
+
     private static string Bool(bool value) => value ? "true" : "false";
 }

@@ -42,10 +42,11 @@ struct LowLatencyCombineParams {
 DEEPEP_CHECK_PARAMS_SIZE(LowLatencyCombineParams, DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE);
 
 constexpr int kLowLatencyCombineUnroll = 4;
+constexpr int kCombineLoadBatch = 8;  // top-k slot loads in flight per thread in the reduce
 
 // One block per local expert (looping when the grid is smaller), one warp per row.
 template <int kHidden>
-__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_send(const LowLatencyCombineParams p) {
+__device__ __forceinline__ void combine_send_phase(const LowLatencyCombineParams& p) {
     constexpr int kWords = kHidden * 2 / 16;
     __shared__ int s_begin[kMaxRanks + 1];
     const int num_local_experts = p.num_experts / p.num_ranks;
@@ -89,7 +90,7 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
 
 // One block per token (looping), each thread 8 channels at a time.
 template <int kHidden>
-__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_recv(const LowLatencyCombineParams p) {
+__device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p) {
     constexpr int kWords = kHidden * 2 / 16;
     constexpr int kMaxTopk = 32;
     __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
@@ -127,17 +128,28 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
         __syncthreads();
         for (int i = threadIdx.x; i < kWords; i += blockDim.x) {
             float acc[8] = {};
-            for (int k = 0; k < p.num_topk; ++k) {
-                if (s_slot[k] < 0)
-                    continue;
-                const int4 raw = reinterpret_cast<const int4*>(slots + s_slot[k])[i];
-                const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw);
-                const float weight = s_weight[k];
+            for (int k0 = 0; k0 < p.num_topk; k0 += kCombineLoadBatch) {
+                // Issue a batch of slot loads before using any, so they are in flight together; add in top-k order.
+                int4 raw[kCombineLoadBatch];
                 #pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    const float2 v = __bfloat1622float2(pairs[j]);
-                    acc[2 * j] = __fmaf_rn(v.x, weight, acc[2 * j]);
-                    acc[2 * j + 1] = __fmaf_rn(v.y, weight, acc[2 * j + 1]);
+                for (int b = 0; b < kCombineLoadBatch; ++b) {
+                    const int k = k0 + b;
+                    if (k < p.num_topk && s_slot[k] >= 0)
+                        raw[b] = reinterpret_cast<const int4*>(slots + s_slot[k])[i];
+                }
+                #pragma unroll
+                for (int b = 0; b < kCombineLoadBatch; ++b) {
+                    const int k = k0 + b;
+                    if (k >= p.num_topk || s_slot[k] < 0)
+                        continue;
+                    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(&raw[b]);
+                    const float weight = s_weight[k];
+                    #pragma unroll
+                    for (int j = 0; j < 4; ++j) {
+                        const float2 v = __bfloat1622float2(pairs[j]);
+                        acc[2 * j] = __fmaf_rn(v.x, weight, acc[2 * j]);
+                        acc[2 * j + 1] = __fmaf_rn(v.y, weight, acc[2 * j + 1]);
+                    }
                 }
             }
             int4 out;
@@ -149,6 +161,25 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
         }
         __syncthreads();  // s_slot and s_weight are rewritten for the next token
     }
+}
+
+// The send phase alone (with a receive hook).
+template <int kHidden>
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_send(const LowLatencyCombineParams p) {
+    combine_send_phase<kHidden>(p);
+}
+
+// The receive phase alone (the hook).
+template <int kHidden>
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_recv(const LowLatencyCombineParams p) {
+    combine_recv_phase<kHidden>(p);
+}
+
+// Both phases in one cooperative launch, as for dispatch.
+template <int kHidden>
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine(const LowLatencyCombineParams p) {
+    combine_send_phase<kHidden>(p);
+    combine_recv_phase<kHidden>(p);
 }
 
 }  // namespace deep_ep

@@ -63,7 +63,7 @@ __device__ __forceinline__ unsigned char* source_area(unsigned char* buffer, con
 }
 
 template <int kHidden, bool kUseFp8, bool kRoundScale>
-__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_send(const LowLatencyDispatchParams p) {
+__device__ __forceinline__ void dispatch_send_phase(const LowLatencyDispatchParams& p) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
     __shared__ unsigned int s_destinations;
     const int num_local_experts = p.num_experts / p.num_ranks;
@@ -128,7 +128,7 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
 // One block per local expert (looping when the grid is smaller). Dynamic shared memory: R*N ints, the expert's
 // selected (source, token) pairs in packing order.
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
-__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_recv(const LowLatencyDispatchParams p) {
+__device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchParams& p) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
     static_assert(!kUseUe8m0 || (kUseFp8 && Message::kNumScales % kNumScalesPerUe8m0Word == 0),
                   "UE8M0 packs 4 FP8 scales per int32: kHidden must be a multiple of 512");
@@ -244,6 +244,26 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
         }
         __syncthreads();  // s_selected and s_begin are rewritten for the next expert
     }
+}
+
+// The send phase alone (with a receive hook).
+template <int kHidden, bool kUseFp8, bool kRoundScale>
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_send(const LowLatencyDispatchParams p) {
+    dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p);
+}
+
+// The receive phase alone (the hook).
+template <int kHidden, bool kUseFp8, bool kUseUe8m0>
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_recv(const LowLatencyDispatchParams p) {
+    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p);
+}
+
+// Both phases in one launch: a block goes on to receive as soon as its share of the send is done. The receive waits
+// for every block's send (through the signals), so the launch is cooperative: all blocks resident, no deadlock.
+template <int kHidden, bool kUseFp8, bool kRoundScale, bool kUseUe8m0>
+__global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch(const LowLatencyDispatchParams p) {
+    dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p);
+    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p);
 }
 
 }  // namespace deep_ep
