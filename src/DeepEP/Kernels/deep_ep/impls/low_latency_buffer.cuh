@@ -37,11 +37,22 @@ __device__ __forceinline__ bool is_masked(const LowLatencyControl* control, int 
     return ptx::ld_volatile(&control->mask[rank]) != 0;
 }
 
-// Called by every thread of every block of a send kernel after its last data store. The last block to finish
-// advances the set's epoch and publishes it into each unmasked destination's signal slot for `rank`.
+// The epoch a send on `set` publishes. Every block reads it at the start of its send phase, before it arrives below,
+// so no block can see the last block's update: in a fused send+receive launch the receive then waits for this value.
+__device__ __forceinline__ int next_epoch(const LowLatencyControl* control, int set) {
+    return ptx::ld_volatile(&control->epoch[set]) + 1;
+}
+
+// The epoch the last send on `set` published, for a receive launched after it (the hook).
+__device__ __forceinline__ int published_epoch(const LowLatencyControl* control, int set) {
+    return ptx::ld_volatile(&control->epoch[set]);
+}
+
+// Called by every thread of every block of a send phase after its last data store. The last block to finish
+// records `epoch` as the set's epoch and publishes it into each unmasked destination's signal slot for `rank`.
 __device__ __forceinline__ void signal_when_all_blocks_done(unsigned char* const* buffers, long long signal_offset,
                                                             LowLatencyControl* control, int set, int rank,
-                                                            int num_ranks) {
+                                                            int num_ranks, int epoch) {
     __shared__ int s_is_last;
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -55,31 +66,28 @@ __device__ __forceinline__ void signal_when_all_blocks_done(unsigned char* const
         return;
     // NOTES: the acquire side of the other blocks' fences + arrivals; the release stores below are cumulative.
     ptx::fence_acq_rel_sys();
-    const int epoch = control->epoch[set] + 1;
-    __syncthreads();
     if (threadIdx.x < num_ranks && !is_masked(control, threadIdx.x)) {
         int* slot = reinterpret_cast<int*>(buffers[threadIdx.x] + signal_offset) + rank;
         ptx::st_release_sys(slot, epoch);
     }
-    __syncthreads();
     if (threadIdx.x == 0) {
         control->epoch[set] = epoch;
         control->blocks_done[set] = 0;
     }
+    __syncthreads();
 }
 
-// Run by one thread per source rank. Waits until `source` has signalled this set's current epoch; returns whether
+// Run by one thread per source rank. Waits until `source` has signalled `epoch` on this set; returns whether
 // its data is there. A masked source is not waited for. On the deadline a shrink-mode buffer masks the source (it is
 // then treated as sending nothing, and the host can query the mask); otherwise the timeout is recorded for the host.
 // `waited_cycles` gets the clock64 cycles spent waiting.
 __device__ __forceinline__ bool wait_for_source(const unsigned char* own_buffer, long long signal_offset,
-                                                LowLatencyControl* control, int set, int source, int rank,
-                                                bool shrink, unsigned long long timeout_ns,
+                                                LowLatencyControl* control, int set, int epoch, int source,
+                                                int rank, bool shrink, unsigned long long timeout_ns,
                                                 KernelDiagnostics* diagnostics, int what, long long& waited_cycles) {
     waited_cycles = 0;
     if (is_masked(control, source))
         return false;
-    const int epoch = control->epoch[set];
     const int* slot = reinterpret_cast<const int*>(own_buffer + signal_offset) + source;
     const long long start = clock64();
     const Deadline deadline = Deadline::start(timeout_ns);

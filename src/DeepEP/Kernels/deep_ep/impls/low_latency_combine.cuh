@@ -46,9 +46,10 @@ constexpr int kCombineLoadBatch = 8;  // top-k slot loads in flight per thread i
 
 // One block per local expert (looping when the grid is smaller), one warp per row.
 template <int kHidden>
-__device__ __forceinline__ void combine_send_phase(const LowLatencyCombineParams& p) {
+__device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams& p) {
     constexpr int kWords = kHidden * 2 / 16;
     __shared__ int s_begin[kMaxRanks + 1];
+    const int epoch = next_epoch(p.control, p.set);
     const int num_local_experts = p.num_experts / p.num_ranks;
     const int num_rows = p.num_ranks * p.num_max_tokens;
     const bool rows_aligned = (reinterpret_cast<unsigned long long>(p.x) | (p.x_expert_stride * 2) | (p.x_row_stride * 2)) % 16 == 0;
@@ -85,12 +86,13 @@ __device__ __forceinline__ void combine_send_phase(const LowLatencyCombineParams
         }
         __syncthreads();  // s_begin is rewritten for the next expert
     }
-    signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks);
+    signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
+    return epoch;
 }
 
 // One block per token (looping), each thread 8 channels at a time.
 template <int kHidden>
-__device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p) {
+__device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch) {
     constexpr int kWords = kHidden * 2 / 16;
     constexpr int kMaxTopk = 32;
     __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
@@ -105,7 +107,7 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
     if (threadIdx.x < p.num_ranks) {
         const int source = threadIdx.x;
         long long waited;
-        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, source, p.rank, p.shrink != 0,
+        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, epoch, source, p.rank, p.shrink != 0,
                                              p.timeout_ns, p.diagnostics, kWaitLowLatencyCombine, waited);
         if (!arrived && p.shrink == 0 && !is_masked(p.control, source))
             s_failed = 1;
@@ -172,14 +174,14 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
 // The receive phase alone (the hook).
 template <int kHidden>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_recv(const LowLatencyCombineParams p) {
-    combine_recv_phase<kHidden>(p);
+    combine_recv_phase<kHidden>(p, published_epoch(p.control, p.set));
 }
 
 // Both phases in one cooperative launch, as for dispatch.
 template <int kHidden>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine(const LowLatencyCombineParams p) {
-    combine_send_phase<kHidden>(p);
-    combine_recv_phase<kHidden>(p);
+    const int epoch = combine_send_phase<kHidden>(p);
+    combine_recv_phase<kHidden>(p, epoch);
 }
 
 }  // namespace deep_ep

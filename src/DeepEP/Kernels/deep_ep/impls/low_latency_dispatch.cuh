@@ -63,9 +63,10 @@ __device__ __forceinline__ unsigned char* source_area(unsigned char* buffer, con
 }
 
 template <int kHidden, bool kUseFp8, bool kRoundScale>
-__device__ __forceinline__ void dispatch_send_phase(const LowLatencyDispatchParams& p) {
+__device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParams& p) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
     __shared__ unsigned int s_destinations;
+    const int epoch = next_epoch(p.control, p.set);
     const int num_local_experts = p.num_experts / p.num_ranks;
     const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
 
@@ -122,13 +123,14 @@ __device__ __forceinline__ void dispatch_send_phase(const LowLatencyDispatchPara
         }
         __syncthreads();
     }
-    signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks);
+    signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
+    return epoch;
 }
 
 // One block per local expert (looping when the grid is smaller). Dynamic shared memory: R*N ints, the expert's
 // selected (source, token) pairs in packing order.
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
-__device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchParams& p) {
+__device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchParams& p, int epoch) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
     static_assert(!kUseUe8m0 || (kUseFp8 && Message::kNumScales % kNumScalesPerUe8m0Word == 0),
                   "UE8M0 packs 4 FP8 scales per int32: kHidden must be a multiple of 512");
@@ -149,7 +151,7 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
     if (threadIdx.x < p.num_ranks) {
         const int source = threadIdx.x;
         long long waited;
-        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, source, p.rank, p.shrink != 0,
+        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, epoch, source, p.rank, p.shrink != 0,
                                              p.timeout_ns, p.diagnostics, kWaitLowLatencyDispatch, waited);
         if (!arrived && p.shrink == 0 && !is_masked(p.control, source))
             s_failed = 1;
@@ -255,15 +257,15 @@ __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) lo
 // The receive phase alone (the hook).
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_recv(const LowLatencyDispatchParams p) {
-    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p);
+    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p, published_epoch(p.control, p.set));
 }
 
 // Both phases in one launch: a block goes on to receive as soon as its share of the send is done. The receive waits
 // for every block's send (through the signals), so the launch is cooperative: all blocks resident, no deadlock.
 template <int kHidden, bool kUseFp8, bool kRoundScale, bool kUseUe8m0>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch(const LowLatencyDispatchParams p) {
-    dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p);
-    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p);
+    const int epoch = dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p);
+    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p, epoch);
 }
 
 }  // namespace deep_ep
