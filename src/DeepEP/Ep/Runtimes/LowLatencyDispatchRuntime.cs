@@ -61,10 +61,14 @@ internal static class LowLatencyDispatchRuntime
     public static void Launch(int device, CudaStream stream, int hidden, bool useFp8, bool roundScale, bool useUe8m0, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}, {Bool(useUe8m0)}>");
-        int blocks = Math.Clamp(Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
+        int blocks = Math.Clamp(Math.Max(SendBlocks(p, hidden), p.NumExperts / p.NumRanks), 1, LowLatencyKernels.BlocksPerSm * CudaDevice.Get(device).MultiprocessorCount);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
         KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream, Cooperative: true), p);
     }
+
+    // Blocks that give every warp one (token, group) task.
+    private static int SendBlocks(in LowLatencyDispatchParams p, int hidden) =>
+        (int)Math.Min(int.MaxValue, ((long)p.NumTokens * (hidden / 128) + LowLatencyKernels.WarpsPerBlock - 1) / LowLatencyKernels.WarpsPerBlock);
 
     private static string Bool(bool value) => value ? "true" : "false";
 }

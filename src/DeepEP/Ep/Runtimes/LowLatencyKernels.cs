@@ -6,6 +6,9 @@ internal static class LowLatencyKernels
     /// <summary>Threads per block of every low-latency kernel (<c>kLowLatencyThreads</c>).</summary>
     public const int ThreadsPerBlock = 512;
 
+    /// <summary>Warps per block (<c>kLowLatencyWarps</c>).</summary>
+    public const int WarpsPerBlock = ThreadsPerBlock / 32;
+
     /// <summary>Blocks per SM the kernels are built for (<c>kLowLatencyBlocksPerSm</c>): grids of per-expert kernels stay in one wave up to twice the SM count.</summary>
     public const int BlocksPerSm = 2;
 

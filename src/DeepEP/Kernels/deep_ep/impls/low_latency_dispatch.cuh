@@ -62,66 +62,60 @@ __device__ __forceinline__ unsigned char* source_area(unsigned char* buffer, con
     return buffer + p.recv_offset + source * p.source_stride;
 }
 
+// One warp per (token, 128-channel group) task across the whole grid, so each warp has one or two short tasks and
+// their loads overlap: a warp finds the token's destination ranks from its top-k row, casts (or copies) its group
+// once and stores it to each destination; the group-0 warp also writes the token's routing row to every rank.
 template <int kHidden, bool kUseFp8, bool kRoundScale>
 __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParams& p) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
-    __shared__ unsigned int s_destinations;
+    constexpr int kGroups = Message::kNumScales;
     const int epoch = next_epoch(p.control, p.set);
+    const int lane = lane_id();
     const int num_local_experts = p.num_experts / p.num_ranks;
     const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
+    const unsigned int masked = __ballot_sync(0xffffffffu, lane < p.num_ranks && is_masked(p.control, lane));
 
-    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !is_masked(p.control, threadIdx.x))
+    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !(masked >> threadIdx.x & 1u))
         *reinterpret_cast<int*>(source_area(p.buffers[threadIdx.x], p, p.rank)) = p.num_tokens;
 
-    for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
-        if (threadIdx.x == 0)
-            s_destinations = 0;
-        __syncthreads();
-        // Routing: every unmasked rank gets the whole row (it picks its own experts from it); the token itself goes
-        // to the ranks that own at least one of its experts.
-        for (int i = threadIdx.x; i < p.num_topk * p.num_ranks; i += blockDim.x) {
-            const int k = i % p.num_topk, d = i / p.num_topk;
-            const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + k];
-            const bool valid = expert >= 0 && expert < p.num_experts;
-            if (is_masked(p.control, d))
-                continue;
-            int* routing = reinterpret_cast<int*>(source_area(p.buffers[d], p, p.rank) + 16);
-            routing[static_cast<long long>(t) * p.num_topk + k] = valid ? static_cast<int>(expert) : -1;
-            if (valid && expert / num_local_experts == d)
-                atomicOr(&s_destinations, 1u << d);
-        }
-        __syncthreads();
-        const unsigned int destinations = s_destinations;
-        const long long message = messages_offset + static_cast<long long>(t) * Message::kBytes;
-        const __nv_bfloat16* row = p.x + static_cast<long long>(t) * kHidden;
-        if constexpr (kUseFp8) {
-            // One warp per 128-channel group: cast once, store to every destination.
-            for (int group = warp_id(); group < Message::kNumScales; group += kLowLatencyWarps) {
-                const int channel = group * kNumChannelsPerScale + lane_id() * kFp8ChannelsPerLane;
-                const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(row + channel));
-                const __nv_bfloat16* values = reinterpret_cast<const __nv_bfloat16*>(&raw);
-                float v[kFp8ChannelsPerLane];
-                #pragma unroll
-                for (int i = 0; i < kFp8ChannelsPerLane; ++i)
-                    v[i] = __bfloat162float(values[i]);
-                float scale_inv;
-                const unsigned int packed = cast_group_fp8<kRoundScale>(v, scale_inv);
-                for (unsigned int rest = destinations; rest != 0; rest &= rest - 1) {
-                    unsigned char* out = source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message;
-                    *reinterpret_cast<unsigned int*>(out + channel) = packed;
-                    if (lane_id() == 0)
-                        reinterpret_cast<float*>(out + kHidden)[group] = scale_inv;
+    const long long num_tasks = static_cast<long long>(p.num_tokens) * kGroups;
+    const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
+    for (long long task = static_cast<long long>(blockIdx.x) * kLowLatencyWarps + warp_id(); task < num_tasks; task += num_warps) {
+        const int t = static_cast<int>(task / kGroups), group = static_cast<int>(task % kGroups);
+        const long long expert = lane < p.num_topk ? p.topk_idx[static_cast<long long>(t) * p.num_topk + lane] : -1;
+        const bool valid = expert >= 0 && expert < p.num_experts;
+        const unsigned int destinations =
+            __reduce_or_sync(0xffffffffu, valid ? 1u << static_cast<int>(expert / num_local_experts) : 0u) & ~masked;
+        if (group == 0 && lane < p.num_topk) {
+            // Every unmasked rank gets the whole row: it picks its own experts from it.
+            for (int d = 0; d < p.num_ranks; ++d) {
+                if (!(masked >> d & 1u)) {
+                    int* routing = reinterpret_cast<int*>(source_area(p.buffers[d], p, p.rank) + 16);
+                    routing[static_cast<long long>(t) * p.num_topk + lane] = valid ? static_cast<int>(expert) : -1;
                 }
             }
-        } else {
-            constexpr int kWords = Message::kPayloadBytes / 16;
-            for (int i = threadIdx.x; i < kWords; i += blockDim.x) {
-                const int4 value = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(row) + i);
-                for (unsigned int rest = destinations; rest != 0; rest &= rest - 1)
-                    reinterpret_cast<int4*>(source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message)[i] = value;
-            }
         }
-        __syncthreads();
+        const long long message = messages_offset + static_cast<long long>(t) * Message::kBytes;
+        const int channel = group * kNumChannelsPerScale + lane * kFp8ChannelsPerLane;
+        const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(p.x + static_cast<long long>(t) * kHidden + channel));
+        if constexpr (kUseFp8) {
+            const __nv_bfloat16* values = reinterpret_cast<const __nv_bfloat16*>(&raw);
+            float v[kFp8ChannelsPerLane];
+            #pragma unroll
+            for (int i = 0; i < kFp8ChannelsPerLane; ++i)
+                v[i] = __bfloat162float(values[i]);
+            float scale_inv;
+            const unsigned int packed = cast_group_fp8<kRoundScale>(v, scale_inv);
+            for (unsigned int rest = destinations; rest != 0; rest &= rest - 1) {
+                unsigned char* out = source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message;
+                *reinterpret_cast<unsigned int*>(out + channel) = packed;
+                if (lane == 0)
+                    reinterpret_cast<float*>(out + kHidden)[group] = scale_inv;
+            }
+        } else {
+            for (unsigned int rest = destinations; rest != 0; rest &= rest - 1)
+                *reinterpret_cast<int2*>(source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message + channel * 2) = raw;
+        }
     }
     signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
     return epoch;
