@@ -8,5 +8,6 @@ var root = new RootCommand("deepep: expert-parallel MoE dispatch and combine for
     InfoCommand.Create(),
     TuneCommand.Create(),
     LaunchCommand.Create(),
+    PlotCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -41,6 +41,25 @@ internal static class BenchReport
         File.WriteAllText(path, JsonSerializer.Serialize(
             new { settings = s, sweep = sweep.Select(point => new { tokensPerRank = point.Tokens, results = point.Results.Select(Row) }) }, JsonOptions));
 
+    /// <summary>Reads back what <see cref="WriteSweepJson"/> wrote: a title line from the settings, and the points.</summary>
+    public static (string Title, List<(int Tokens, IReadOnlyList<BenchResult> Results)> Points) ReadSweepJson(string path)
+    {
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllText(path));
+        JsonElement settings = document.RootElement.GetProperty("settings");
+        string title = $"deepep bench --sweep: {settings.GetProperty("backend").GetString()?.ToLowerInvariant()}, {settings.GetProperty("ranks").GetInt32()} ranks, hidden {settings.GetProperty("hidden").GetInt32()}";
+        var points = new List<(int Tokens, IReadOnlyList<BenchResult> Results)>();
+        foreach (JsonElement point in document.RootElement.GetProperty("sweep").EnumerateArray())
+        {
+            BenchResult[] results = point.GetProperty("results").EnumerateArray().Select(r => new BenchResult(
+                r.GetProperty("operation").GetString()!, r.GetProperty("mode").GetString()!, r.GetProperty("backend").GetString()!,
+                r.GetProperty("ranks").GetInt32(), r.GetProperty("sms").GetInt32(), r.GetProperty("meanMicroseconds").GetDouble(),
+                r.GetProperty("minMicroseconds").GetDouble(), r.GetProperty("maxMicroseconds").GetDouble(), r.GetProperty("bytes").GetInt64(),
+                r.GetProperty("correct").GetBoolean(), r.GetProperty("check").GetString()!)).ToArray();
+            points.Add((point.GetProperty("tokensPerRank").GetInt32(), results));
+        }
+        return (title, points);
+    }
+
     private static object Row(BenchResult r) =>
         new { r.Operation, r.Mode, r.Backend, r.Ranks, r.Sms, r.MeanMicroseconds, r.MinMicroseconds, r.MaxMicroseconds, r.Bytes, r.GigabytesPerSecond, r.Correct, r.Check };
 

@@ -2,19 +2,24 @@ using ScottPlot;
 
 namespace DeepEP.Cli.Bench;
 
-/// <summary>Draws GB/s against tokens per rank, one line per operation, for a token sweep.</summary>
+/// <summary>
+/// Draws a token sweep, one line per operation: GB/s for normal mode (throughput), mean µs per call for low-latency
+/// mode (latency is what decode cares about).
+/// </summary>
 internal static class SweepPlot
 {
     public static void Save(string path, string title, IReadOnlyList<(int Tokens, IReadOnlyList<BenchResult> Results)> sweep)
     {
+        bool latency = sweep[0].Results.All(r => r.Mode == "low-latency");
         var plot = new Plot();
         plot.Title(title);
         plot.XLabel("tokens per rank (log2 scale)");
-        plot.YLabel("GB/s (bytes counted as upstream DeepEP)");
+        plot.YLabel(latency ? "mean µs per call" : "GB/s (bytes counted as upstream DeepEP)");
         double[] xs = sweep.Select(point => Math.Log2(point.Tokens)).ToArray();
-        foreach (string operation in sweep[0].Results.Where(r => r.Bytes > 0).Select(r => r.Operation))
+        foreach (string operation in sweep[0].Results.Where(r => latency || r.Bytes > 0).Select(r => r.Operation))
         {
-            double[] ys = sweep.Select(point => point.Results.First(r => r.Operation == operation).GigabytesPerSecond).ToArray();
+            double[] ys = sweep.Select(point => point.Results.First(r => r.Operation == operation))
+                .Select(r => latency ? r.MeanMicroseconds : r.GigabytesPerSecond).ToArray();
             var line = plot.Add.Scatter(xs, ys);
             line.LegendText = operation;
         }
