@@ -103,6 +103,14 @@ __device__ __forceinline__ int atomic_add_release_sys(int* ptr, int value) {
     return old;
 }
 
+// NOTES: release-add at GPU scope: an arrival counter other blocks of this GPU acquire; publishes this block's
+// earlier writes (ordered by a preceding block barrier) before the arrival. Returns the old value.
+__device__ __forceinline__ int atomic_add_release_gpu(int* ptr, int value) {
+    int old;
+    asm volatile("atom.release.gpu.global.add.s32 %0, [%1], %2;" : "=r"(old) : "l"(ptr), "r"(value) : "memory");
+    return old;
+}
+
 // NOTES: nanoseconds from the GPU's global timer, comparable across SMs (clock64 is per SM and in cycles).
 __device__ __forceinline__ unsigned long long globaltimer() {
     unsigned long long ns;

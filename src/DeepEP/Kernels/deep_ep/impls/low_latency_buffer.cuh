@@ -56,15 +56,15 @@ __device__ __forceinline__ void signal_when_all_blocks_done(unsigned char* const
     __shared__ int s_is_last;
     __syncthreads();
     if (threadIdx.x == 0) {
-        // NOTES: after the block barrier, one system-scope fence orders the whole block's stores to peers before
-        // the block's arrival (cumulativity through bar.sync), as a per-thread fence would, at 1/512 of the cost.
-        ptx::fence_acq_rel_sys();
-        s_is_last = atomicAdd(&control->blocks_done[set], 1) == static_cast<int>(gridDim.x) - 1;
+        // NOTES: after the block barrier, a GPU-scope release arrival orders the whole block's stores (to peers
+        // too) before it (cumulativity through bar.sync); the last block's system-scope fence and release stores
+        // below then carry them to the peers. Only one system-scope fence per send, not one per block.
+        s_is_last = ptx::atomic_add_release_gpu(&control->blocks_done[set], 1) == static_cast<int>(gridDim.x) - 1;
     }
     __syncthreads();
     if (!s_is_last)
         return;
-    // NOTES: the acquire side of the other blocks' fences + arrivals; the release stores below are cumulative.
+    // NOTES: acquires the other blocks' arrivals at system scope, so the release stores below cover their stores.
     ptx::fence_acq_rel_sys();
     if (threadIdx.x < num_ranks && !is_masked(control, threadIdx.x)) {
         int* slot = reinterpret_cast<int*>(buffers[threadIdx.x] + signal_offset) + rank;
