@@ -107,6 +107,28 @@ __device__ __forceinline__ bool wait_for_source(const unsigned char* own_buffer,
     return true;
 }
 
+// Called by every thread: threads [0, num_ranks) wait for one source each and record in s_arrived whether its data
+// is there; block 0 adds the cycles waited per source to `wait_stats` (DeepEP's wait-cost statistics). Returns false
+// on every thread when a source timed out without masking (recorded for the host): the receive must stop.
+__device__ __forceinline__ bool wait_for_sources(const unsigned char* own_buffer, long long signal_offset,
+                                                 LowLatencyControl* control, int set, int epoch, int rank,
+                                                 int num_ranks, bool shrink, unsigned long long timeout_ns,
+                                                 KernelDiagnostics* diagnostics, int what, long long* wait_stats,
+                                                 bool* s_arrived) {
+    bool failed = false;
+    if (threadIdx.x < num_ranks) {
+        const int source = threadIdx.x;
+        long long waited;
+        const bool arrived = wait_for_source(own_buffer, signal_offset, control, set, epoch, source, rank, shrink,
+                                             timeout_ns, diagnostics, what, waited);
+        failed = !arrived && !shrink && !is_masked(control, source);
+        s_arrived[source] = arrived;
+        if (blockIdx.x == 0 && wait_stats != nullptr)
+            atomicAdd(reinterpret_cast<unsigned long long*>(wait_stats + source), static_cast<unsigned long long>(waited));
+    }
+    return !__syncthreads_or(failed);
+}
+
 // Exclusive prefix sum over the block (threads in order); `total` gets the block's sum. Uses kLowLatencyWarps ints
 // of shared memory; all threads must call it.
 __device__ __forceinline__ int block_exclusive_scan(int value, int* warp_sums, int& total) {

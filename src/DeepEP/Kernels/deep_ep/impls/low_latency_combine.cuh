@@ -97,26 +97,12 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
     constexpr int kMaxTopk = 32;
     __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
     __shared__ float s_weight[kMaxTopk];
-    __shared__ int s_failed;
+    __shared__ bool s_arrived[kMaxRanks];
     const int num_local_experts = p.num_experts / p.num_ranks;
     const unsigned char* own = p.buffers[p.rank];
 
-    if (threadIdx.x == 0)
-        s_failed = 0;
-    __syncthreads();
-    if (threadIdx.x < p.num_ranks) {
-        const int source = threadIdx.x;
-        long long waited;
-        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, epoch, source, p.rank, p.shrink != 0,
-                                             p.timeout_ns, p.diagnostics, kWaitLowLatencyCombine, waited);
-        if (!arrived && p.shrink == 0 && !is_masked(p.control, source))
-            s_failed = 1;
-        if (blockIdx.x == 0 && p.combine_wait_recv_cost_stats != nullptr)
-            atomicAdd(reinterpret_cast<unsigned long long*>(p.combine_wait_recv_cost_stats + source),
-                      static_cast<unsigned long long>(waited));
-    }
-    __syncthreads();
-    if (s_failed)
+    if (!wait_for_sources(own, p.signal_offset, p.control, p.set, epoch, p.rank, p.num_ranks, p.shrink != 0, p.timeout_ns,
+                          p.diagnostics, kWaitLowLatencyCombine, p.combine_wait_recv_cost_stats, s_arrived))
         return;
 
     const __nv_bfloat16* slots = reinterpret_cast<const __nv_bfloat16*>(own + p.recv_offset);

@@ -132,31 +132,19 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
     __shared__ int s_num_tokens[kMaxRanks];
     __shared__ int s_begin[kMaxRanks + 1];
     __shared__ int s_warp_sums[kLowLatencyWarps];
-    __shared__ int s_failed;
+    __shared__ bool s_arrived[kMaxRanks];
 
     const int num_local_experts = p.num_experts / p.num_ranks;
     const int num_rows = p.num_ranks * p.num_max_tokens;
     const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
     unsigned char* own = p.buffers[p.rank];
 
-    if (threadIdx.x == 0)
-        s_failed = 0;
-    __syncthreads();
-    if (threadIdx.x < p.num_ranks) {
-        const int source = threadIdx.x;
-        long long waited;
-        const bool arrived = wait_for_source(own, p.signal_offset, p.control, p.set, epoch, source, p.rank, p.shrink != 0,
-                                             p.timeout_ns, p.diagnostics, kWaitLowLatencyDispatch, waited);
-        if (!arrived && p.shrink == 0 && !is_masked(p.control, source))
-            s_failed = 1;
-        s_num_tokens[source] = arrived ? *reinterpret_cast<const int*>(source_area(own, p, source)) : 0;
-        if (blockIdx.x == 0 && p.dispatch_wait_recv_cost_stats != nullptr)
-            atomicAdd(reinterpret_cast<unsigned long long*>(p.dispatch_wait_recv_cost_stats + source),
-                      static_cast<unsigned long long>(waited));
-    }
-    __syncthreads();
-    if (s_failed)
+    if (!wait_for_sources(own, p.signal_offset, p.control, p.set, epoch, p.rank, p.num_ranks, p.shrink != 0, p.timeout_ns,
+                          p.diagnostics, kWaitLowLatencyDispatch, p.dispatch_wait_recv_cost_stats, s_arrived))
         return;
+    if (threadIdx.x < p.num_ranks)
+        s_num_tokens[threadIdx.x] = s_arrived[threadIdx.x] ? *reinterpret_cast<const int*>(source_area(own, p, threadIdx.x)) : 0;
+    __syncthreads();
 
     for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
         const int expert = p.rank * num_local_experts + local_expert;
