@@ -49,11 +49,11 @@ internal sealed partial class NcclBackend
             (DType.Int64, [localExperts, ranks], null),
             .. request.UseFp8 ? [(request.UseUe8m0 ? DType.Int32 : DType.Float32, new long[] { localExperts, rows, scaleColumns }, new long[] { scaleColumns * rows, 1, rows })] : Array.Empty<(DType, long[], long[]?)>(),
         ];
+        int set = _lowLatencyBuffers.Acquire("LowLatencyDispatch");
         DeviceTensor[] outputs = DeviceTensor.EmptyGroup(Device, compute, shapes);
         DeviceTensor packedRecvX = outputs[0], packedRecvCount = outputs[1], srcInfo = outputs[2], layoutRange = outputs[3];
         DeviceTensor? packedRecvXScales = request.UseFp8 ? outputs[4] : null;
 
-        int set = _lowLatencyBuffers.Acquire("LowLatencyDispatch");
         _order.Begin(StreamOptions.Default, compute);
 
         // The routing on the host: NCCL needs every transfer size before it is enqueued.
@@ -151,8 +151,8 @@ internal sealed partial class NcclBackend
             throw new InvalidOperationException($"topkIdx is {request.TopkIdx.Describe()}, but the dispatch of this handle routed a different number of (token, slot) pairs; pass the dispatch's topkIdx.");
         }
         long rowBytes = hidden * sizeof(ushort);
-        DeviceTensor combined = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden], Device, compute);
         int set = _lowLatencyBuffers.Acquire("LowLatencyCombine");
+        DeviceTensor combined = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden], Device, compute);
         DeviceTensor source = request.ZeroCopy
             ? _lowLatencyBuffers.CombineSendBuffer(set, plan.NumLocalExperts, plan.RowsPerExpert, hidden)
             : request.X;
