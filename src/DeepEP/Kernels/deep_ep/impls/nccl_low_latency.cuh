@@ -50,7 +50,7 @@ struct NcclLowLatencyUnpackParams {
 DEEPEP_CHECK_PARAMS_SIZE(NcclLowLatencyUnpackParams, DEEPEP_NCCL_LL_UNPACK_PARAMS_SIZE);
 
 struct NcclLowLatencyGatherParams {
-    const int4* x;                   // [E_l, R*N, H] BF16 at the strides below
+    const int4* x;                   // [E_l, R*N, H] BF16 at the strides below (even element counts)
     const int* rows;                 // [M] packed row (e * R*N + j) of each row to send, in receive order
     int4* staged;                    // [M, H] BF16
     long long expert_stride;         // elements
@@ -158,16 +158,24 @@ __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_lat
 }
 
 // One warp per row to return: the expert output row (strided, e.g. the zero-copy buffer) into the contiguous stage.
+// Zero-copy rows are H + 2S elements apart, which is 16-byte aligned only for some H: others copy in 4-byte words.
 __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_latency_gather(NcclLowLatencyGatherParams p) {
     const int lane = lane_id();
-    const int words = p.hidden / 8;
+    const bool aligned = ((p.expert_stride | p.row_stride) & 7) == 0;
     for (int m = blockIdx.x * kNcclLowLatencyWarps + warp_id(); m < p.num_rows; m += gridDim.x * kNcclLowLatencyWarps) {
         const int row = p.rows[m];
         const long long offset = (row / p.rows_per_expert) * p.expert_stride + (row % p.rows_per_expert) * p.row_stride;
-        const int4* source = p.x + offset / 8;
-        int4* destination = p.staged + static_cast<long long>(m) * words;
-        for (int i = lane; i < words; i += kWarpSize)
-            destination[i] = __ldg(source + i);
+        if (aligned) {
+            const int4* source = p.x + offset / 8;
+            int4* destination = p.staged + static_cast<long long>(m) * (p.hidden / 8);
+            for (int i = lane; i < p.hidden / 8; i += kWarpSize)
+                destination[i] = __ldg(source + i);
+        } else {
+            const int* source = reinterpret_cast<const int*>(p.x) + offset / 2;
+            int* destination = reinterpret_cast<int*>(p.staged) + static_cast<long long>(m) * (p.hidden / 2);
+            for (int i = lane; i < p.hidden / 2; i += kWarpSize)
+                destination[i] = __ldg(source + i);
+        }
     }
 }
 
