@@ -50,15 +50,9 @@ internal static class BenchCommand
             EpBackendKind? other = parse.GetValue(compare);
             bool host = kind == EpBackendKind.Host;
             BenchMode benchMode = parse.GetValue(mode);
-            bool ncclInvolved = kind == EpBackendKind.Nccl || other == EpBackendKind.Nccl;
-            if (ncclInvolved && benchMode == BenchMode.LowLatency)
+            if (other is not null)
             {
-                Console.Error.WriteLine("The nccl backend has no low-latency mode; use --mode normal.");
-                return 2;
-            }
-            if (other is not null || ncclInvolved)
-            {
-                // A comparison covers normal mode; so does the nccl backend.
+                // A comparison covers normal mode.
                 benchMode = BenchMode.Normal;
             }
             // Started by `deepep launch` (or torchrun): this process is one rank of the group those variables describe.

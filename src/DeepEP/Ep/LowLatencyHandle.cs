@@ -15,10 +15,14 @@ public sealed record LowLatencyHandle(
     int Hidden,
     int NumExperts) : IDisposable
 {
-    /// <summary>Frees the source info and layout ranges.</summary>
+    /// <summary>What the backend that made this handle keeps for the combine (the NCCL backend's transfer plan); freed with the handle.</summary>
+    internal IDisposable? BackendState { get; init; }
+
+    /// <summary>Frees the source info, the layout ranges and the backend's state.</summary>
     public void Dispose()
     {
         PackedRecvSrcInfo.Dispose();
         PackedRecvLayoutRange.Dispose();
+        BackendState?.Dispose();
     }
 }

@@ -24,28 +24,16 @@ public sealed class LowLatencyKernelTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheReference(LowLatencyCase c)
-    {
-        int ranks = RequirePeers();
-        Dictionary<string, byte[]>[] reference = Run(ranks, EpBackendKind.Host, c);
-        PoolPoison.Fill(ranks);
-        Dictionary<string, byte[]>[] kernels = Run(ranks, EpBackendKind.Kernels, c);
-        for (int r = 0; r < ranks; r++)
-        {
-            foreach ((string name, byte[] expected) in reference[r])
-            {
-                byte[] actual = kernels[r][name];
-                Assert.True(expected.AsSpan().SequenceEqual(actual), $"rank {r}: {name} differs ({actual.Length} vs {expected.Length} bytes)");
-            }
-        }
-    }
+    public void MatchesTheReference(LowLatencyCase c) => LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, c);
 
     [Fact]
-    public void AThirdOutstandingHookIsRefused()
+    public void AThirdOutstandingHookIsRefused() => ThirdOutstandingHookIsRefused(EpBackendKind.Kernels);
+
+    internal static void ThirdOutstandingHookIsRefused(EpBackendKind backend)
     {
         int ranks = RequirePeers();
         var c = new LowLatencyCase(Tokens: 8, MaxTokens: 8, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: false);
-        string[] messages = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, r) => Create(g, r, c, EpBackendKind.Kernels), buffer =>
+        string[] messages = RankHarness.Run(ranks, backend, (g, r) => Create(g, r, c, backend), buffer =>
         {
             (Tensors.BFloat16[] xs, long[] topks, _) = c.Inputs(buffer.Rank);
             using var x = Tensors.DeviceTensor.FromArray<Tensors.BFloat16>(xs, [c.Tokens, c.Hidden], buffer.Device);
@@ -73,7 +61,4 @@ public sealed class LowLatencyKernelTests
         Assert.SkipUnless(CudaDevice.IsAvailable && CudaDevice.Count >= 2, "Needs at least two GPUs with peer access.");
         return CudaDevice.Count;
     }
-
-    private static Dictionary<string, byte[]>[] Run(int ranks, EpBackendKind backend, LowLatencyCase c) =>
-        RankHarness.Run(ranks, backend, (g, r) => Create(g, r, c, backend), b => LowLatencyScenario.Run(b, c));
 }

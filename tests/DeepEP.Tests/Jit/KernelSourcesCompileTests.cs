@@ -29,6 +29,10 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine<7168>" },
         { "deep_ep/impls/nccl_staging.cuh", "deep_ep::nccl_pack" },
         { "deep_ep/impls/nccl_staging.cuh", "deep_ep::nccl_reduce" },
+        { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_pack" },
+        { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_unpack" },
+        { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_gather" },
+        { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_reduce" },
     };
 
     [Theory]

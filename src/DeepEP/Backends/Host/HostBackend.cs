@@ -33,7 +33,7 @@ internal sealed class HostBackend : IEpBackend
     private readonly ProcessGroup _group;
     private readonly bool _enableShrink;
     private readonly bool[] _maskedRanks;
-    private readonly HostLowLatencyBuffers _lowLatencyBuffers = new();
+    private readonly LowLatencyCombineBuffers _lowLatencyBuffers = new(DeviceTensor.HostDevice);
 
     /// <summary>Creates the backend for this rank of <paramref name="group"/> (which the caller keeps owning).</summary>
     /// <param name="group">The expert-parallel group; every rank calls every operation in the same order.</param>

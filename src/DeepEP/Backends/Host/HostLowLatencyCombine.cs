@@ -13,7 +13,7 @@ internal static class HostLowLatencyCombine
     // A message is: local expert, source token, then the BF16 row.
     private const int MessageHeaderBytes = 2 * sizeof(int);
 
-    public static LowLatencyCombineResult Combine(ProcessGroup group, LowLatencyCombineRequest request, HostLowLatencyBuffers buffers, bool[] maskedRanks)
+    public static LowLatencyCombineResult Combine(ProcessGroup group, LowLatencyCombineRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
     {
         if (request.UseLogfmt)
         {

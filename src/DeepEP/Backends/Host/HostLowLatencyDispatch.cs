@@ -18,7 +18,7 @@ internal static class HostLowLatencyDispatch
     // A message is: local expert, source token, then the payload.
     private const int MessageHeaderBytes = 2 * sizeof(int);
 
-    public static LowLatencyDispatchResult Dispatch(ProcessGroup group, LowLatencyDispatchRequest request, HostLowLatencyBuffers buffers, bool[] maskedRanks)
+    public static LowLatencyDispatchResult Dispatch(ProcessGroup group, LowLatencyDispatchRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
     {
         var geometry = new Geometry(group.Size, request);
         int set = buffers.Acquire("LowLatencyDispatch");

@@ -19,9 +19,10 @@ namespace DeepEP.Backends.Nccl;
 /// counts remembered for the handle and do not synchronise.</para>
 /// <para>Every host wait is bounded by the buffer's timeout; on expiry or a peer's failure the communicator is aborted
 /// and the buffer is unusable. Ranks may be threads of one process or processes on one or several hosts.</para>
-/// <para>Low-latency mode is not implemented by this backend.</para>
+/// <para>Low-latency mode (NcclBackend.LowLatency.cs) waits on the host in every dispatch as well, so it is not
+/// CUDA-graph capturable either; its results are byte-identical to the host reference.</para>
 /// </remarks>
-internal sealed class NcclBackend : NormalModeOnlyBackend
+internal sealed partial class NcclBackend : IEpBackend
 {
     private const string CountStep = "dispatch count exchange";
 
@@ -46,20 +47,23 @@ internal sealed class NcclBackend : NormalModeOnlyBackend
         _comm = CudaStream.CreateHighPriority(Device);
         _order = new CommStreamOrder(_comm);
         _countsReady = new CudaEvent(Device);
+        _enableShrink = options.EnableShrink;
+        _maskedRanks = new bool[group.Size];
+        _lowLatencyBuffers = new LowLatencyCombineBuffers(Device);
     }
 
-    public override EpBackendKind Kind => EpBackendKind.Nccl;
+    public EpBackendKind Kind => EpBackendKind.Nccl;
 
-    public override int Device { get; }
+    public int Device { get; }
 
     private int NumRanks => _group.Size;
 
     private int Rank => _group.Rank;
 
-    public override DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
+    public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
         DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, NumRanks, streams);
 
-    public override DispatchResult Dispatch(NormalDispatchRequest request)
+    public DispatchResult Dispatch(NormalDispatchRequest request)
     {
         CudaStream compute = _order.ComputeStream(request.Streams);
         CudaStream outputs = _order.OutputStream(request.Streams, compute);
@@ -156,7 +160,7 @@ internal sealed class NcclBackend : NormalModeOnlyBackend
         return new DispatchResult(recvX, recvScales, recvTopkIdx, recvTopkWeights, perExpertList, handle, done);
     }
 
-    public override CombineResult Combine(NormalCombineRequest request)
+    public CombineResult Combine(NormalCombineRequest request)
     {
         CudaStream compute = _order.ComputeStream(request.Streams);
         DispatchHandle handle = request.Handle;
@@ -212,7 +216,7 @@ internal sealed class NcclBackend : NormalModeOnlyBackend
     }
 
     /// <summary>Waits (bounded) for this rank's queued work, then finalises the communicator collectively.</summary>
-    public override void Dispose()
+    public void Dispose()
     {
         try
         {
@@ -226,6 +230,7 @@ internal sealed class NcclBackend : NormalModeOnlyBackend
             _order.Dispose();
             _comm.Dispose();
             _counts?.Dispose();
+            DisposeLowLatency();
         }
     }
 

@@ -25,6 +25,10 @@ internal static class KernelDefines
         Size<LowLatencyCombineParams>("DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE"),
         Size<NcclPackParams>("DEEPEP_NCCL_PACK_PARAMS_SIZE"),
         Size<NcclReduceParams>("DEEPEP_NCCL_REDUCE_PARAMS_SIZE"),
+        Size<NcclLowLatencyPackParams>("DEEPEP_NCCL_LL_PACK_PARAMS_SIZE"),
+        Size<NcclLowLatencyUnpackParams>("DEEPEP_NCCL_LL_UNPACK_PARAMS_SIZE"),
+        Size<NcclLowLatencyGatherParams>("DEEPEP_NCCL_LL_GATHER_PARAMS_SIZE"),
+        Size<NcclLowLatencyReduceParams>("DEEPEP_NCCL_LL_REDUCE_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Size<T>(string macro)

@@ -1,10 +1,12 @@
+using DeepEP.Cuda;
 using DeepEP.Tensors;
 
-namespace DeepEP.Backends.Host;
+namespace DeepEP.Backends;
 
-// The host twin of the two low-latency buffer sets (spec §5.2): the set tracking every backend shares, plus each
-// set's combine send buffer, which zero-copy combine reads.
-internal sealed class HostLowLatencyBuffers : LowLatencyBufferSets, IDisposable
+// The two low-latency buffer sets (spec §5.2) of the backends without a symmetric buffer (host, NCCL): the set
+// tracking every backend shares, plus each set's combine send buffer, which zero-copy combine reads, in host memory
+// or on one device.
+internal sealed class LowLatencyCombineBuffers(int device) : LowLatencyBufferSets, IDisposable
 {
     private const int NumSets = 2;
 
@@ -20,7 +22,12 @@ internal sealed class HostLowLatencyBuffers : LowLatencyBufferSets, IDisposable
         if (buffer is null || !buffer.Shape.SequenceEqual(shape))
         {
             buffer?.Dispose();
-            buffer = DeviceTensor.EmptyStrided(DType.BFloat16, shape, [numRows * slotElements, slotElements, 1]);
+            buffer = DeviceTensor.EmptyStrided(DType.BFloat16, shape, [numRows * slotElements, slotElements, 1], device);
+            if (device != DeviceTensor.HostDevice)
+            {
+                // Pool memory is ready in the library stream's order; the caller may write it from any stream.
+                CudaStream.ForDevice(device).Synchronize();
+            }
             _combineSendBuffers[CurrentSet] = buffer;
         }
         return Borrow(buffer);
