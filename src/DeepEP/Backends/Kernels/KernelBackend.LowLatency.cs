@@ -186,9 +186,13 @@ internal sealed partial class KernelBackend
             throw new NotSupportedException(
                 $"Low-latency dispatch of H = {layout.Hidden}, K = {numTopk}, E = {layout.NumExperts} needs {needed} bytes of receive area per set, more than the {layout.RecvBytes} the buffer layout reserves; use more experts or a larger hidden size.");
         }
-        if (_mesh.NumRanks * layout.NumMaxDispatchTokensPerRank > 0xFFFF * 2 || layout.NumMaxDispatchTokensPerRank > 0xFFFF)
+        // The receive phase keeps one (source, token) int per packed row in shared memory, the token in 16 bits.
+        long selectionBytes = (long)_mesh.NumRanks * layout.NumMaxDispatchTokensPerRank * sizeof(int);
+        if (layout.NumMaxDispatchTokensPerRank > ushort.MaxValue || selectionBytes > LowLatencyKernels.MaxSharedMemoryBytes)
         {
-            throw new NotSupportedException($"numMaxDispatchTokensPerRank ({layout.NumMaxDispatchTokensPerRank}) must be below 65536 on the kernels backend.");
+            throw new NotSupportedException(
+                $"numMaxDispatchTokensPerRank ({layout.NumMaxDispatchTokensPerRank}) with {_mesh.NumRanks} ranks is too large for the kernels backend's receive phase: " +
+                $"R*N must be at most {LowLatencyKernels.MaxSharedMemoryBytes / sizeof(int)} and N at most {ushort.MaxValue}.");
         }
     }
 

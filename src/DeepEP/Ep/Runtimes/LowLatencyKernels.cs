@@ -18,6 +18,9 @@ internal static class LowLatencyKernels
     /// <summary>Byte offset of the mask inside <c>LowLatencyControl</c>.</summary>
     public const int MaskOffset = 4 * sizeof(int);
 
+    /// <summary>Dynamic shared memory a Hopper block may opt into (227 KiB).</summary>
+    public const int MaxSharedMemoryBytes = 227 * 1024;
+
     /// <summary>Most top-k slots the combine's receive phase keeps per token (<c>kMaxTopk</c>).</summary>
     public const int MaxTopk = 32;
 }
