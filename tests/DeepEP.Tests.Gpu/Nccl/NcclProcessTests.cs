@@ -4,14 +4,14 @@ using DeepEP.Tests.Gpu.Normal;
 namespace DeepEP.Tests.Gpu.Nccl;
 
 /// <summary>
-/// One process per GPU: <c>deepep launch</c> starts two <c>deepep bench --backend nccl</c> ranks, which check every
-/// result bit for bit. The second test emulates two nodes on one machine (a host id per rank, no peer-to-peer or
+/// One process per GPU: <c>deepep launch</c> starts two <c>deepep bench --backend nccl</c> ranks (normal and
+/// low-latency mode), which check every result. The second test emulates two nodes on one machine (a host id per rank, no peer-to-peer or
 /// shared-memory transport), so NCCL must use its network transport, and proves it from NCCL's own log.
 /// </summary>
 public sealed class NcclProcessTests
 {
     private static readonly string[] Bench =
-        ["bench", "--backend", "nccl", "--mode", "normal", "--tokens", "512", "--hidden", "2048", "--warmups", "1", "--iterations", "3"];
+        ["bench", "--backend", "nccl", "--mode", "all", "--tokens", "512", "--ll-tokens", "32", "--hidden", "2048", "--warmups", "1", "--iterations", "3"];
 
     [Fact]
     public async Task LaunchedProcessesMatchTheReference()
