@@ -19,27 +19,13 @@ internal sealed partial class KernelBackend
         LowLatencyResources ll = RequireLowLatency();
         CudaStream compute = ComputeStream(StreamOptions.Default);
         int ranks = _mesh.NumRanks;
-        int localExperts = request.NumExperts / ranks;
         int n = request.NumMaxDispatchTokensPerRank;
         int hidden = checked((int)request.X.Size(1));
         int numTopk = checked((int)request.TopkIdx.Size(1));
         var layout = new LowLatencyLayout(n, hidden, request.NumExperts);
         CheckLowLatencyFits(layout, numTopk, request.UseFp8);
-        long rows = (long)ranks * n;
-        int scaleColumns = request.UseUe8m0 ? layout.NumScales / 4 : layout.NumScales;
-
-        // One pool allocation for all outputs: the host cost of a call is mostly allocations and launches.
-        (DType, long[], long[]?)[] shapes =
-        [
-            (request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], null),
-            (DType.Int32, [localExperts], null),
-            (DType.Int32, [localExperts, rows], null),
-            (DType.Int64, [localExperts, ranks], null),
-            .. request.UseFp8 ? [(request.UseUe8m0 ? DType.Int32 : DType.Float32, new long[] { localExperts, rows, scaleColumns }, new long[] { scaleColumns * rows, 1, rows })] : Array.Empty<(DType, long[], long[]?)>(),
-        ];
-        DeviceTensor[] outputs = DeviceTensor.EmptyGroup(Device, compute, shapes);
-        DeviceTensor packedRecvX = outputs[0], packedRecvCount = outputs[1], srcInfo = outputs[2], layoutRange = outputs[3];
-        DeviceTensor? packedRecvXScales = request.UseFp8 ? outputs[4] : null;
+        (DeviceTensor packedRecvX, DeviceTensor? packedRecvXScales, DeviceTensor packedRecvCount, DeviceTensor srcInfo, DeviceTensor layoutRange) =
+            LowLatencyOutputs.Allocate(Device, compute, request, ranks);
 
         int set = ll.Sets.Acquire("LowLatencyDispatch");
         var p = new LowLatencyDispatchParams

@@ -37,22 +37,11 @@ internal sealed partial class NcclBackend
         int hidden = checked((int)request.X.Size(1));
         int numTopk = checked((int)request.TopkIdx.Size(1));
         int numScales = hidden / Fp8Cast.ChannelsPerScale;
-        long rows = (long)ranks * n;
-        int scaleColumns = request.UseUe8m0 ? numScales / Fp8Cast.ScalesPerUe8m0Word : numScales;
         int messageBytes = MessageHeaderBytes + (request.UseFp8 ? hidden + (numScales * sizeof(float)) : hidden * sizeof(ushort));
 
-        (DType, long[], long[]?)[] shapes =
-        [
-            (request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], null),
-            (DType.Int32, [localExperts], null),
-            (DType.Int32, [localExperts, rows], null),
-            (DType.Int64, [localExperts, ranks], null),
-            .. request.UseFp8 ? [(request.UseUe8m0 ? DType.Int32 : DType.Float32, new long[] { localExperts, rows, scaleColumns }, new long[] { scaleColumns * rows, 1, rows })] : Array.Empty<(DType, long[], long[]?)>(),
-        ];
         int set = _lowLatencyBuffers.Acquire("LowLatencyDispatch");
-        DeviceTensor[] outputs = DeviceTensor.EmptyGroup(Device, compute, shapes);
-        DeviceTensor packedRecvX = outputs[0], packedRecvCount = outputs[1], srcInfo = outputs[2], layoutRange = outputs[3];
-        DeviceTensor? packedRecvXScales = request.UseFp8 ? outputs[4] : null;
+        (DeviceTensor packedRecvX, DeviceTensor? packedRecvXScales, DeviceTensor packedRecvCount, DeviceTensor srcInfo, DeviceTensor layoutRange) =
+            LowLatencyOutputs.Allocate(Device, compute, request, ranks);
 
         _order.Begin(StreamOptions.Default, compute);
 
