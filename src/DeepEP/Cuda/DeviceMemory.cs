@@ -102,8 +102,17 @@ internal sealed class DeviceMemory : SafeHandle
     }
 
     /// <summary>Queues a copy of <paramref name="bytes"/> on <paramref name="stream"/> (the library stream when null).</summary>
-    public static void CopyAsync(int device, nint destination, nint source, long bytes, CudaStream? stream) =>
-        Enqueue(device, bytes, stream, s => CudaDriver.cuMemcpyAsync(destination, source, (nuint)bytes, s), nameof(CudaDriver.cuMemcpyAsync));
+    public static void CopyAsync(int device, nint destination, nint source, long bytes, CudaStream? stream)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes == 0)
+        {
+            return;
+        }
+        CudaDevice owner = CudaDevice.Get(device);
+        using CudaContextScope scope = owner.Activate();
+        Check(CudaDriver.cuMemcpyAsync(destination, source, (nuint)bytes, (stream ?? owner.LibraryStream).Handle));
+    }
 
     /// <summary>
     /// Queues a copy between two devices' memory on <paramref name="stream"/> (<paramref name="destinationDevice"/>'s
@@ -123,16 +132,20 @@ internal sealed class DeviceMemory : SafeHandle
     }
 
     /// <summary>Queues a fill of <paramref name="bytes"/> bytes with <paramref name="value"/> on <paramref name="stream"/> (the library stream when null).</summary>
-    public static void Fill(int device, nint destination, byte value, long bytes, CudaStream? stream) =>
-        Enqueue(device, bytes, stream, s => CudaDriver.cuMemsetD8Async(destination, value, (nuint)bytes, s), nameof(CudaDriver.cuMemsetD8Async));
+    public static void Fill(int device, nint destination, byte value, long bytes, CudaStream? stream)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        if (bytes == 0)
+        {
+            return;
+        }
+        CudaDevice owner = CudaDevice.Get(device);
+        using CudaContextScope scope = owner.Activate();
+        Check(CudaDriver.cuMemsetD8Async(destination, value, (nuint)bytes, (stream ?? owner.LibraryStream).Handle));
+    }
 
     /// <summary>Queues a fill of <paramref name="count"/> 32-bit words with <paramref name="value"/> on <paramref name="stream"/> (the library stream when null).</summary>
-    public static void Fill32(int device, nint destination, int value, long count, CudaStream? stream) =>
-        Enqueue(device, count, stream, s => CudaDriver.cuMemsetD32Async(destination, (uint)value, (nuint)count, s), nameof(CudaDriver.cuMemsetD32Async));
-
-    // The shared shape of the stream-ordered memory operations: nothing to do for 0 elements, else the call with
-    // the device's context current on `stream` (the library stream when null).
-    private static void Enqueue(int device, long count, CudaStream? stream, Func<nint, CuResult> call, string name)
+    public static void Fill32(int device, nint destination, int value, long count, CudaStream? stream)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (count == 0)
@@ -141,7 +154,7 @@ internal sealed class DeviceMemory : SafeHandle
         }
         CudaDevice owner = CudaDevice.Get(device);
         using CudaContextScope scope = owner.Activate();
-        Check(call((stream ?? owner.LibraryStream).Handle), name);
+        Check(CudaDriver.cuMemsetD32Async(destination, (uint)value, (nuint)count, (stream ?? owner.LibraryStream).Handle));
     }
 
     /// <inheritdoc />
