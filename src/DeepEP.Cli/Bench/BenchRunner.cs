@@ -63,7 +63,7 @@ internal static class BenchRunner
         long nvlBytes = Math.Max(s.DispatchConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks, s.Tokens, s.Topk), s.CombineConfig.GetNvlBufferSizeHint(s.Hidden * 2L, s.Ranks, s.Tokens, s.Topk));
         long rdmaBytes = s.Mode == BenchMode.Normal ? 0 : EpBuffer.GetLowLatencyRdmaSizeHint(s.LowLatencyTokens, s.Hidden, s.Ranks, s.LowLatencyExperts);
         // Expert ids are generated valid; checking them would copy topk to the host inside every timed call.
-        var options = new EpBufferOptions { Backend = s.Backend, Device = group.LocalRank, ValidateExpertIds = false };
+        var options = new EpBufferOptions { Backend = s.Backend, ValidateExpertIds = false };
         using var buffer = new EpBuffer(group, nvlBytes, rdmaBytes, lowLatencyMode: s.Mode != BenchMode.Normal, options);
         var measurements = new List<RankMeasurement>();
         if (s.Mode != BenchMode.LowLatency)

@@ -24,10 +24,10 @@ internal static class BackendFactory
         };
     }
 
-    /// <summary>This rank's GPU: the options' device, else the group's local rank; it must exist.</summary>
+    /// <summary>This rank's GPU: the options' device, else <see cref="EpBuffer.GetDefaultDevice"/>; it must exist.</summary>
     public static int ResolveDevice(ProcessGroup group, EpBufferOptions options)
     {
-        int device = options.Device ?? group.LocalRank;
+        int device = options.Device ?? EpBuffer.GetDefaultDevice(group);
         if (device < 0 || device >= CudaDevice.Count)
         {
             throw new ArgumentException($"Device {device} does not exist: {CudaDevice.Count} GPU(s) are visible; set EpBufferOptions.Device.", nameof(options));

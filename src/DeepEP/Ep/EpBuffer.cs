@@ -80,6 +80,15 @@ public sealed class EpBuffer : IDisposable
     /// <summary>Device of this rank's tensors (<see cref="DeviceTensor.HostDevice"/> for the host backend).</summary>
     public int Device => _backend.Device;
 
+    /// <summary>
+    /// The GPU a rank of <paramref name="group"/> uses when <see cref="EpBufferOptions.Device"/> is not set: its local
+    /// rank modulo the visible devices (ranks as threads: rank % count; one process per rank: LOCAL_RANK % count), so
+    /// more ranks than GPUs share them round-robin.
+    /// </summary>
+    /// <exception cref="GpuUnavailableException">No GPU is usable.</exception>
+    public static int GetDefaultDevice(ProcessGroup group) =>
+        (group ?? throw new ArgumentNullException(nameof(group))).LocalRank % CudaDevice.Count;
+
     /// <summary>Sets the SM count of default configurations (DeepEP's <c>Buffer.set_num_sms</c>); must be even and positive.</summary>
     public static void SetNumSms(int numSms)
     {
