@@ -28,7 +28,7 @@ internal static class BenchCommand
         var topk = new Option<int>("--topk") { Description = "Experts per token.", DefaultValueFactory = _ => 8 };
         var experts = new Option<int>("--experts") { Description = "Experts in normal mode.", DefaultValueFactory = _ => 256 };
         var llExperts = new Option<int>("--ll-experts") { Description = "Experts in low-latency mode.", DefaultValueFactory = _ => 288 };
-        var sms = new Option<int>("--num-sms") { Description = "SMs for normal-mode kernels (even).", DefaultValueFactory = _ => 24 };
+        var sms = new Option<int?>("--num-sms") { Description = "SMs per rank for normal-mode kernels (even; default 24, or an even share of the GPU when ranks share one)." };
         var warmups = new Option<int?>("--warmups") { Description = "Untimed calls per operation (default 10 on GPUs, 2 on the host)." };
         var iterations = new Option<int?>("--iterations") { Description = "Timed calls per operation (default 50 on GPUs, as upstream; 5 on the host)." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random inputs.", DefaultValueFactory = _ => 0 };
@@ -57,9 +57,12 @@ internal static class BenchCommand
             }
             // Started by `deepep launch` (or torchrun): this process is one rank of the group those variables describe.
             using ProcessGroup? group = EpEnvironment.Current.DistributedVariables["RANK"] is null ? null : ProcessGroup.FromEnvironment();
+            int rankCount = group?.Size ?? parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count);
+            // Ranks land on GPU LOCAL_RANK % count (processes) or rank % count (threads); a shared GPU splits its SMs.
+            int ranksOnHost = group?.LocalSize ?? rankCount;
             var settings = new BenchSettings(
                 benchMode,
-                group?.Size ?? parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count),
+                rankCount,
                 kind,
                 parse.GetValue(tokens) ?? (host ? HostTokens : 4096),
                 parse.GetValue(llTokens) ?? (host ? HostLowLatencyTokens : 128),
@@ -67,7 +70,7 @@ internal static class BenchCommand
                 parse.GetValue(topk),
                 parse.GetValue(experts),
                 parse.GetValue(llExperts),
-                parse.GetValue(sms),
+                parse.GetValue(sms) ?? (host ? RankPlacement.DefaultSms : RankPlacement.Sms(ranksOnHost, CudaDevice.Count, CudaDevice.Get(0).MultiprocessorCount)),
                 parse.GetValue(warmups) ?? (host ? 2 : 10),
                 parse.GetValue(iterations) ?? (host ? 5 : 50),
                 parse.GetValue(seed));
@@ -80,6 +83,14 @@ internal static class BenchCommand
             if (host && !CudaDevice.IsAvailable && group is null)
             {
                 console.MarkupLine($"[yellow]No GPU visible: running the CPU reference backend with {settings.Ranks} simulated ranks.[/]");
+            }
+            if (!host && (group?.Rank ?? 0) == 0)
+            {
+                console.MarkupLine($"Ranks on GPUs: {Markup.Escape(string.Join("; ", RankPlacement.Describe(ranksOnHost, CudaDevice.Count)))}");
+                if (RankPlacement.SharedGpuCaveat(ranksOnHost, CudaDevice.Count) is { } caveat)
+                {
+                    console.MarkupLine($"[yellow]{Markup.Escape(caveat)}[/]");
+                }
             }
             if (group is not null)
             {

@@ -1,3 +1,4 @@
+using DeepEP.Cli.Bench;
 using System.CommandLine;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
@@ -78,6 +79,12 @@ public static class InfoCommand
                 peers.AddRow(row.ToArray());
             }
             AnsiConsole.Write(peers);
+        }
+        // Where bench's ranks run by default, and at 8 ranks (more ranks than GPUs share them round-robin).
+        foreach (int ranks in new[] { CudaDevice.Count, 8 }.Distinct())
+        {
+            string caveat = RankPlacement.PerGpu(ranks, CudaDevice.Count) > 1 ? $" ({RankPlacement.PerGpu(ranks, CudaDevice.Count)} per GPU: correctness, not NVLink figures)" : "";
+            AnsiConsole.MarkupLine(Markup.Escape($"{ranks} ranks (rank or LOCAL_RANK % {CudaDevice.Count}): {string.Join("; ", RankPlacement.Describe(ranks, CudaDevice.Count))}{caveat}"));
         }
         return 0;
     }

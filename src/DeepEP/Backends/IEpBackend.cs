@@ -16,6 +16,9 @@ internal interface IEpBackend : IDisposable
     /// <summary>Device ordinal the backend's tensors live on, or <see cref="DeviceTensor.HostDevice"/>.</summary>
     int Device { get; }
 
+    /// <summary>SMs this rank's kernels may hold at once (its GPU's, split among the ranks sharing it); 0 on the host.</summary>
+    int SmBudget { get; }
+
     /// <summary>Spec §1.</summary>
     DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams);
 

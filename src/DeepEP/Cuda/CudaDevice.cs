@@ -14,15 +14,17 @@ public sealed partial class CudaDevice
 {
     private static readonly Lazy<CudaDevice[]> s_devices = new(CreateDevices);
 
+    // Per thread, as PyTorch's current stream: ranks that are threads sharing one GPU must not queue behind each other.
+    [ThreadStatic]
+    private static Dictionary<int, CudaStream>? t_libraryStreams;
+
     private readonly Lazy<PrimaryContextHandle> _context;
-    private readonly Lazy<CudaStream> _libraryStream;
     private readonly Lazy<bool> _poolConfigured;
 
     private CudaDevice(int ordinal)
     {
         Ordinal = ordinal;
         _context = new Lazy<PrimaryContextHandle>(() => PrimaryContextHandle.Retain(ordinal));
-        _libraryStream = new Lazy<CudaStream>(() => CudaStream.CreateLibraryStream(this));
         _poolConfigured = new Lazy<bool>(ConfigurePool);
     }
 
@@ -125,8 +127,25 @@ public sealed partial class CudaDevice
         System.Globalization.CultureInfo.InvariantCulture,
         $"{GetAttribute(CudaDeviceAttribute.PciDomainId):x4}:{GetAttribute(CudaDeviceAttribute.PciBusId):x2}:{GetAttribute(CudaDeviceAttribute.PciDeviceId):x2}");
 
-    /// <summary>The library's default stream for this device (non-blocking; used when an operation is given no stream). Never disposed.</summary>
-    public CudaStream LibraryStream => _libraryStream.Value;
+    /// <summary>
+    /// The library's default stream for this device on the calling thread (non-blocking; used when an operation is given
+    /// no stream). Each thread has its own, as PyTorch's current stream is per thread, so ranks that are threads of one
+    /// process sharing a GPU never wait behind each other's kernels; work handed between threads must be ordered by the
+    /// caller (an event, or a stream passed explicitly). Never disposed by the library; released when its thread ends.
+    /// </summary>
+    public CudaStream LibraryStream
+    {
+        get
+        {
+            Dictionary<int, CudaStream> streams = t_libraryStreams ??= [];
+            if (!streams.TryGetValue(Ordinal, out CudaStream? stream))
+            {
+                stream = CudaStream.CreateLibraryStream(this);
+                streams.Add(Ordinal, stream);
+            }
+            return stream;
+        }
+    }
 
     /// <summary>The retained primary context (a <c>CUcontext</c>).</summary>
     internal nint Context => _context.Value.DangerousGetHandle();

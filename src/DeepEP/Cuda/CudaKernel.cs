@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using DeepEP.Interop;
 using static DeepEP.Cuda.CudaCheck;
 
@@ -13,6 +14,8 @@ internal sealed class CudaKernel
     private const int DefaultSharedMemoryLimit = 48 * 1024;
 
     private readonly CudaModule _module;
+    private readonly ConcurrentDictionary<(int BlockSize, int SharedBytes), int> _occupancy = new();
+    private readonly Lock _optInLock = new();
     private int _dynamicSharedMemoryOptIn = DefaultSharedMemoryLimit;
 
     internal CudaKernel(CudaModule module, nint function, string name)
@@ -44,13 +47,15 @@ internal sealed class CudaKernel
     /// <summary>Sets a <c>CUfunction_attribute</c>.</summary>
     public void SetAttribute(int attribute, int value) => Check(CudaDriver.cuFuncSetAttribute(Function, attribute, value));
 
-    /// <summary>How many blocks of <paramref name="blockSize"/> threads fit on one SM at once.</summary>
-    public int MaxActiveBlocksPerMultiprocessor(int blockSize, int dynamicSharedMemoryBytes = 0)
-    {
-        using CudaContextScope scope = CudaDevice.Get(Device).Activate();
-        Check(CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Function, blockSize, (nuint)dynamicSharedMemoryBytes));
-        return blocks;
-    }
+    /// <summary>How many blocks of <paramref name="blockSize"/> threads fit on one SM at once (remembered per shape).</summary>
+    public int MaxActiveBlocksPerMultiprocessor(int blockSize, int dynamicSharedMemoryBytes = 0) =>
+        _occupancy.GetOrAdd((blockSize, dynamicSharedMemoryBytes), key =>
+        {
+            using CudaContextScope scope = CudaDevice.Get(Device).Activate();
+            OptInSharedMemory(key.SharedBytes);
+            Check(CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Function, key.BlockSize, (nuint)key.SharedBytes));
+            return blocks;
+        });
 
     /// <summary>Launches with <paramref name="parameters"/> as the kernel's single by-value argument.</summary>
     public unsafe void Launch<T>(in KernelLaunchConfig config, in T parameters)
@@ -74,11 +79,7 @@ internal sealed class CudaKernel
     {
         CudaDevice device = CudaDevice.Get(Device);
         using CudaContextScope scope = device.Activate();
-        if (config.SharedMemoryBytes > _dynamicSharedMemoryOptIn)
-        {
-            SetAttribute(CudaDriver.FunctionAttributeMaxDynamicSharedSizeBytes, config.SharedMemoryBytes);
-            _dynamicSharedMemoryOptIn = config.SharedMemoryBytes;
-        }
+        OptInSharedMemory(config.SharedMemoryBytes);
         nint stream = (config.Stream ?? device.LibraryStream).Handle;
         if (!config.Cooperative && config.Cluster is null)
         {
@@ -113,6 +114,23 @@ internal sealed class CudaKernel
             NumAttributes = count,
         };
         Check(CudaDriver.cuLaunchKernelEx(&launch, Function, arguments, null));
+    }
+
+    // Ranks sharing a device share this kernel: the limit only grows, under a lock, so no launch sees a smaller one.
+    private void OptInSharedMemory(int bytes)
+    {
+        if (bytes <= Volatile.Read(ref _dynamicSharedMemoryOptIn))
+        {
+            return;
+        }
+        lock (_optInLock)
+        {
+            if (bytes > _dynamicSharedMemoryOptIn)
+            {
+                SetAttribute(CudaDriver.FunctionAttributeMaxDynamicSharedSizeBytes, bytes);
+                Volatile.Write(ref _dynamicSharedMemoryOptIn, bytes);
+            }
+        }
     }
 
     /// <inheritdoc />

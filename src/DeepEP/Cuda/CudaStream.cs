@@ -67,7 +67,7 @@ public sealed class CudaStream : IDisposable
         }
     }
 
-    /// <summary>The library's stream for <paramref name="device"/> (what a null stream argument means).</summary>
+    /// <summary>The calling thread's library stream for <paramref name="device"/> (what a null stream argument means; see <see cref="CudaDevice.LibraryStream"/>).</summary>
     public static CudaStream ForDevice(int device) => CudaDevice.Get(device).LibraryStream;
 
     /// <summary>A stream with the highest priority the device offers (DeepEP's communication stream).</summary>

@@ -81,6 +81,13 @@ public sealed class EpBuffer : IDisposable
     public int Device => _backend.Device;
 
     /// <summary>
+    /// SMs this rank may use at once: its GPU's SM count divided by the ranks of the group sharing a GPU (the smallest
+    /// share in the group), 0 on the host backend. A normal-mode <see cref="EpConfig.NumSms"/> above it is refused,
+    /// since ranks on one GPU wait for each other's kernels; low-latency grids are clamped to it.
+    /// </summary>
+    public int SmBudget => _backend.SmBudget;
+
+    /// <summary>
     /// The GPU a rank of <paramref name="group"/> uses when <see cref="EpBufferOptions.Device"/> is not set: its local
     /// rank modulo the visible devices (ranks as threads: rank % count; one process per rank: LOCAL_RANK % count), so
     /// more ranks than GPUs share them round-robin.

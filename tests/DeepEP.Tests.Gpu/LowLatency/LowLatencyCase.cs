@@ -3,7 +3,7 @@ using DeepEP.Tensors;
 namespace DeepEP.Tests.Gpu.LowLatency;
 
 /// <summary>One low-latency configuration and its per-rank inputs (fresh random data, seeded by case and rank).</summary>
-public sealed record LowLatencyCase(
+internal sealed record LowLatencyCase(
     int Tokens,
     int MaxTokens,
     int Hidden,
@@ -16,7 +16,8 @@ public sealed record LowLatencyCase(
     bool Hook = false,
     bool ZeroCopy = false,
     bool AsyncFinish = false,
-    int Seed = 1)
+    int Seed = 1,
+    bool Skewed = false)
 {
     /// <summary>Bytes of a low-latency buffer for this case.</summary>
     public long BufferBytes(int ranks) => Ep.EpBuffer.GetLowLatencyRdmaSizeHint(MaxTokens, Hidden, ranks, Experts);
@@ -40,6 +41,10 @@ public sealed record LowLatencyCase(
                 topk[(t * Topk) + k] = experts[k];
                 weights[(t * Topk) + k] = (float)random.NextDouble();
             }
+        }
+        if (Skewed)
+        {
+            Support.SkewedRouting.Apply(random, topk, Topk);
         }
         for (int m = 0; m < MaskedSlots && Tokens > 0; m++)
         {

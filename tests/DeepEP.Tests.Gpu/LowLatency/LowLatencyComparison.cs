@@ -1,6 +1,7 @@
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.Normal;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.LowLatency;
 
@@ -12,26 +13,19 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 internal static class LowLatencyComparison
 {
     /// <param name="backend">The backend compared with the host reference.</param>
+    /// <param name="ranks">Ranks, as threads on the visible GPUs round-robin.</param>
     /// <param name="c">The case.</param>
     /// <param name="prepare">Runs on every rank before the scenario (e.g. masking); with it the buffers allow masking and the final mask is compared too.</param>
-    public static void MatchesReference(EpBackendKind backend, LowLatencyCase c, Action<EpBuffer>? prepare = null)
+    public static void MatchesReference(EpBackendKind backend, int ranks, LowLatencyCase c, Action<EpBuffer>? prepare = null)
     {
-        int ranks = LowLatencyKernelTests.RequirePeers();
+        GpuRanks.Require();
         Dictionary<string, byte[]>[] reference = Run(ranks, EpBackendKind.Host, c, prepare);
-        PoolPoison.Fill(ranks);
-        Dictionary<string, byte[]>[] actual = Run(ranks, backend, c, prepare);
-        for (int r = 0; r < ranks; r++)
-        {
-            foreach ((string name, byte[] expected) in reference[r])
-            {
-                byte[] got = actual[r][name];
-                Assert.True(expected.AsSpan().SequenceEqual(got), $"{backend} rank {r}: {name} differs ({got.Length} vs {expected.Length} bytes)");
-            }
-        }
+        PoolPoison.Fill();
+        Snapshots.RequireEqual(backend, reference, Run(ranks, backend, c, prepare));
     }
 
     private static Dictionary<string, byte[]>[] Run(int ranks, EpBackendKind backend, LowLatencyCase c, Action<EpBuffer>? prepare) =>
-        RankHarness.Run(ranks, backend, (g, r) => LowLatencyKernelTests.Create(g, r, c, backend, shrink: prepare is not null), b =>
+        RankHarness.Run(ranks, backend, (g, _) => LowLatencyKernelTests.Create(g, c, backend, shrink: prepare is not null), b =>
         {
             prepare?.Invoke(b);
             Dictionary<string, byte[]> results = LowLatencyScenario.Run(b, c);

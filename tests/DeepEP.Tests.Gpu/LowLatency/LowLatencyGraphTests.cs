@@ -1,7 +1,7 @@
 using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
-using DeepEP.Tests.Gpu.Normal;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.LowLatency;
 
@@ -13,12 +13,15 @@ public sealed class LowLatencyGraphTests
 {
     private const int Replays = 100;
 
-    [Fact]
-    public void ReplaysWithFreshInputsMatchTheReference()
+    public static TheoryData<int> Ranks => GpuRanks.Each();
+
+    [Theory]
+    [MemberData(nameof(Ranks))]
+    public void ReplaysWithFreshInputsMatchTheReference(int ranks)
     {
-        int ranks = LowLatencyKernelTests.RequirePeers();
+        GpuRanks.Require();
         var c = new LowLatencyCase(Tokens: 32, MaxTokens: 32, Hidden: 2048, Experts: 16, Topk: 4, MaskedSlots: 3, UseFp8: false);
-        int[] mismatches = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, r) => LowLatencyKernelTests.Create(g, r, c, EpBackendKind.Kernels), buffer =>
+        int[] mismatches = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, _) => LowLatencyKernelTests.Create(g, c, EpBackendKind.Kernels), buffer =>
         {
             int device = buffer.Device;
             CudaStream stream = CudaStream.ForDevice(device);

@@ -1,6 +1,5 @@
-using DeepEP.Cuda;
 using DeepEP.Ep;
-using DeepEP.Tests.Gpu.Normal;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.LowLatency;
 
@@ -11,29 +10,30 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 /// </summary>
 public sealed class LowLatencyKernelTests
 {
-    public static TheoryData<LowLatencyCase> Cases => new()
-    {
-        new LowLatencyCase(Tokens: 1, MaxTokens: 8, Hidden: 2048, Experts: 16, Topk: 4, MaskedSlots: 0, UseFp8: false),
-        new LowLatencyCase(Tokens: 64, MaxTokens: 64, Hidden: 7168, Experts: 32, Topk: 8, MaskedSlots: 10, UseFp8: true),
-        new LowLatencyCase(Tokens: 50, MaxTokens: 64, Hidden: 7168, Experts: 32, Topk: 8, MaskedSlots: 5, UseFp8: true, RoundScale: true, Hook: true),
-        new LowLatencyCase(Tokens: 64, MaxTokens: 96, Hidden: 8192, Experts: 24, Topk: 6, MaskedSlots: 3, UseFp8: true, RoundScale: true, UseUe8m0: true, AsyncFinish: true),
-        new LowLatencyCase(Tokens: 128, MaxTokens: 128, Hidden: 2560, Experts: 48, Topk: 8, MaskedSlots: 0, UseFp8: false, ZeroCopy: true),
-        new LowLatencyCase(Tokens: 33, MaxTokens: 40, Hidden: 384, Experts: 64, Topk: 11, MaskedSlots: 7, UseFp8: false, Hook: true, ZeroCopy: true),
-        new LowLatencyCase(Tokens: 0, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: true),
-    };
+    public static TheoryData<int, string> Suite => GpuRanks.Cross(LowLatencyCases.Suite.Keys);
+
+    public static TheoryData<int, string> Shapes => GpuRanks.Cross(LowLatencyCases.Shapes.Keys, ShapeCases.Counts);
+
+    public static TheoryData<int> Ranks => GpuRanks.Each();
 
     [Theory]
-    [MemberData(nameof(Cases))]
-    public void MatchesTheReference(LowLatencyCase c) => LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, c);
+    [MemberData(nameof(Suite))]
+    public void MatchesTheReference(int ranks, string name) => LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Suite[name]);
 
-    [Fact]
-    public void AThirdOutstandingHookIsRefused() => ThirdOutstandingHookIsRefused(EpBackendKind.Kernels);
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void ProductionShapesMatchTheReference(int ranks, string name) =>
+        LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Shapes[name]);
 
-    internal static void ThirdOutstandingHookIsRefused(EpBackendKind backend)
+    [Theory]
+    [MemberData(nameof(Ranks))]
+    public void AThirdOutstandingHookIsRefused(int ranks) => ThirdOutstandingHookIsRefused(EpBackendKind.Kernels, ranks);
+
+    internal static void ThirdOutstandingHookIsRefused(EpBackendKind backend, int ranks)
     {
-        int ranks = RequirePeers();
+        GpuRanks.Require();
         var c = new LowLatencyCase(Tokens: 8, MaxTokens: 8, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: false);
-        string[] messages = RankHarness.Run(ranks, backend, (g, r) => Create(g, r, c, backend), buffer =>
+        string[] messages = RankHarness.Run(ranks, backend, (g, r) => Create(g, c, backend), buffer =>
         {
             (Tensors.BFloat16[] xs, long[] topks, _) = c.Inputs(buffer.Rank);
             using var x = Tensors.DeviceTensor.FromArray<Tensors.BFloat16>(xs, [c.Tokens, c.Hidden], buffer.Device);
@@ -52,13 +52,8 @@ public sealed class LowLatencyKernelTests
         Assert.All(messages, m => Assert.Contains("at most two", m, StringComparison.Ordinal));
     }
 
-    internal static EpBuffer Create(Distributed.ProcessGroup group, int rank, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
+    /// <summary>A low-latency buffer for <paramref name="c"/> on the rank's default GPU.</summary>
+    internal static EpBuffer Create(Distributed.ProcessGroup group, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
         new(group, 0, c.BufferBytes(group.Size), lowLatencyMode: true,
-            new EpBufferOptions { Backend = backend, Device = rank, EnableShrink = shrink, Timeout = TimeSpan.FromSeconds(timeoutSeconds) });
-
-    internal static int RequirePeers()
-    {
-        Assert.SkipUnless(CudaDevice.IsAvailable && CudaDevice.Count >= 2, "Needs at least two GPUs with peer access.");
-        return CudaDevice.Count;
-    }
+            new EpBufferOptions { Backend = backend, EnableShrink = shrink, Timeout = TimeSpan.FromSeconds(timeoutSeconds) });
 }

@@ -1,6 +1,7 @@
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.Normal;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.Nccl;
 
@@ -10,7 +11,7 @@ public sealed class NcclFailureTests
     [Fact]
     public void AMissingPeerTimesOutNamingTheStep()
     {
-        BackendComparison.SkipWithoutTwoGpus();
+        Assert.SkipWhen(GpuRanks.NcclRanks < 2, "A missing NCCL peer needs a second rank, and NCCL allows one rank per GPU: needs two GPUs.");
         // Rank 1 never dispatches: rank 0's count exchange cannot finish and must be aborted at the deadline.
         Func<DispatchResult> dispatch = LonelyRank.DispatchOnRankZero(EpBackendKind.Nccl, TimeSpan.FromSeconds(3));
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -27,9 +28,9 @@ public sealed class NcclFailureTests
     [Fact]
     public void TooFewWorstTokensFailOnEveryRank()
     {
-        BackendComparison.SkipWithoutTwoGpus();
+        int ranks = GpuRanks.NcclRanks;
         var c = new NormalCase(64, 256, 8, 2, Seed: 11);
-        Exception e = Assert.Throws<AggregateException>(() => RankHarness.Run(2, EpBackendKind.Nccl, 1L << 28, buffer =>
+        Exception e = Assert.Throws<AggregateException>(() => RankHarness.Run(ranks, EpBackendKind.Nccl, nvlBytes: 1L << 28, body: buffer =>
         {
             RankInputs inputs = c.For(buffer.Rank);
             using DeviceTensor x = inputs.XOn(buffer.Device);
@@ -40,7 +41,7 @@ public sealed class NcclFailureTests
                 numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, numWorstTokens: 1);
         }));
         var failures = ((AggregateException)e).InnerExceptions;
-        Assert.Equal(2, failures.Count);
+        Assert.Equal(ranks, failures.Count);
         Assert.All(failures, f => Assert.Contains("numWorstTokens", f.Message));
     }
 }

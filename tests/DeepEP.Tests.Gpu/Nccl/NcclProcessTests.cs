@@ -1,5 +1,5 @@
 using DeepEP.Cli.Launch;
-using DeepEP.Tests.Gpu.Normal;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.Nccl;
 
@@ -16,7 +16,7 @@ public sealed class NcclProcessTests
     [Fact]
     public async Task LaunchedProcessesMatchTheReference()
     {
-        BackendComparison.SkipWithoutTwoGpus();
+        Assert.SkipWhen(GpuRanks.NcclRanks < 2, "Two NCCL processes need two GPUs: NCCL allows one rank per GPU.");
         string log = await LaunchAsync([Cli(), .. Bench]);
         Assert.Contains("[rank 0] deepep bench backend nccl, 2 ranks", log);
     }
@@ -24,7 +24,7 @@ public sealed class NcclProcessTests
     [Fact]
     public async Task EmulatedTwoNodesUseTheNetworkTransport()
     {
-        BackendComparison.SkipWithoutTwoGpus();
+        Assert.SkipWhen(GpuRanks.NcclRanks < 2, "Two NCCL processes need two GPUs: NCCL allows one rank per GPU.");
         // A distinct NCCL_HOSTID per rank makes NCCL see two hosts; with P2P and SHM off only NET remains.
         string log = await LaunchAsync(["sh", "-c",
             "NCCL_HOSTID=emulated-node-$RANK NCCL_P2P_DISABLE=1 NCCL_SHM_DISABLE=1 NCCL_IB_DISABLE=1 NCCL_NET=Socket NCCL_DEBUG=INFO exec \"$0\" \"$@\"",

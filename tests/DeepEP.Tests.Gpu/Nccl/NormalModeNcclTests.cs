@@ -1,30 +1,34 @@
 using DeepEP.Ep;
 using DeepEP.Tests.Gpu.Normal;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.Nccl;
 
-/// <summary>The NCCL backend against the CPU reference, ranks as threads of this process: every output and handle tensor byte-identical.</summary>
+/// <summary>
+/// The NCCL backend against the CPU reference, one rank per visible GPU as threads of this process (one rank alone on
+/// a one-GPU machine: NCCL refuses two ranks on one GPU): every output and handle tensor byte-identical.
+/// </summary>
 public sealed class NormalModeNcclTests
 {
+    public static TheoryData<string> Suite => new(NormalCases.Suite.Keys);
+
     [Theory]
-    [MemberData(nameof(NormalModeKernelTests.Cases), MemberType = typeof(NormalModeKernelTests))]
-    public void MatchesTheReference(int tokens, int hidden, int experts, int topk, int masked, int alignment)
-    {
-        BackendComparison.SkipWithoutTwoGpus();
-        BackendComparison.MatchesReference(EpBackendKind.Nccl, new NormalCase(tokens, hidden, experts, topk, Seed: tokens + hidden, MaskedSlots: masked), alignment, numSms: 24, asyncFinish: false);
-    }
+    [MemberData(nameof(Suite))]
+    public void MatchesTheReference(string name) =>
+        BackendComparison.MatchesReference(EpBackendKind.Nccl, GpuRanks.NcclRanks, NormalCases.Suite[name]);
 
     [Fact]
-    public void AsyncFinishMatchesTheReference()
+    public void TwoRanksOnOneGpuAreRefusedBeforeNcclIsAsked()
     {
-        BackendComparison.SkipWithoutTwoGpus();
-        BackendComparison.MatchesReference(EpBackendKind.Nccl, new NormalCase(256, 1024, 32, 4, Seed: 7), 1, numSms: 8, asyncFinish: true);
-    }
-
-    [Fact]
-    public void AllTokensToOneExpertMatchTheReference()
-    {
-        BackendComparison.SkipWithoutTwoGpus();
-        BackendComparison.MatchesReference(EpBackendKind.Nccl, new NormalCase(200, 512, 16, 3, Seed: 3, OnlyExpert: 5), 1, numSms: 4, asyncFinish: false);
+        GpuRanks.Require();
+        var failure = Assert.Throws<AggregateException>(() => RankHarness.Run(2, EpBackendKind.Nccl,
+            (g, _) => new EpBuffer(g, 1L << 20, options: new EpBufferOptions { Backend = EpBackendKind.Nccl, Device = 0 }), b => b.Rank));
+        Assert.Equal(2, failure.InnerExceptions.Count);
+        Assert.All(failure.InnerExceptions, e =>
+        {
+            Assert.IsType<NotSupportedException>(e);
+            Assert.Contains("one GPU per rank", e.Message, StringComparison.Ordinal);
+            Assert.Contains("ranks 0, 1 share", e.Message, StringComparison.Ordinal);
+        });
     }
 }

@@ -1,5 +1,5 @@
-using DeepEP.Cuda;
 using DeepEP.Ep;
+using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.Normal;
 
@@ -9,7 +9,7 @@ public sealed class KernelTimeoutTests
     [Fact]
     public void AMissingPeerTimesOutWithItsName()
     {
-        Assert.SkipUnless(CudaDevice.IsAvailable && CudaDevice.Count >= 2, "Needs at least two GPUs with peer access.");
+        GpuRanks.Require();
         // Rank 1 never dispatches: rank 0's count exchange waits for it at the barrier and must give up.
         Func<DispatchResult> dispatch = LonelyRank.DispatchOnRankZero(EpBackendKind.Kernels, TimeSpan.FromSeconds(2));
         var started = System.Diagnostics.Stopwatch.StartNew();

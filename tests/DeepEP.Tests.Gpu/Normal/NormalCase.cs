@@ -3,7 +3,7 @@ using DeepEP.Tensors;
 namespace DeepEP.Tests.Gpu.Normal;
 
 /// <summary>One randomly generated normal-mode input per rank: routing, BF16 rows, FP8 rows with scales, weights, bias.</summary>
-internal sealed record NormalCase(int Tokens, int Hidden, int Experts, int Topk, int Seed, int MaskedSlots = 0, int? OnlyExpert = null)
+internal sealed record NormalCase(int Tokens, int Hidden, int Experts, int Topk, int Seed, int MaskedSlots = 0, int? OnlyExpert = null, bool Skewed = false)
 {
     public RankInputs For(int rank)
     {
@@ -18,6 +18,10 @@ internal sealed record NormalCase(int Tokens, int Hidden, int Experts, int Topk,
                 (pool[k], pool[j]) = (pool[j], pool[k]);
                 topk[(t * Topk) + k] = OnlyExpert is { } only ? (k == 0 ? only : -1) : pool[k];
             }
+        }
+        if (Skewed)
+        {
+            Support.SkewedRouting.Apply(random, topk, Topk);
         }
         for (int m = 0; m < MaskedSlots && topk.Length > 0; m++)
         {

@@ -9,8 +9,9 @@ namespace DeepEP.Tests.Gpu.Normal;
 /// </summary>
 internal static class NormalScenario
 {
-    public static Dictionary<string, byte[]> Run(EpBuffer buffer, NormalCase c, int expertAlignment, int numSms, bool asyncFinish)
+    public static Dictionary<string, byte[]> Run(EpBuffer buffer, NormalRun run)
     {
+        (NormalCase c, int expertAlignment, int numSms, bool asyncFinish) = run;
         int device = buffer.Device;
         RankInputs inputs = c.For(buffer.Rank);
         var snapshot = new Dictionary<string, byte[]>();
@@ -49,6 +50,18 @@ internal static class NormalScenario
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
         snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
         snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
+        if (c.Hidden % 512 == 0)
+        {
+            // The other scale format: UE8M0 exponents packed four to an Int32, row-major.
+            using DeviceTensor hostX = inputs.XOn(DeviceTensor.HostDevice);
+            using Fp8Tensor ue8m0 = Fp8Cast.PerTokenCast(hostX, roundScale: true, useUe8m0: true);
+            using DeviceTensor data = ue8m0.Data.To(device);
+            using DeviceTensor scales = ue8m0.Scales.To(device);
+            DispatchResult packed = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+                numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+            snapshot["ue8m0.recvX"] = Bytes(packed.RecvX);
+            snapshot["ue8m0.recvXScales"] = Bytes(packed.RecvXScales!);
+        }
 
         long real = bf16.RecvX.Size(0);
         int worstRows = (c.Tokens * buffer.GroupSize) + 1;

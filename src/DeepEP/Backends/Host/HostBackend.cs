@@ -52,6 +52,8 @@ internal sealed class HostBackend : IEpBackend
     /// <inheritdoc />
     public int Device => DeviceTensor.HostDevice;
 
+    public int SmBudget => 0;
+
     /// <inheritdoc />
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
         HostLayout.Compute(topkIdx, numExperts, _group.Size);

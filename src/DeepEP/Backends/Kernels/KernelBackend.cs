@@ -48,6 +48,8 @@ internal sealed partial class KernelBackend : IEpBackend
 
     public int Device => _mesh.Device;
 
+    public int SmBudget => _mesh.SmBudget;
+
     private CudaStream Comm => _mesh.CommStream;
 
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
@@ -58,6 +60,7 @@ internal sealed partial class KernelBackend : IEpBackend
 
     public DispatchResult Dispatch(NormalDispatchRequest request)
     {
+        _mesh.CheckSmBudget(request.Config.NumSms);
         CudaStream compute = ComputeStream(request.Streams);
         CudaStream outputs = OutputStream(request.Streams, compute);
         DeviceTensor x = request.X;
@@ -170,6 +173,7 @@ internal sealed partial class KernelBackend : IEpBackend
 
     public CombineResult Combine(NormalCombineRequest request)
     {
+        _mesh.CheckSmBudget(request.Config.NumSms);
         CudaStream compute = ComputeStream(request.Streams);
         DispatchHandle handle = request.Handle;
         int tokens = checked((int)handle.NumTokens);

@@ -65,8 +65,19 @@ internal sealed class PeerMesh : IDisposable
     public bool CrossesProcesses => _inOtherProcess.Any(other => other);
 
     /// <summary>
-    /// Creates the mesh collectively: learns which peers share this process (peer access) and which do not (CUDA IPC),
-    /// checks every GPU can address every other, allocates and zeroes the header.
+    /// SMs this rank may hold at once: its GPU's SM count divided by the ranks sharing that GPU (the smallest share in
+    /// the group, so every rank agrees). Normal-mode copy kernels take <see cref="EpConfig.NumSms"/> of them; low-latency
+    /// grids are clamped to them, so the waiting kernels of every rank on a GPU are resident together.
+    /// </summary>
+    public int SmBudget { get; private init; }
+
+    /// <summary>The GPU that sets <see cref="SmBudget"/>: its ranks and SMs (1 rank when every rank has its own GPU).</summary>
+    public (int Ranks, int Sms) BusiestGpu { get; private init; }
+
+    /// <summary>
+    /// Creates the mesh collectively: learns which peers share this process (peer access, or the same context when they
+    /// share its GPU) and which do not (CUDA IPC, also between processes on one GPU), checks every GPU can address every
+    /// other, splits shared GPUs' SMs, allocates and zeroes the header.
     /// </summary>
     public static PeerMesh Create(ProcessGroup group, int device, TimeSpan timeout)
     {
@@ -76,12 +87,8 @@ internal sealed class PeerMesh : IDisposable
         }
         CudaDevice self = CudaDevice.Get(device);
         RankIdentity[] ranks = RankIdentity.AllGather(group, self);
-        if (ranks.Select(r => r.Gpu).Distinct().Count() != ranks.Length)
-        {
-            throw new ArgumentException($"Each rank needs its own GPU; the ranks asked for {string.Join(", ", ranks.Select(r => r.Describe()))}.", nameof(device));
-        }
         RankIdentity me = ranks[group.Rank];
-        foreach (RankIdentity rank in ranks)
+        foreach (RankIdentity rank in ranks.Where(r => !r.SameGpu(me)))
         {
             // A GPU another process uses is checked when this process sees it too (CUDA_VISIBLE_DEVICES may hide it;
             // then opening its IPC handle is the check).
@@ -99,10 +106,43 @@ internal sealed class PeerMesh : IDisposable
                 self.EnablePeerAccess(other);
             }
         }
+        (int Ranks, int Sms) busiest = FindBusiestGpu(ranks);
         PinnedHostMemory host = PinnedHostMemory.Allocate(device, ExpertCountsOffset + (KernelLimits.MaxLocalExperts * sizeof(int)));
-        var mesh = new PeerMesh(group, device, host, timeout) { _inOtherProcess = ranks.Select(r => !r.SameProcess(me)).ToArray() };
+        var mesh = new PeerMesh(group, device, host, timeout)
+        {
+            _inOtherProcess = ranks.Select(r => !r.SameProcess(me)).ToArray(),
+            BusiestGpu = busiest,
+            SmBudget = busiest.Sms / busiest.Ranks,
+        };
         mesh._header = mesh.AllocateSymmetric(KernelLimits.CommHeaderBytes);
         return mesh;
+    }
+
+    /// <summary>
+    /// Refuses a normal-mode SM count that the ranks sharing a GPU cannot hold at once (their copy kernels wait for
+    /// each other, so one that is not resident would stall the rest until the deadline).
+    /// </summary>
+    public void CheckSmBudget(int numSms)
+    {
+        if (numSms > SmBudget)
+        {
+            (int ranks, int sms) = BusiestGpu;
+            throw new ArgumentException(
+                $"config.NumSms ({numSms}) does not fit: {ranks} ranks share a GPU of {sms} SMs and would ask for {(long)numSms * ranks} at once, " +
+                $"so each rank may hold at most {SmBudget}. Use a config with NumSms <= {SmBudget - (SmBudget % 2)} (EpBuffer.SetNumSms, or new EpConfig).",
+                "config");
+        }
+    }
+
+    // Every GPU's SMs are split evenly among the ranks on it; the smallest share sets the budget, so all ranks agree.
+    internal static (int Ranks, int Sms) FindBusiestGpu(RankIdentity[] ranks)
+    {
+        (int Ranks, int Sms) busiest = ranks.GroupBy(r => r.Gpu).Select(g => (Ranks: g.Count(), g.First().Sms)).MinBy(g => g.Sms / g.Ranks);
+        if (busiest.Sms < busiest.Ranks)
+        {
+            throw new NotSupportedException($"{busiest.Ranks} ranks share a GPU of {busiest.Sms} SMs: each needs at least one; use fewer ranks per GPU.");
+        }
+        return busiest;
     }
 
     /// <summary>

@@ -41,6 +41,7 @@ internal sealed partial class NcclBackend : IEpBackend
         _group = group;
         Device = BackendFactory.ResolveDevice(group, options);
         TimeSpan timeout = options.Timeout ?? EpEnvironment.Current.Timeout;
+        RequireOneRankPerGpu(RankIdentity.AllGather(group, CudaDevice.Get(Device)));
         _nccl = options.NcclCommunicator != 0
             ? NcclCommunicator.Adopt(options.NcclCommunicator, group, Device, timeout)
             : NcclCommunicator.Create(group, Device, timeout);
@@ -54,7 +55,22 @@ internal sealed partial class NcclBackend : IEpBackend
 
     public EpBackendKind Kind => EpBackendKind.Nccl;
 
+    /// <summary>NCCL fails (or hangs) creating a communicator with two ranks on one GPU: say so first, on every rank.</summary>
+    internal static void RequireOneRankPerGpu(RankIdentity[] ranks)
+    {
+        IGrouping<Guid, int>? shared = Enumerable.Range(0, ranks.Length).GroupBy(r => ranks[r].Gpu).FirstOrDefault(g => g.Count() > 1);
+        if (shared is not null)
+        {
+            throw new NotSupportedException(
+                $"The nccl backend needs one GPU per rank (NCCL refuses two ranks on one GPU), but ranks {string.Join(", ", shared)} share {ranks[shared.First()].Describe()}. " +
+                "Give each rank its own GPU (EpBufferOptions.Device, CUDA_VISIBLE_DEVICES), or use the kernels backend (DEEPEP_BACKEND=kernels), which runs several ranks on one GPU.");
+        }
+    }
+
     public int Device { get; }
+
+    // NCCL allows one rank per GPU, so this rank has the whole GPU.
+    public int SmBudget => CudaDevice.Get(Device).MultiprocessorCount;
 
     private int NumRanks => _group.Size;
 

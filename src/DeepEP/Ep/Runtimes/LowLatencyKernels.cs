@@ -1,3 +1,5 @@
+using DeepEP.Cuda;
+
 namespace DeepEP.Ep.Runtimes;
 
 /// <summary>Constants shared with <c>impls/low_latency_buffer.cuh</c>.</summary>
@@ -23,4 +25,16 @@ internal static class LowLatencyKernels
 
     /// <summary>Most top-k slots the combine's receive phase keeps per token (<c>kMaxTopk</c>).</summary>
     public const int MaxTopk = 32;
+
+    /// <summary>
+    /// The grid for <paramref name="wanted"/> blocks of <paramref name="kernel"/> (at least one; the kernels loop when
+    /// it is smaller): at most <see cref="BlocksPerSm"/> blocks, or fewer where shared memory allows fewer, on each of
+    /// the <paramref name="smBudget"/> SMs this rank may hold, so the waiting kernels of ranks sharing a GPU are all
+    /// resident at once.
+    /// </summary>
+    public static int Grid(CudaKernel kernel, long wanted, int smBudget, int sharedBytes = 0)
+    {
+        int perSm = Math.Min(BlocksPerSm, kernel.MaxActiveBlocksPerMultiprocessor(ThreadsPerBlock, sharedBytes));
+        return (int)Math.Clamp(wanted, 1, Math.Max(1, perSm) * (long)smBudget);
+    }
 }

@@ -1,0 +1,31 @@
+using DeepEP.Tests.Gpu.Support;
+
+namespace DeepEP.Tests.Gpu.LowLatency;
+
+/// <summary>
+/// The named low-latency cases. Names keep theory rows serialisable (each row its own test, filterable by the rank
+/// trait); the process-model test runs the same <see cref="Suite"/> in one process per rank.
+/// </summary>
+internal static class LowLatencyCases
+{
+    /// <summary>BF16 and FP8 (plain, round-scale, UE8M0), hook, async, zero-copy, H = 384 … 8192, 0 / 1 / N tokens.</summary>
+    public static readonly IReadOnlyDictionary<string, LowLatencyCase> Suite = new Dictionary<string, LowLatencyCase>
+    {
+        ["t1-h2048-bf16"] = new(Tokens: 1, MaxTokens: 8, Hidden: 2048, Experts: 16, Topk: 4, MaskedSlots: 0, UseFp8: false),
+        ["t64-h7168-fp8"] = new(Tokens: 64, MaxTokens: 64, Hidden: 7168, Experts: 32, Topk: 8, MaskedSlots: 10, UseFp8: true),
+        ["t50-h7168-fp8-round-hook"] = new(Tokens: 50, MaxTokens: 64, Hidden: 7168, Experts: 32, Topk: 8, MaskedSlots: 5, UseFp8: true, RoundScale: true, Hook: true),
+        ["t64-h8192-fp8-ue8m0-async"] = new(Tokens: 64, MaxTokens: 96, Hidden: 8192, Experts: 24, Topk: 6, MaskedSlots: 3, UseFp8: true, RoundScale: true, UseUe8m0: true, AsyncFinish: true),
+        ["t128-h2560-bf16-zero-copy"] = new(Tokens: 128, MaxTokens: 128, Hidden: 2560, Experts: 48, Topk: 8, MaskedSlots: 0, UseFp8: false, ZeroCopy: true),
+        ["t33-h384-bf16-k11-hook-zero-copy"] = new(Tokens: 33, MaxTokens: 40, Hidden: 384, Experts: 64, Topk: 11, MaskedSlots: 7, UseFp8: false, Hook: true, ZeroCopy: true),
+        ["t0-h1024-fp8"] = new(Tokens: 0, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: true),
+    };
+
+    /// <summary>
+    /// The production shapes of <see cref="ShapeCases"/> in FP8 with a hook, except 4097 tokens: a low-latency buffer for
+    /// that many tokens per rank is tens of GB per rank (decode batches are 1–256 tokens).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, LowLatencyCase> Shapes = ShapeCases.All
+        .Where(s => s.Value.Tokens <= 512)
+        .ToDictionary(s => s.Key, s => new LowLatencyCase(s.Value.Tokens, s.Value.Tokens, s.Value.Hidden, s.Value.Experts, s.Value.Topk,
+            MaskedSlots: 3, UseFp8: true, Hook: true, Seed: 17, Skewed: s.Value.Skewed));
+}

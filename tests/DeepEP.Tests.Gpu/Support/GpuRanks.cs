@@ -1,0 +1,67 @@
+using DeepEP.Cuda;
+using DeepEP.Ep;
+
+namespace DeepEP.Tests.Gpu.Support;
+
+/// <summary>
+/// The rank counts the multi-rank GPU tests run at and how those ranks land on the visible GPUs: round-robin
+/// (<see cref="EpBuffer.GetDefaultDevice"/>), so one GPU holds all of them and time-shares its SMs. The kernels backend
+/// runs every count on any number of GPUs; NCCL allows one rank per GPU.
+/// </summary>
+internal static class GpuRanks
+{
+    /// <summary>Every multi-rank case runs at each of these (filter with <c>-trait Ranks=N</c>).</summary>
+    public static readonly int[] Counts = [2, 4, 8];
+
+    /// <summary>The trait that names a test row's rank count.</summary>
+    public const string Trait = "Ranks";
+
+    /// <summary>Skips without a usable GPU (never for want of a second one).</summary>
+    public static void Require() =>
+        Assert.SkipUnless(CudaDevice.IsAvailable, $"No usable GPU: {CudaDevice.UnavailableReason}");
+
+    /// <summary>Ranks for the NCCL backend: one per visible GPU (NCCL refuses two on one GPU).</summary>
+    public static int NcclRanks
+    {
+        get
+        {
+            Require();
+            return CudaDevice.Count;
+        }
+    }
+
+    /// <summary>Ranks on the busiest GPU when <paramref name="ranks"/> share the visible GPUs round-robin.</summary>
+    public static int PerGpu(int ranks) => (ranks + CudaDevice.Count - 1) / CudaDevice.Count;
+
+    /// <summary><paramref name="wanted"/> SMs per rank, capped at an even share of a GPU among the ranks on it.</summary>
+    public static int NumSms(int ranks, int wanted)
+    {
+        int share = CudaDevice.Get(0).MultiprocessorCount / PerGpu(ranks);
+        return Math.Min(wanted, share - (share % 2));
+    }
+
+    /// <summary>Every row of <paramref name="cases"/> at every rank count, tagged with the <see cref="Trait"/>.</summary>
+    public static TheoryData<int, T> Cross<T>(IEnumerable<T> cases, int[]? counts = null)
+    {
+        var data = new TheoryData<int, T>();
+        foreach (int ranks in counts ?? Counts)
+        {
+            foreach (T c in cases)
+            {
+                data.Add(new TheoryDataRow<int, T>(ranks, c).WithTrait(Trait, ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+        return data;
+    }
+
+    /// <summary>One row per rank count, tagged with the <see cref="Trait"/>.</summary>
+    public static TheoryData<int> Each(int[]? counts = null)
+    {
+        var data = new TheoryData<int>();
+        foreach (int ranks in counts ?? Counts)
+        {
+            data.Add(new TheoryDataRow<int>(ranks).WithTrait(Trait, ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+        return data;
+    }
+}
