@@ -184,6 +184,11 @@ public sealed partial class CudaDevice
         Check(CudaDriver.cuDeviceGetDefaultMemPool(out nint pool, Ordinal));
         ulong threshold = ulong.MaxValue;
         Check(CudaDriver.cuMemPoolSetAttribute(pool, CudaDriver.MemPoolAttributeReleaseThreshold, &threshold));
+        // The pool may otherwise reuse memory freed on one stream for another by making the second wait for the first:
+        // with ranks that are threads on one GPU that orders one rank's kernels behind another's, which wait for each
+        // other — a deadlock. Reuse of frees that have completed (or that an event already orders) stays on.
+        int allow = 0;
+        Check(CudaDriver.cuMemPoolSetAttribute(pool, CudaDriver.MemPoolAttributeReuseAllowInternalDependencies, &allow));
         return true;
     }
 

@@ -11,6 +11,7 @@ internal static partial class CudaDriver
     public const uint MemHostAllocDeviceMap = 0x02;
 
     /// <summary><c>CU_MEMPOOL_ATTR_RELEASE_THRESHOLD</c> (a <c>cuuint64_t</c> in bytes).</summary>
+    public const int MemPoolAttributeReuseAllowInternalDependencies = 3;
     public const int MemPoolAttributeReleaseThreshold = 4;
 
     [LibraryImport(Library)]

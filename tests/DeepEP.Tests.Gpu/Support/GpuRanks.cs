@@ -10,11 +10,14 @@ namespace DeepEP.Tests.Gpu.Support;
 /// </summary>
 internal static class GpuRanks
 {
-    /// <summary>Every multi-rank case runs at each of these (filter with <c>-trait Ranks=N</c>).</summary>
-    public static readonly int[] Counts = [2, 4, 8];
+    /// <summary>Runs only the rank counts it lists, e.g. <c>DEEPEP_TEST_RANKS=2,4</c> (all when unset).</summary>
+    public const string FilterVariable = "DEEPEP_TEST_RANKS";
 
     /// <summary>The trait that names a test row's rank count.</summary>
     public const string Trait = "Ranks";
+
+    /// <summary>Every multi-rank case runs at each of these, less those <see cref="FilterVariable"/> leaves out.</summary>
+    public static readonly int[] Counts = Filter([2, 4, 8]);
 
     /// <summary>Skips without a usable GPU (never for want of a second one).</summary>
     public static void Require() =>
@@ -40,11 +43,18 @@ internal static class GpuRanks
         return Math.Min(wanted, share - (share % 2));
     }
 
+    /// <summary>The counts of <paramref name="counts"/> that <see cref="FilterVariable"/> keeps.</summary>
+    public static int[] Filter(int[] counts)
+    {
+        string? only = Environment.GetEnvironmentVariable(FilterVariable);
+        return only is null ? counts : counts.Where(c => only.Split(',').Select(s => s.Trim()).Contains(c.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+    }
+
     /// <summary>Every row of <paramref name="cases"/> at every rank count, tagged with the <see cref="Trait"/>.</summary>
     public static TheoryData<int, T> Cross<T>(IEnumerable<T> cases, int[]? counts = null)
     {
         var data = new TheoryData<int, T>();
-        foreach (int ranks in counts ?? Counts)
+        foreach (int ranks in Filter(counts ?? Counts))
         {
             foreach (T c in cases)
             {
@@ -58,7 +68,7 @@ internal static class GpuRanks
     public static TheoryData<int> Each(int[]? counts = null)
     {
         var data = new TheoryData<int>();
-        foreach (int ranks in counts ?? Counts)
+        foreach (int ranks in Filter(counts ?? Counts))
         {
             data.Add(new TheoryDataRow<int>(ranks).WithTrait(Trait, ranks.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
