@@ -25,7 +25,8 @@ internal sealed record LowLatencyCase(
     /// <summary>x <c>[T, H]</c>, distinct experts per token with some -1 slots, |normal| weights.</summary>
     public (BFloat16[] X, long[] TopkIdx, float[] Weights) Inputs(int rank, int round = 0)
     {
-        var random = new Random(HashCode.Combine(Seed, rank, round, Tokens, Hidden, Experts, Topk));
+        // Not HashCode.Combine: it is seeded per process, and ranks in other processes must draw the same inputs.
+        var random = new Random(unchecked((((((Seed * 1_000_003) + rank) * 1_000_003) + round) * 1_000_003) + (Tokens * 31) + (Hidden * 17) + (Experts * 13) + Topk));
         var x = new BFloat16[Tokens * Hidden];
         for (int i = 0; i < x.Length; i++)
         {

@@ -55,9 +55,9 @@ internal sealed partial class KernelBackend
             Set = set,
             Shrink = ll.Shrink ? 1 : 0,
         };
-        void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, _mesh.SmBudget, stream, hidden, request.UseFp8, request.RoundScale, p);
-        void Receive(CudaStream stream) => LowLatencyDispatchRuntime.LaunchRecv(Device, _mesh.SmBudget, stream, hidden, request.UseFp8, request.UseUe8m0, p);
-        void Both(CudaStream stream) => LowLatencyDispatchRuntime.Launch(Device, _mesh.SmBudget, stream, hidden, request.UseFp8, request.RoundScale, request.UseUe8m0, p);
+        void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, p);
+        void Receive(CudaStream stream) => LowLatencyDispatchRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, request.UseFp8, request.UseUe8m0, p);
+        void Both(CudaStream stream) => LowLatencyDispatchRuntime.Launch(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, request.UseUe8m0, p);
         (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
         var handle = new LowLatencyHandle(srcInfo, layoutRange, n, hidden, request.NumExperts);
@@ -109,9 +109,9 @@ internal sealed partial class KernelBackend
             Set = set,
             Shrink = ll.Shrink ? 1 : 0,
         };
-        void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, _mesh.SmBudget, stream, hidden, p);
-        void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, _mesh.SmBudget, stream, hidden, p);
-        void Both(CudaStream stream) => LowLatencyCombineRuntime.Launch(Device, _mesh.SmBudget, stream, hidden, p);
+        void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, p);
+        void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, p);
+        void Both(CudaStream stream) => LowLatencyCombineRuntime.Launch(Device, _mesh.Share, stream, hidden, p);
         (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, request.TopkWeights, combined]);
         return new LowLatencyCombineResult(combined, done, hook);

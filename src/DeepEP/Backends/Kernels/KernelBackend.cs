@@ -138,7 +138,7 @@ internal sealed partial class KernelBackend : IEpBackend
             TimeoutNs = _mesh.TimeoutNs,
             Epoch = _mesh.NextEpochs(1),
         };
-        IntranodeDispatchRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(x), p);
+        IntranodeDispatchRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(x), p);
         _mesh.Barrier();
         if (staged is { } received)
         {
@@ -215,7 +215,7 @@ internal sealed partial class KernelBackend : IEpBackend
             NumChannels = handle.NumChannels,
             NumTopk = numTopk,
         };
-        IntranodeCombineRuntime.Launch(Device, Comm, request.Config.NumSms, RowWords(request.X), p);
+        IntranodeCombineRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(request.X), p);
         _mesh.Barrier();
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));
     }

@@ -71,6 +71,9 @@ internal sealed class PeerMesh : IDisposable
     /// </summary>
     public int SmBudget { get; private init; }
 
+    /// <summary>This rank's part of its GPU, for kernel launches.</summary>
+    public GpuShare Share => new(SmBudget, BusiestGpu.Ranks > 1);
+
     /// <summary>The GPU that sets <see cref="SmBudget"/>: its ranks and SMs (1 rank when every rank has its own GPU).</summary>
     public (int Ranks, int Sms) BusiestGpu { get; private init; }
 

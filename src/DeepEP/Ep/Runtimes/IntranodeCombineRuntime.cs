@@ -61,9 +61,9 @@ internal static class IntranodeCombineRuntime
         KernelLoader.Get(device, Header, "deep_ep::rewrite_send_head").Launch(new KernelLaunchConfig(p.NumChannels, warps * 32, Stream: stream), p);
     }
 
-    public static void Launch(int device, CudaStream stream, int numSms, int rowWords, in IntranodeCombineParams p)
+    public static void Launch(int device, GpuShare share, CudaStream stream, int numSms, int rowWords, in IntranodeCombineParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_combine<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: true), p);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: share.Cooperative), p);
     }
 }

@@ -62,10 +62,10 @@ internal static class IntranodeDispatchRuntime
     private const int ThreadsPerBlock = 16 * 32;
 
     /// <summary>Copies with <paramref name="numSms"/> blocks; the kernel is specialised on the row size in 16-byte words.</summary>
-    public static void Launch(int device, CudaStream stream, int numSms, int rowWords, in IntranodeDispatchParams p)
+    public static void Launch(int device, GpuShare share, CudaStream stream, int numSms, int rowWords, in IntranodeDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_dispatch<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: true), p);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: share.Cooperative), p);
     }
 
     public static void LaunchMarkPadding(int device, CudaStream stream, in MarkPaddingParams p)

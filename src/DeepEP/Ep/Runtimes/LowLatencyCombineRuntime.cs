@@ -38,20 +38,20 @@ internal static class LowLatencyCombineRuntime
     private const string Header = "deep_ep/impls/low_latency_combine.cuh";
 
     /// <summary>The send phase: one block per local expert (looping beyond two per SM).</summary>
-    public static void LaunchSend(int device, int smBudget, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
-        Launch(device, smBudget, stream, $"deep_ep::low_latency_combine_send<{hidden}>", p.NumExperts / p.NumRanks, cooperative: false, p);
+    public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
+        Launch(device, share, stream, $"deep_ep::low_latency_combine_send<{hidden}>", p.NumExperts / p.NumRanks, cooperative: false, p);
 
     /// <summary>The receive phase: one block per token (looping beyond two per SM), at least one block so it always waits.</summary>
-    public static void LaunchRecv(int device, int smBudget, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
-        Launch(device, smBudget, stream, $"deep_ep::low_latency_combine_recv<{hidden}>", p.NumTokens, cooperative: false, p);
+    public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
+        Launch(device, share, stream, $"deep_ep::low_latency_combine_recv<{hidden}>", p.NumTokens, cooperative: false, p);
 
     /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
-    public static void Launch(int device, int smBudget, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
-        Launch(device, smBudget, stream, $"deep_ep::low_latency_combine<{hidden}>", Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), cooperative: true, p);
+    public static void Launch(int device, GpuShare share, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
+        Launch(device, share, stream, $"deep_ep::low_latency_combine<{hidden}>", Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), cooperative: share.Cooperative, p);
 
-    private static void Launch(int device, int smBudget, CudaStream stream, FormattableString expression, int wanted, bool cooperative, in LowLatencyCombineParams p)
+    private static void Launch(int device, GpuShare share, CudaStream stream, FormattableString expression, int wanted, bool cooperative, in LowLatencyCombineParams p)
     {
         CudaKernel kernel = KernelLoader.Get(device, Header, FormattableString.Invariant(expression));
-        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, wanted, smBudget), LowLatencyKernels.ThreadsPerBlock, Stream: stream, Cooperative: cooperative), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, wanted, share), LowLatencyKernels.ThreadsPerBlock, Stream: stream, Cooperative: cooperative), p);
     }
 }

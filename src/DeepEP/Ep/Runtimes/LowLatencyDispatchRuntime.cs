@@ -40,31 +40,31 @@ internal static class LowLatencyDispatchRuntime
     private const string Header = "deep_ep/impls/low_latency_dispatch.cuh";
 
     /// <summary>The send phase: one block per token (looping beyond two per SM), at least one block so it always signals.</summary>
-    public static void LaunchSend(int device, int smBudget, CudaStream stream, int hidden, bool useFp8, bool roundScale, in LowLatencyDispatchParams p)
+    public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool roundScale, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
-        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, p.NumTokens, smBudget), LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, p.NumTokens, share), LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
     }
 
     /// <summary>The receive phase: one block per local expert (looping beyond two per SM), R*N ints of shared memory.</summary>
-    public static void LaunchRecv(int device, int smBudget, CudaStream stream, int hidden, bool useFp8, bool useUe8m0, in LowLatencyDispatchParams p)
+    public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool useUe8m0, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{hidden}, {Bool(useFp8)}, {Bool(useUe8m0)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
-        int blocks = LowLatencyKernels.Grid(kernel, p.NumExperts / p.NumRanks, smBudget, shared);
+        int blocks = LowLatencyKernels.Grid(kernel, p.NumExperts / p.NumRanks, share, shared);
         kernel.Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream), p);
     }
 
     /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
-    public static void Launch(int device, int smBudget, CudaStream stream, int hidden, bool useFp8, bool roundScale, bool useUe8m0, in LowLatencyDispatchParams p)
+    public static void Launch(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool roundScale, bool useUe8m0, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}, {Bool(useUe8m0)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
-        int blocks = LowLatencyKernels.Grid(kernel, Math.Max(SendBlocks(p, hidden), p.NumExperts / p.NumRanks), smBudget, shared);
-        kernel.Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream, Cooperative: true), p);
+        int blocks = LowLatencyKernels.Grid(kernel, Math.Max(SendBlocks(p, hidden), p.NumExperts / p.NumRanks), share, shared);
+        kernel.Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream, Cooperative: share.Cooperative), p);
     }
 
     // Blocks that give every warp one (token, group) task.

@@ -29,12 +29,11 @@ internal static class LowLatencyKernels
     /// <summary>
     /// The grid for <paramref name="wanted"/> blocks of <paramref name="kernel"/> (at least one; the kernels loop when
     /// it is smaller): at most <see cref="BlocksPerSm"/> blocks, or fewer where shared memory allows fewer, on each of
-    /// the <paramref name="smBudget"/> SMs this rank may hold, so the waiting kernels of ranks sharing a GPU are all
-    /// resident at once.
+    /// the SMs of this rank's <paramref name="share"/>, so the waiting kernels of ranks sharing a GPU are all resident.
     /// </summary>
-    public static int Grid(CudaKernel kernel, long wanted, int smBudget, int sharedBytes = 0)
+    public static int Grid(CudaKernel kernel, long wanted, GpuShare share, int sharedBytes = 0)
     {
-        int perSm = Math.Min(BlocksPerSm, kernel.MaxActiveBlocksPerMultiprocessor(ThreadsPerBlock, sharedBytes));
-        return (int)Math.Clamp(wanted, 1, Math.Max(1, perSm) * (long)smBudget);
+        int perSm = share.BlocksPerSm(Math.Min(BlocksPerSm, kernel.MaxActiveBlocksPerMultiprocessor(ThreadsPerBlock, sharedBytes)));
+        return (int)Math.Clamp(wanted, 1, perSm * (long)share.Sms);
     }
 }
