@@ -5,6 +5,8 @@ namespace DeepEP.Cuda;
 /// <summary>Loads the CUDA driver and runs <c>cuInit</c> once per process; the failure, if any, is remembered.</summary>
 internal static class CudaDriverLoader
 {
+    private const string ModuleLoadingVariable = "CUDA_MODULE_LOADING";
+
     private static readonly Lazy<string?> s_failure = new(Initialize);
 
     /// <summary>Why the driver is unusable, or null when it initialised.</summary>
@@ -28,6 +30,7 @@ internal static class CudaDriverLoader
         }
         try
         {
+            PreferEagerModuleLoading();
             CuResult result = CudaDriver.cuInit(0);
             return result switch
             {
@@ -39,6 +42,17 @@ internal static class CudaDriverLoader
         catch (EntryPointNotFoundException e)
         {
             return $"No usable CUDA GPU: {probe.LoadedFrom} is not a CUDA driver ({e.Message}).";
+        }
+    }
+
+    // Lazy loading (the default since CUDA 12.2) loads a kernel at its first launch and may synchronise the context to
+    // do it, which deadlocks while another rank's kernel on the same GPU spins waiting for this rank (CUDA's lazy
+    // loading guide names this case). Unless the user chose a mode, load every kernel of a module when it is loaded.
+    private static void PreferEagerModuleLoading()
+    {
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(ModuleLoadingVariable) is null)
+        {
+            _ = LibC.SetEnv(ModuleLoadingVariable, "EAGER", overwrite: 0);
         }
     }
 }
