@@ -6,6 +6,7 @@ namespace DeepEP.Cuda;
 internal static class CudaDriverLoader
 {
     private const string ModuleLoadingVariable = "CUDA_MODULE_LOADING";
+    private const string MaxConnectionsVariable = "CUDA_DEVICE_MAX_CONNECTIONS";
 
     private static readonly Lazy<string?> s_failure = new(Initialize);
 
@@ -30,7 +31,7 @@ internal static class CudaDriverLoader
         }
         try
         {
-            PreferEagerModuleLoading();
+            SetDriverDefaults();
             CuResult result = CudaDriver.cuInit(0);
             return result switch
             {
@@ -45,14 +46,20 @@ internal static class CudaDriverLoader
         }
     }
 
-    // Lazy loading (the default since CUDA 12.2) loads a kernel at its first launch and may synchronise the context to
-    // do it, which deadlocks while another rank's kernel on the same GPU spins waiting for this rank (CUDA's lazy
-    // loading guide names this case). Unless the user chose a mode, load every kernel of a module when it is loaded.
-    private static void PreferEagerModuleLoading()
+    // Unless the user set them, before cuInit reads them:
+    // - Lazy loading (the default since CUDA 12.2) loads a kernel at its first launch and may synchronise the context
+    //   to do it, which deadlocks while another rank's kernel on the same GPU spins waiting for this rank (CUDA's lazy
+    //   loading guide names this case): load every kernel of a module when the module is loaded.
+    // - Streams share the device's hardware queues (8 by default) and two streams in one queue run in order, so one
+    //   rank's spinning kernel could hold back another rank's it waits for: use the most queues, 32.
+    private static void SetDriverDefaults()
     {
-        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(ModuleLoadingVariable) is null)
+        foreach ((string name, string value) in new[] { (ModuleLoadingVariable, "EAGER"), (MaxConnectionsVariable, "32") })
         {
-            _ = LibC.SetEnv(ModuleLoadingVariable, "EAGER", overwrite: 0);
+            if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(name) is null)
+            {
+                _ = LibC.SetEnv(name, value, overwrite: 0);
+            }
         }
     }
 }

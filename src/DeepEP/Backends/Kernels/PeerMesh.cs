@@ -23,13 +23,13 @@ internal sealed class PeerMesh : IDisposable
     private bool[] _inOtherProcess = [];
     private int _epoch = 1;
 
-    private PeerMesh(ProcessGroup group, int device, PinnedHostMemory host, TimeSpan timeout)
+    private PeerMesh(ProcessGroup group, int device, PinnedHostMemory host, TimeSpan timeout, CudaStream commStream)
     {
         Group = group;
         Device = device;
         _host = host;
         Timeout = timeout;
-        CommStream = CudaStream.CreateHighPriority(device);
+        CommStream = commStream;
     }
 
     public ProcessGroup Group { get; }
@@ -44,7 +44,12 @@ internal sealed class PeerMesh : IDisposable
 
     public ulong TimeoutNs => (ulong)(Timeout.TotalMilliseconds * 1e6);
 
-    /// <summary>The high-priority stream all communication kernels of this buffer run on.</summary>
+    /// <summary>
+    /// The stream all communication kernels of this buffer run on: a high-priority stream of its own, or, when other
+    /// ranks of this process share the GPU, the creating thread's library stream, so each rank uses one stream and
+    /// every rank's stream gets its own hardware queue (two streams in one queue run in order, and a rank's waiting
+    /// kernel would then hold back the kernel of another rank it waits for).
+    /// </summary>
     public CudaStream CommStream { get; }
 
     /// <summary>Every rank's header, as addressed from this device.</summary>
@@ -111,7 +116,9 @@ internal sealed class PeerMesh : IDisposable
         }
         (int Ranks, int Sms) busiest = FindBusiestGpu(ranks);
         PinnedHostMemory host = PinnedHostMemory.Allocate(device, ExpertCountsOffset + (KernelLimits.MaxLocalExperts * sizeof(int)));
-        var mesh = new PeerMesh(group, device, host, timeout)
+        bool gpuSharedInProcess = ranks.Where((r, i) => i != group.Rank && r.SameGpu(me) && r.SameProcess(me)).Any();
+        CudaStream comm = gpuSharedInProcess ? CudaStream.ForDevice(device) : CudaStream.CreateHighPriority(device);
+        var mesh = new PeerMesh(group, device, host, timeout, comm)
         {
             _inOtherProcess = ranks.Select(r => !r.SameProcess(me)).ToArray(),
             BusiestGpu = busiest,
