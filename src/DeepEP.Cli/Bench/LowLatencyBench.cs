@@ -105,7 +105,10 @@ internal static class LowLatencyBench
             rows.Add(new("dispatch recv (hook)", Mode, 0, dispatchRecv, dispatchBytes, dispatchRight, "receive phase, run by the hook"));
             rows.Add(new("combine send (hook)", Mode, 0, combineSend, combineBytes, combineRight, "send phase only"));
             rows.Add(new("combine recv (hook)", Mode, 0, combineRecv, combineBytes, combineRight, "receive phase, run by the hook"));
-            rows.Add(NcclBaseline.RunLowLatency(buffer, s, mine, Inputs, dispatchBytes, messageBytes));
+            if (!RankPlacement.SharesGpu(buffer))
+            {
+                rows.Add(NcclBaseline.RunLowLatency(buffer, s, mine, Inputs, dispatchBytes, messageBytes));
+            }
         }
         return rows;
     }

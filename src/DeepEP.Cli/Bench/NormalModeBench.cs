@@ -57,7 +57,8 @@ internal static class NormalModeBench
         string combineError = NormalChecks.IdentityCombine(combined, mine, ranks, localExperts);
         Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig).Dispose());
         results.Add(new RankMeasurement("combine BF16", Mode, sms, combineTime, bf16Bytes, combineError.Length == 0, Describe(combineError, "x × ranks reached, bit-exact")));
-        if (device != DeviceTensor.HostDevice)
+        // NCCL refuses two ranks on one GPU: no baseline when ranks share one.
+        if (device != DeviceTensor.HostDevice && !RankPlacement.SharesGpu(buffer))
         {
             results.Add(NcclBaseline.Run(buffer, s, mine, Inputs, bf16Bytes));
         }

@@ -26,6 +26,10 @@ internal static class RankPlacement
         Enumerable.Range(0, Math.Min(ranks, devices)).Select(d => string.Create(CultureInfo.InvariantCulture,
             $"cuda:{d} ← rank{(PerGpu(ranks, devices) > 1 ? "s" : "")} {string.Join(", ", Enumerable.Range(0, ranks).Where(r => r % devices == d))}"));
 
+    /// <summary>Whether other ranks share <paramref name="buffer"/>'s GPU (then NCCL, one rank per GPU, cannot run beside it).</summary>
+    public static bool SharesGpu(Ep.EpBuffer buffer) =>
+        buffer.Device != Tensors.DeviceTensor.HostDevice && buffer.SmBudget < Cuda.CudaDevice.Get(buffer.Device).MultiprocessorCount;
+
     /// <summary>The caveat for figures measured with ranks sharing a GPU, or null when every rank has its own.</summary>
     public static string? SharedGpuCaveat(int ranks, int devices) =>
         PerGpu(ranks, devices) < 2 ? null : string.Create(CultureInfo.InvariantCulture,
