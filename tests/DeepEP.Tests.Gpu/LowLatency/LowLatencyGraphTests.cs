@@ -42,6 +42,8 @@ public sealed class LowLatencyGraphTests
             Step(stream);
             stream.Synchronize();
             using CudaGraph graph = CudaGraph.Capture(stream, Step);
+            // Instantiation may wait for the whole GPU: no rank replays (and spins) before every rank has instantiated.
+            buffer.Group.Barrier();
             int bad = 0;
             for (int replay = 0; replay < Replays; replay++)
             {

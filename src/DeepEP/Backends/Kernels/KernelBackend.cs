@@ -42,6 +42,9 @@ internal sealed partial class KernelBackend : IEpBackend
         {
             _lowLatency = new LowLatencyResources(_mesh, lowLatencyBytes, options.EnableShrink);
         }
+        // cuMemAlloc may wait for the whole GPU: with ranks sharing it, a rank that finished creating its buffer must not
+        // launch a waiting kernel while another rank still allocates, or each waits for the other until the deadline.
+        group.Barrier();
     }
 
     public EpBackendKind Kind => EpBackendKind.Kernels;
