@@ -45,6 +45,12 @@ internal static class BenchReport
     public static (string Title, List<(int Tokens, IReadOnlyList<BenchResult> Results)> Points) ReadSweepJson(string path)
     {
         using JsonDocument document = JsonDocument.Parse(File.ReadAllText(path));
+        if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("sweep", out _))
+        {
+            throw new InvalidDataException(document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("results", out _)
+                ? "it is a plain bench --json file, with no \"sweep\" list"
+                : "it has no \"sweep\" list");
+        }
         JsonElement settings = document.RootElement.GetProperty("settings");
         string title = $"deepep bench --sweep: {settings.GetProperty("backend").GetString()?.ToLowerInvariant()}, {settings.GetProperty("ranks").GetInt32()} ranks, hidden {settings.GetProperty("hidden").GetInt32()}";
         var points = new List<(int Tokens, IReadOnlyList<BenchResult> Results)>();
