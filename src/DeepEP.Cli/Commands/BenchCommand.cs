@@ -76,19 +76,32 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// Sweep token counts per rank, print each table, then write JSON and the plot: 256 to 16384 in normal mode, or
-    /// 1 to 256 with <c>--mode lowlatency</c> (N = T, as upstream's test).
+    /// Sweep token counts per rank under a progress bar, print one summary table, then write JSON and the plot: 256 to
+    /// 16384 in normal mode, or 1 to 256 with <c>--mode lowlatency</c> (N = T, as upstream's test).
     /// </summary>
     private static int RunSweep(IAnsiConsole console, BenchSettings settings, FileInfo? json, FileInfo? plot)
     {
         bool lowLatency = settings.Mode == BenchMode.LowLatency;
+        int[] counts = [.. Enumerable.Range(0, lowLatency ? 9 : 7).Select(i => (lowLatency ? 1 : 256) << i)];
         var points = new List<(int Tokens, IReadOnlyList<BenchResult> Results)>();
-        for (int tokens = lowLatency ? 1 : 256; tokens <= (lowLatency ? 256 : 16384); tokens *= 2)
+        console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new RemainingTimeColumn()).Start(progress =>
         {
-            BenchSettings point = lowLatency ? settings with { LowLatencyTokens = tokens } : settings with { Mode = BenchMode.Normal, Tokens = tokens };
-            IReadOnlyList<BenchResult> results = console.Status().Start($"running {tokens} tokens per rank", _ => BenchRunner.Run(point));
-            BenchReport.Print(console, point, results);
-            points.Add((tokens, results));
+            ProgressTask task = progress.AddTask("sweep", maxValue: counts.Length);
+            foreach (int tokens in counts)
+            {
+                task.Description = $"{tokens} tokens per rank";
+                BenchSettings point = lowLatency ? settings with { LowLatencyTokens = tokens } : settings with { Mode = BenchMode.Normal, Tokens = tokens };
+                points.Add((tokens, BenchRunner.Run(point)));
+                task.Increment(1);
+            }
+            task.Description = $"{counts.Length} token counts";
+        });
+        console.MarkupLine($"[bold]deepep bench --sweep[/] backend [green]{BenchBackendChoice.Name(settings.Backend)}[/], {settings.Ranks} ranks, hidden {settings.Hidden}, " +
+            $"top-{settings.Topk} of {(lowLatency ? settings.LowLatencyExperts : settings.Experts)} experts, {(lowLatency ? "low-latency" : "normal")} mode");
+        console.Write(SweepSummary.Create(points));
+        if (BenchReport.NoiseWarning(settings, [.. points.SelectMany(p => p.Results)]) is { } warning)
+        {
+            console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         }
         if (json is not null)
         {
