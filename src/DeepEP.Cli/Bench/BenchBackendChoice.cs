@@ -19,13 +19,26 @@ internal sealed record BenchBackendChoice(EpBackendKind Kind, string Reason)
         {
             return new(chosen, $"--backend {Name(chosen)}");
         }
-        if (EpEnvironment.Current.Backend is { } fromEnvironment)
+        if (EnvironmentBackend() is { } fromEnvironment)
         {
             return new(fromEnvironment, $"chosen by {EpEnvironment.BackendVariable} or {EpEnvironment.UseModeVariable}");
         }
         return CudaDevice.IsAvailable
             ? new(EpBackendKind.Kernels, $"the default with GPUs: {CudaDevice.Count} visible")
             : new(EpBackendKind.Host, "the default: no GPU is usable here");
+    }
+
+    /// <summary>The environment's backend; a value that names none is a command line that cannot run (status 2).</summary>
+    private static EpBackendKind? EnvironmentBackend()
+    {
+        try
+        {
+            return EpEnvironment.Current.Backend;
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new CliUsageException(e.Message, e);
+        }
     }
 
     /// <summary>

@@ -85,6 +85,14 @@ public sealed class CommandLineErrorTests
     }
 
     [Fact]
+    public void NoCommandShowsTheHelpWithStatusTwo()
+    {
+        var output = new StringWriter();
+        Assert.Equal(2, CliApp.Run([], output, new StringWriter()));
+        Assert.Contains("bench", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void VerboseShowsTheWholeException()
     {
         (int status, string error) = Run(["bench", "--backend", "host", "--topk", "300", "--verbose"]);
