@@ -1,13 +1,3 @@
-using System.CommandLine;
-using DeepEP.Cli.Commands;
-using DeepEP.Cli.Launch;
+using DeepEP.Cli;
 
-var root = new RootCommand("deepep: expert-parallel MoE dispatch and combine for .NET")
-{
-    BenchCommand.Create(),
-    InfoCommand.Create(),
-    TuneCommand.Create(),
-    LaunchCommand.Create(),
-    PlotCommand.Create(),
-};
-return root.Parse(args).Invoke();
+return CliApp.Run(args);

@@ -48,6 +48,49 @@ internal sealed record BenchSettings(
     /// <summary>The default combine configuration for <see cref="Ranks"/> with <see cref="NumSms"/> SMs.</summary>
     public EpConfig CombineConfig => WithSms(EpBuffer.GetCombineConfig(Ranks));
 
+    /// <summary>The most ranks a bench runs (several ranks may share a GPU).</summary>
+    public const int MaxRanks = 32;
+
+    /// <summary>The most normal-mode tokens per rank.</summary>
+    public const int MaxTokens = 65536;
+
+    /// <summary>The most low-latency tokens per rank (N).</summary>
+    public const int MaxLowLatencyTokens = 1024;
+
+    /// <summary>The largest hidden size.</summary>
+    public const int MaxHidden = 32768;
+
+    /// <summary>
+    /// The first problem with these settings, phrased for the command line (the option, the bad value, the valid
+    /// range), or null when they are valid. Only the modes that run are checked.
+    /// </summary>
+    public string? Validate()
+    {
+        bool normal = Mode != BenchMode.LowLatency, lowLatency = Mode != BenchMode.Normal;
+        int maxTopk = Math.Min(EpBuffer.MaxTopk, Math.Min(normal ? Experts : int.MaxValue, lowLatency ? LowLatencyExperts : int.MaxValue));
+        (bool Bad, Func<string> Problem)[] checks =
+        [
+            (Ranks is < 1 or > MaxRanks, () => OutOfRange("--ranks", Ranks, $"1 to {MaxRanks}")),
+            (normal && Tokens is < 1 or > MaxTokens, () => OutOfRange("--tokens", Tokens, $"1 to {MaxTokens}")),
+            (lowLatency && LowLatencyTokens is < 1 or > MaxLowLatencyTokens, () => OutOfRange("--ll-tokens", LowLatencyTokens, $"1 to {MaxLowLatencyTokens}")),
+            (Hidden is < 128 or > MaxHidden || Hidden % 128 != 0,
+                () => OutOfRange("--hidden", Hidden, $"a multiple of 128 from 128 to {MaxHidden} (FP8 scales cover 128 channels)")),
+            (normal && !ExpertsFit(Experts), () => ExpertsRange("--experts", Experts)),
+            (lowLatency && !ExpertsFit(LowLatencyExperts), () => ExpertsRange("--ll-experts", LowLatencyExperts)),
+            (Topk < 1 || Topk > maxTopk, () => OutOfRange("--topk", Topk, maxTopk < EpBuffer.MaxTopk ? $"1 to {maxTopk}, the expert count" : $"1 to {maxTopk}")),
+            (Warmups < 0, () => OutOfRange("--warmups", Warmups, "0 or more")),
+            (Iterations < 1, () => OutOfRange("--iterations", Iterations, "1 or more (10 or more for timings worth comparing)")),
+        ];
+        return checks.FirstOrDefault(c => c.Bad).Problem?.Invoke();
+    }
+
+    private bool ExpertsFit(int experts) => Ranks >= 1 && experts >= Ranks && experts % Ranks == 0 && experts / Ranks <= EpBuffer.MaxLocalExperts;
+
+    private string ExpertsRange(string option, int experts) =>
+        OutOfRange(option, experts, $"a multiple of the rank count ({Ranks}) from {Ranks} to {Ranks * EpBuffer.MaxLocalExperts}");
+
+    private static string OutOfRange(string option, int value, string valid) => $"{option} {value} is not valid: use {valid}.";
+
     private EpConfig WithSms(EpConfig c) =>
         new(NumSms, c.NumMaxNvlChunkedSendTokens, c.NumMaxNvlChunkedRecvTokens, c.NumMaxRdmaChunkedSendTokens, c.NumMaxRdmaChunkedRecvTokens);
 }

@@ -53,11 +53,11 @@ internal static class LowLatencyBench
             {
                 using LowLatencyDispatchResult d = Dispatch();
                 d.Handle.Dispose();
-            }), dispatchBytes, dispatchRight, dispatchRight ? "counts, ranges, bit-exact payloads" : dispatchError),
+            }), dispatchBytes, dispatchRight, dispatchRight ? "bit-exact payloads and counts" : dispatchError),
             new("combine BF16", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Combine(dispatched).Dispose()), combineBytes,
-                combineRight, combineRight ? "Σ w·x vs float64, calc_diff < 1e-5" : combineError),
+                combineRight, combineRight ? "Σ w·x, calc_diff < 1e-5" : combineError),
             new("dispatch + combine", Mode, 0, pairTime, dispatchBytes + combineBytes, dispatchRight && combineRight, "both of the above"),
-            new("host CPU per dispatch + combine", Mode, 0, Timing.MeasureHost(s.Warmups, s.Iterations, Pair), 0, true, "time the calls take on the host"),
+            new("host CPU per dispatch + combine", Mode, 0, Timing.MeasureHost(s.Warmups, s.Iterations, Pair), 0, true, "time the host spends"),
         };
         // The NCCL backend waits on the host in every dispatch, so it cannot be captured.
         if (device != DeviceTensor.HostDevice && buffer.Backend != EpBackendKind.Nccl)

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using DeepEP.Backends;
 using DeepEP.Cli.Bench;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
@@ -11,74 +10,29 @@ namespace DeepEP.Cli.Commands;
 /// <summary><c>deepep bench</c>: measures dispatch and combine on every visible GPU, or on simulated host ranks without one.</summary>
 internal static class BenchCommand
 {
-    /// <summary>Host-backend shapes are smaller by default: the CPU reference is a correctness oracle, not a fast path.</summary>
-    private const int HostTokens = 512;
-    private const int HostLowLatencyTokens = 32;
-    private const int HostHidden = 2048;
-    private const int HostRanks = 4;
-
     public static Command Create()
     {
-        var mode = new Option<BenchMode>("--mode") { Description = "all, normal or lowlatency.", DefaultValueFactory = _ => BenchMode.All };
-        var backend = new Option<EpBackendKind?>("--backend") { Description = "kernels, nccl or host (default: DEEPEP_BACKEND, else kernels with a GPU and host without)." };
-        var ranks = new Option<int?>("--ranks") { Description = "Ranks: default every visible GPU, or 4 simulated host ranks." };
-        var tokens = new Option<int?>("--tokens") { Description = "Normal-mode tokens per rank (default 4096 on GPUs, 512 on the host)." };
-        var llTokens = new Option<int?>("--ll-tokens") { Description = "Low-latency tokens per rank (default 128 on GPUs, 32 on the host)." };
-        var hidden = new Option<int?>("--hidden") { Description = "Hidden size (default 7168 on GPUs, 2048 on the host)." };
-        var topk = new Option<int>("--topk") { Description = "Experts per token.", DefaultValueFactory = _ => 8 };
-        var experts = new Option<int>("--experts") { Description = "Experts in normal mode.", DefaultValueFactory = _ => 256 };
-        var llExperts = new Option<int>("--ll-experts") { Description = "Experts in low-latency mode.", DefaultValueFactory = _ => 288 };
-        var sms = new Option<int?>("--num-sms") { Description = "SMs per rank for normal-mode kernels (even; default 24, or an even share of the GPU when ranks share one)." };
-        var warmups = new Option<int?>("--warmups") { Description = "Untimed calls per operation (default 10 on GPUs, 2 on the host)." };
-        var iterations = new Option<int?>("--iterations") { Description = "Timed calls per operation (default 50 on GPUs, as upstream; 5 on the host)." };
-        var seed = new Option<int>("--seed") { Description = "Seed of the random inputs.", DefaultValueFactory = _ => 0 };
-        var json = new Option<FileInfo?>("--json") { Description = "Also write the results as JSON to this file." };
-        var sweep = new Option<bool>("--sweep") { Description = "Sweep tokens per rank (powers of two): 256 to 16384 in normal mode, 1 to 256 with --mode lowlatency." };
-        var plot = new Option<FileInfo?>("--plot") { Description = "With --sweep: draw GB/s against tokens per rank into this PNG." };
-        var compare = new Option<EpBackendKind?>("--compare")
+        var options = new BenchOptions();
+        var command = new Command("bench", "Measure dispatch and combine, checking every result against the reference.");
+        foreach (Option option in options.All)
         {
-            Description = "Also run normal mode on this backend with the same inputs and print both side by side with the time ratio (e.g. --compare nccl).",
-        };
-
-        var command = new Command("bench", "Measure dispatch and combine, checking every result against the reference.")
-        {
-            mode, backend, ranks, tokens, llTokens, hidden, topk, experts, llExperts, sms, warmups, iterations, seed, json, sweep, plot, compare,
-        };
+            command.Options.Add(option);
+        }
         command.SetAction(parse =>
         {
-            EpBackendKind kind = BackendFactory.Resolve(new EpBufferOptions { Backend = parse.GetValue(backend) });
-            EpBackendKind? other = parse.GetValue(compare);
-            bool host = kind == EpBackendKind.Host;
-            BenchMode benchMode = parse.GetValue(mode);
-            if (other is not null)
-            {
-                // A comparison covers normal mode.
-                benchMode = BenchMode.Normal;
-            }
+            BenchBackendChoice backend = BenchBackendChoice.Resolve(parse.GetValue(options.Backend));
+            EpBackendKind? other = parse.GetValue(options.Compare);
+            bool host = backend.Kind == EpBackendKind.Host;
             // Started by `deepep launch` (or torchrun): this process is one rank of the group those variables describe.
             using ProcessGroup? group = EpEnvironment.Current.DistributedVariables["RANK"] is null ? null : ProcessGroup.FromEnvironment();
-            int rankCount = group?.Size ?? parse.GetValue(ranks) ?? (host ? HostRanks : CudaDevice.Count);
+            BenchSettings settings = options.Read(parse, backend, group?.Size, group?.LocalSize);
             // Ranks land on GPU LOCAL_RANK % count (processes) or rank % count (threads); a shared GPU splits its SMs.
-            int ranksOnHost = group?.LocalSize ?? rankCount;
-            var settings = new BenchSettings(
-                benchMode,
-                rankCount,
-                kind,
-                parse.GetValue(tokens) ?? (host ? HostTokens : 4096),
-                parse.GetValue(llTokens) ?? (host ? HostLowLatencyTokens : 128),
-                parse.GetValue(hidden) ?? (host ? HostHidden : 7168),
-                parse.GetValue(topk),
-                parse.GetValue(experts),
-                parse.GetValue(llExperts),
-                parse.GetValue(sms) ?? (host ? RankPlacement.DefaultSms : RankPlacement.Sms(ranksOnHost, CudaDevice.Count, CudaDevice.Get(0).MultiprocessorCount)),
-                parse.GetValue(warmups) ?? (host ? 2 : 10),
-                parse.GetValue(iterations) ?? (host ? 5 : 50),
-                parse.GetValue(seed));
+            int ranksOnHost = group?.LocalSize ?? settings.Ranks;
             IAnsiConsole console = AnsiConsole.Console;
             if (Console.IsOutputRedirected)
             {
-                // Logs and CI capture the table: don't wrap it at the 80 columns Spectre assumes without a terminal.
-                console.Profile.Width = 200;
+                // Logs and CI capture the table: lay it out for 100 columns, not the 80 Spectre assumes without a terminal.
+                console.Profile.Width = 100;
             }
             if (host && !CudaDevice.IsAvailable && group is null)
             {
@@ -106,9 +60,9 @@ internal static class BenchCommand
                 }
                 return merged.Concat(compared ?? []).All(r => r.Correct) ? 0 : 1;
             }
-            if (parse.GetValue(sweep))
+            if (parse.GetValue(options.Sweep))
             {
-                return RunSweep(console, settings, parse.GetValue(json), parse.GetValue(plot));
+                return RunSweep(console, settings, parse.GetValue(options.Json), parse.GetValue(options.Plot));
             }
             IReadOnlyList<BenchResult> results = console.Status().Start("running", ctx =>
                 BenchRunner.Run(settings, step => ctx.Status($"running {step}")));
@@ -121,7 +75,7 @@ internal static class BenchCommand
                 BenchComparison.Print(console, results, compared);
                 results = [.. results, .. compared];
             }
-            if (parse.GetValue(json) is { } file)
+            if (parse.GetValue(options.Json) is { } file)
             {
                 BenchReport.WriteJson(file.FullName, settings, results);
                 console.MarkupLine($"Wrote [blue]{Markup.Escape(file.FullName)}[/].");
@@ -132,19 +86,32 @@ internal static class BenchCommand
     }
 
     /// <summary>
-    /// Sweep token counts per rank, print each table, then write JSON and the plot: 256 to 16384 in normal mode, or
-    /// 1 to 256 with <c>--mode lowlatency</c> (N = T, as upstream's test).
+    /// Sweep token counts per rank under a progress bar, print one summary table, then write JSON and the plot: 256 to
+    /// 16384 in normal mode, or 1 to 256 with <c>--mode lowlatency</c> (N = T, as upstream's test).
     /// </summary>
     private static int RunSweep(IAnsiConsole console, BenchSettings settings, FileInfo? json, FileInfo? plot)
     {
         bool lowLatency = settings.Mode == BenchMode.LowLatency;
+        int[] counts = [.. Enumerable.Range(0, lowLatency ? 9 : 7).Select(i => (lowLatency ? 1 : 256) << i)];
         var points = new List<(int Tokens, IReadOnlyList<BenchResult> Results)>();
-        for (int tokens = lowLatency ? 1 : 256; tokens <= (lowLatency ? 256 : 16384); tokens *= 2)
+        console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new RemainingTimeColumn()).Start(progress =>
         {
-            BenchSettings point = lowLatency ? settings with { LowLatencyTokens = tokens } : settings with { Mode = BenchMode.Normal, Tokens = tokens };
-            IReadOnlyList<BenchResult> results = console.Status().Start($"running {tokens} tokens per rank", _ => BenchRunner.Run(point));
-            BenchReport.Print(console, point, results);
-            points.Add((tokens, results));
+            ProgressTask task = progress.AddTask("sweep", maxValue: counts.Length);
+            foreach (int tokens in counts)
+            {
+                task.Description = $"{tokens} tokens per rank";
+                BenchSettings point = lowLatency ? settings with { LowLatencyTokens = tokens } : settings with { Mode = BenchMode.Normal, Tokens = tokens };
+                points.Add((tokens, BenchRunner.Run(point)));
+                task.Increment(1);
+            }
+            task.Description = $"{counts.Length} token counts";
+        });
+        console.MarkupLine($"[bold]deepep bench --sweep[/] backend [green]{BenchBackendChoice.Name(settings.Backend)}[/], {settings.Ranks} ranks, hidden {settings.Hidden}, " +
+            $"top-{settings.Topk} of {(lowLatency ? settings.LowLatencyExperts : settings.Experts)} experts, {(lowLatency ? "low-latency" : "normal")} mode");
+        console.Write(SweepSummary.Create(points));
+        if (BenchReport.NoiseWarning(settings, [.. points.SelectMany(p => p.Results)]) is { } warning)
+        {
+            console.MarkupLine($"[yellow]{Markup.Escape(warning)}[/]");
         }
         if (json is not null)
         {

@@ -1,5 +1,5 @@
-using DeepEP.Cli.Bench;
 using System.CommandLine;
+using DeepEP.Cli.Bench;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Interop;
@@ -32,7 +32,8 @@ public static class InfoCommand
         }
         else
         {
-            libraries.AddRow("CUDA driver", "[red]unavailable[/]", Markup.Escape(cuda.Found ? CudaDriverLoader.Failure ?? "" : cuda.Describe()));
+            // The reason is printed once, below the table.
+            libraries.AddRow("CUDA driver", "[red]unavailable[/]", "see below");
         }
         libraries.AddRow("NVRTC", NvrtcVersion(), Markup.Escape(Place(NativeLibraryKind.Nvrtc)));
         libraries.AddRow("NCCL", NcclVersion(), Markup.Escape(Place(NativeLibraryKind.Nccl)));
@@ -41,6 +42,7 @@ public static class InfoCommand
         if (failure is not null)
         {
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(failure)}[/]");
+            PrintBenchBackend();
             return 0;
         }
 
@@ -86,7 +88,17 @@ public static class InfoCommand
             string caveat = RankPlacement.PerGpu(ranks, CudaDevice.Count) > 1 ? $" ({RankPlacement.PerGpu(ranks, CudaDevice.Count)} per GPU: correctness, not NVLink figures)" : "";
             AnsiConsole.MarkupLine(Markup.Escape($"{ranks} ranks (rank or LOCAL_RANK % {CudaDevice.Count}): {string.Join("; ", RankPlacement.Describe(ranks, CudaDevice.Count))}{caveat}"));
         }
+        PrintBenchBackend();
         return 0;
+    }
+
+    /// <summary>The last line: the backend <c>deepep bench</c> would use, why, and whether it can run here.</summary>
+    private static void PrintBenchBackend()
+    {
+        BenchBackendChoice choice = BenchBackendChoice.Resolve(null);
+        AnsiConsole.MarkupLine(BenchBackendChoice.Problem(choice.Kind, choice.Reason) is { } problem
+            ? $"[red]deepep bench cannot run here: {Markup.Escape(problem)}[/]"
+            : $"deepep bench would use the [green]{BenchBackendChoice.Name(choice.Kind)}[/] backend ({Markup.Escape(choice.Reason)}).");
     }
 
     private static string Place(NativeLibraryKind kind)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 using DeepEP.Cli.Bench;
 using Spectre.Console;
 
@@ -18,17 +19,28 @@ internal static class PlotCommand
         command.SetAction(parse =>
         {
             FileInfo source = parse.GetValue(json)!;
-            if (!source.Exists)
-            {
-                AnsiConsole.MarkupLine($"[red]{Markup.Escape(source.FullName)} does not exist.[/]");
-                return 2;
-            }
-            (string title, List<(int Tokens, IReadOnlyList<BenchResult> Results)> points) = BenchReport.ReadSweepJson(source.FullName);
+            CliUsageException.ThrowIf(source.Exists ? null : $"{source.FullName} does not exist.");
+            (string title, List<(int Tokens, IReadOnlyList<BenchResult> Results)> points) = Read(source.FullName);
             string target = parse.GetValue(output)!.FullName;
             SweepPlot.Save(target, title, points);
             AnsiConsole.MarkupLine($"Wrote [blue]{Markup.Escape(target)}[/].");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Reads the sweep, or says in one line why the file is not one.</summary>
+    private static (string Title, List<(int Tokens, IReadOnlyList<BenchResult> Results)> Points) Read(string path)
+    {
+        try
+        {
+            var sweep = BenchReport.ReadSweepJson(path);
+            CliUsageException.ThrowIf(sweep.Points.Count == 0 ? $"{path} holds a sweep with no points; nothing to draw." : null);
+            return sweep;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or InvalidDataException or FormatException)
+        {
+            throw new CliUsageException($"{path} is not a sweep written by bench --sweep --json: {e.Message}", e);
+        }
     }
 }

@@ -31,18 +31,15 @@ internal static class TuneCommand
         command.SetAction(parse =>
         {
             IAnsiConsole console = AnsiConsole.Console;
-            if (!CudaDevice.IsAvailable || CudaDevice.Count < 2)
-            {
-                console.MarkupLine("[red]deepep tune needs at least two GPUs with peer access; none to tune here.[/]");
-                return 2;
-            }
-            int[] candidates = parse.GetValue(sms)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            if (candidates.Length == 0 || candidates.Any(c => c <= 0 || c % 2 != 0))
-            {
-                console.MarkupLine("[red]--sms takes positive even SM counts, e.g. 8,16,24.[/]");
-                return 2;
-            }
+            string smsText = parse.GetValue(sms)!;
+            int[] candidates = smsText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(v => int.TryParse(v, CultureInfo.InvariantCulture, out int count) ? count : -1).ToArray();
+            CliUsageException.ThrowIf(candidates.Length == 0 || candidates.Any(c => c <= 0 || c % 2 != 0)
+                ? $"--sms {smsText} is not valid: give positive even SM counts separated by commas, e.g. 8,16,24."
+                : null);
+            CliUsageException.ThrowIf(CudaDevice.UnavailableReason is { } noGpu ? $"tune measures GPUs and none is usable here: {noGpu}"
+                : CudaDevice.Count < 2 ? $"tune needs at least two GPUs with peer access; {CudaDevice.Count} is visible."
+                : null);
             var table = new Table().Border(TableBorder.Rounded).AddColumns("SMs", "dispatch FP8 µs", "dispatch BF16 µs", "combine µs", "BF16 dispatch + combine µs");
             var scores = new List<(int Sms, double Score)>();
             foreach (int count in candidates)

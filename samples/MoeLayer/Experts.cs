@@ -1,0 +1,105 @@
+using DeepEP.Tensors;
+
+namespace MoeLayer;
+
+/// <summary>
+/// Every expert's SwiGLU FFN, <c>y = W2 · (silu(W1 · x) ⊙ (W3 · x))</c>, in plain C# on the host (a real model runs a
+/// grouped GEMM here, e.g. with TorchSharp on the tensors' device). Each rank applies only its own experts.
+/// </summary>
+internal sealed class Experts
+{
+    private readonly LayerShape _shape;
+    private readonly float[][] _up;    // [E][F, H]: W1 rows
+    private readonly float[][] _gate;  // [E][F, H]: W3 rows
+    private readonly float[][] _down;  // [E][H, F]: W2 rows
+
+    private Experts(LayerShape shape, float[][] up, float[][] gate, float[][] down) => (_shape, _up, _gate, _down) = (shape, up, gate, down);
+
+    /// <summary>Random weights, scaled so activations stay near unit variance.</summary>
+    public static Experts Create(LayerShape shape, Random random)
+    {
+        float[][] Matrix(int fanIn, int fanOut) => Enumerable.Range(0, shape.Experts)
+            .Select(_ => Enumerable.Range(0, fanIn * fanOut).Select(_ => (float)(random.NextGaussian() / Math.Sqrt(fanIn))).ToArray()).ToArray();
+        return new Experts(shape, Matrix(shape.Hidden, shape.Intermediate), Matrix(shape.Hidden, shape.Intermediate), Matrix(shape.Intermediate, shape.Hidden));
+    }
+
+    /// <summary>Adds <paramref name="weight"/> · FFN of global expert <paramref name="expert"/> at <paramref name="x"/> to <paramref name="y"/>.</summary>
+    public void Accumulate(int expert, ReadOnlySpan<float> x, Span<float> y, float weight)
+    {
+        int hidden = _shape.Hidden, intermediate = _shape.Intermediate;
+        Span<float> h = stackalloc float[intermediate];
+        for (int f = 0; f < intermediate; f++)
+        {
+            float up = Dot(x, _up[expert].AsSpan(f * hidden, hidden));
+            float gate = Dot(x, _gate[expert].AsSpan(f * hidden, hidden));
+            h[f] = up / (1 + MathF.Exp(-up)) * gate;
+        }
+        for (int o = 0; o < hidden; o++)
+        {
+            y[o] += weight * Dot(h, _down[expert].AsSpan(o * intermediate, intermediate));
+        }
+    }
+
+    /// <summary>
+    /// Normal mode: each received row (<c>[M, H]</c> BF16) through this rank's experts it selected (rebased ids, -1
+    /// elsewhere), weighted: combine sums what comes back unweighted. Returns <c>[M, H]</c> BF16 on the rows' device.
+    /// </summary>
+    public DeviceTensor Run(DeviceTensor recvX, DeviceTensor recvTopkIdx, DeviceTensor recvTopkWeights, int rank)
+    {
+        int hidden = _shape.Hidden, topk = _shape.Topk, rows = checked((int)recvX.Size(0));
+        float[] x = ToFloat(recvX.ToArray<BFloat16>());
+        long[] idx = recvTopkIdx.ToArray<long>();
+        float[] weights = recvTopkWeights.ToArray<float>();
+        var y = new float[rows * hidden];
+        for (int m = 0; m < rows; m++)
+        {
+            for (int k = 0; k < topk; k++)
+            {
+                if (idx[(m * topk) + k] is >= 0 and long local)
+                {
+                    Accumulate((rank * _shape.ExpertsPerRank) + (int)local, x.AsSpan(m * hidden, hidden), y.AsSpan(m * hidden, hidden), weights[(m * topk) + k]);
+                }
+            }
+        }
+        return DeviceTensor.FromArray<BFloat16>(ToBFloat16(y), [rows, hidden], recvX.Device);
+    }
+
+    /// <summary>
+    /// Low-latency mode: expert e's first <c>count[e]</c> packed rows (<c>[E_l, R*N, H]</c> FP8 with per-128-channel
+    /// scales) through expert e, unweighted: low-latency combine applies the weights. Returns <c>[E_l, R*N, H]</c> BF16.
+    /// </summary>
+    public DeviceTensor RunPacked(DeviceTensor packedX, DeviceTensor packedScales, DeviceTensor packedCount, int rank)
+    {
+        int localExperts = checked((int)packedX.Size(0)), slots = checked((int)packedX.Size(1)), hidden = _shape.Hidden;
+        using DeviceTensor data = packedX.View(localExperts * slots, hidden).To(DeviceTensor.HostDevice);
+        using DeviceTensor scales = DeviceTensor.FromArray<float>(packedScales.ToArray<float>(), [localExperts * slots, hidden / Fp8Cast.ChannelsPerScale]);
+        using DeviceTensor dequantized = Fp8Cast.PerTokenCastBack(data, scales);
+        float[] x = ToFloat(dequantized.ToArray<BFloat16>());
+        int[] count = packedCount.ToArray<int>();
+        var y = new float[localExperts * slots * hidden];
+        for (int e = 0; e < localExperts; e++)
+        {
+            for (int row = e * slots; row < (e * slots) + count[e]; row++)
+            {
+                Accumulate((rank * _shape.ExpertsPerRank) + e, x.AsSpan(row * hidden, hidden), y.AsSpan(row * hidden, hidden), 1f);
+            }
+        }
+        return DeviceTensor.FromArray<BFloat16>(ToBFloat16(y), [localExperts, slots, hidden], packedX.Device);
+    }
+
+    /// <summary>BF16 values as floats.</summary>
+    public static float[] ToFloat(BFloat16[] values) => Array.ConvertAll(values, v => v.ToFloat());
+
+    /// <summary>Floats rounded to BF16.</summary>
+    public static BFloat16[] ToBFloat16(float[] values) => Array.ConvertAll(values, BFloat16.FromFloat);
+
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        float sum = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            sum += a[i] * b[i];
+        }
+        return sum;
+    }
+}
