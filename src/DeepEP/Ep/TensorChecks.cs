@@ -17,6 +17,7 @@ internal static class TensorChecks
         {
             throw new ArgumentNullException(name, $"{name} is required here.");
         }
+        RequireAlive(tensor, name);
         string expected = $"{dtype} [{string.Join(", ", shape.Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
         bool shapeOk = tensor.Rank == shape.Length;
         for (int d = 0; shapeOk && d < shape.Length; d++)
@@ -28,6 +29,24 @@ internal static class TensorChecks
             throw new ArgumentException($"{name} must be {expected}; got {tensor.Describe()}.", name);
         }
         return tensor;
+    }
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming <paramref name="name"/> when the tensor's memory was freed.</summary>
+    public static void RequireAlive(DeviceTensor tensor, string name)
+    {
+        if (tensor.IsDisposed)
+        {
+            // Reading freed memory crashes the process or, once the memory is reused, returns garbage.
+            throw new ObjectDisposedException(name,
+                $"{name} ({tensor.Describe()}) was disposed before this call; keep it (and the result or handle it came from) alive until the call returns.");
+        }
+    }
+
+    /// <summary>Every count must be ≥ 0 (a host copy of <paramref name="counts"/>).</summary>
+    public static void RequireNonNegative(int[] counts, string name)
+    {
+        int index = Array.FindIndex(counts, n => n < 0);
+        That(index < 0, name, $"{name}[{index}] = {(index < 0 ? 0 : counts[index])} is negative; counts are ≥ 0 (pass the tensors from GetDispatchLayout).");
     }
 
     /// <summary>Throws when <paramref name="condition"/> is false, with a message naming <paramref name="name"/>.</summary>
