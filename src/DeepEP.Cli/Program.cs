@@ -9,5 +9,6 @@ var root = new RootCommand("deepep: expert-parallel MoE dispatch and combine for
     TuneCommand.Create(),
     LaunchCommand.Create(),
     PlotCommand.Create(),
+    SoakCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -31,7 +31,8 @@ public sealed class CommunicationTimeoutException : Exception
     /// <param name="waited">The deadline that passed.</param>
     /// <param name="innerException">The process group's timeout.</param>
     public CommunicationTimeoutException(string operation, int rank, IReadOnlyList<int> missingRanks, TimeSpan waited, Exception? innerException = null)
-        : base($"DeepEP {operation} timed out on rank {rank} after {waited.TotalSeconds:F1} s waiting for rank(s) {string.Join(", ", missingRanks ?? [])}, "
+        : base($"DeepEP {operation} timed out on rank {rank} after {waited.TotalSeconds:F1} s waiting for "
+            + $"{(missingRanks?.Count == 1 ? "rank" : "ranks")} {string.Join(", ", missingRanks ?? [])}, "
             + "which never joined the exchange. A peer may have died or stalled, or the ranks issued different operations.", innerException)
     {
         ArgumentNullException.ThrowIfNull(missingRanks);
