@@ -42,12 +42,12 @@ public sealed partial class EpBuffer
         TensorChecks.That(numExperts / GroupSize <= MaxLocalExperts, name, $"{name} ({numExperts}) gives {numExperts / GroupSize} experts per rank; at most {MaxLocalExperts} are supported.");
     }
 
-    private void CheckTopk(DeviceTensor topkIdx, string name, int numExperts)
+    private void CheckTopk(DeviceTensor topkIdx, string name, int numExperts, bool distinct = false)
     {
         TensorChecks.That(topkIdx.Size(1) is > 0 and <= MaxTopk, name, $"{name} has {topkIdx.Size(1)} top-k columns; 1 to {MaxTopk} are supported.");
         if (Options.ValidateExpertIds && !IsCapturing())
         {
-            TensorChecks.RequireExpertIds(topkIdx, name, numExperts);
+            TensorChecks.RequireExpertIds(topkIdx, name, numExperts, distinct);
         }
     }
 

@@ -50,7 +50,8 @@ public sealed partial class EpBuffer
         TensorChecks.That(tokens <= numMaxDispatchTokensPerRank, nameof(x),
             $"x has {tokens} tokens but numMaxDispatchTokensPerRank is {numMaxDispatchTokensPerRank}; raise it (and the buffer) or split the batch.");
         TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
-        CheckTopk(topkIdx, nameof(topkIdx), numExperts);
+        // Each expert holds R*N rows: one per (source rank, token), so a token may select an expert only once.
+        CheckTopk(topkIdx, nameof(topkIdx), numExperts, distinct: true);
         TensorChecks.That(!useUe8m0 || roundScale, nameof(useUe8m0), "useUe8m0 requires roundScale: UE8M0 stores only power-of-two scales.");
         TensorChecks.That(!useUe8m0 || hidden % 512 == 0, nameof(useUe8m0), $"UE8M0 packs four scale groups per Int32, so H ({hidden}) must be a multiple of 512.");
         TensorChecks.That(useFp8 || !roundScale, nameof(roundScale), "roundScale applies to FP8 dispatch only (useFp8: true).");

@@ -58,8 +58,11 @@ internal static class TensorChecks
         }
     }
 
-    /// <summary>Every top-k entry must be -1 (masked slot) or a valid expert id in [0, <paramref name="numExperts"/>).</summary>
-    public static void RequireExpertIds(DeviceTensor topkIdx, string name, int numExperts)
+    /// <summary>
+    /// Every top-k entry must be -1 (masked slot) or a valid expert id in [0, <paramref name="numExperts"/>); with
+    /// <paramref name="distinct"/>, no row may name an expert twice.
+    /// </summary>
+    public static void RequireExpertIds(DeviceTensor topkIdx, string name, int numExperts, bool distinct = false)
     {
         long[] ids = topkIdx.ToArray<long>();
         long columns = topkIdx.Rank == 2 ? topkIdx.Size(1) : 1;
@@ -71,6 +74,9 @@ internal static class TensorChecks
                     $"{name}[{i / columns}, {i % columns}] = {ids[i]} is not an expert id: use -1 for a masked slot or a value in [0, {numExperts}).",
                     name);
             }
+            long rowStart = i - (i % columns);
+            That(!distinct || ids[i] < 0 || Array.IndexOf(ids, ids[i], (int)rowStart, (int)(i - rowStart)) < 0, name,
+                $"{name}[{i / columns}] selects expert {ids[i]} twice; low-latency mode holds one copy per (token, expert), so top-k ids must be distinct.");
         }
     }
 

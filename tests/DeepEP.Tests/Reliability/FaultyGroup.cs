@@ -2,10 +2,15 @@ using DeepEP.Distributed;
 
 namespace DeepEP.Tests.Reliability;
 
-/// <summary>A rank's process group that throws inside the first collective after <see cref="Arm"/>: a rank failing mid-call.</summary>
+/// <summary>
+/// A rank's process group that throws inside the first collective after <see cref="Arm"/> (a rank failing mid-call) and
+/// counts the collectives that reached it (so a test can tell whether a call communicated before it threw).
+/// </summary>
 internal sealed class FaultyGroup(ProcessGroup inner) : ProcessGroup
 {
     private bool _armed;
+
+    public int Collectives { get; private set; }
 
     public override int Rank => inner.Rank;
 
@@ -45,6 +50,7 @@ internal sealed class FaultyGroup(ProcessGroup inner) : ProcessGroup
 
     private void Trip()
     {
+        Collectives++;
         if (_armed)
         {
             throw new InjectedFaultException($"Injected fault on rank {Rank}.");
