@@ -29,6 +29,7 @@ internal static class CliApp
             TuneCommand.Create(),
             LaunchCommand.Create(),
             PlotCommand.Create(),
+            SoakCommand.Create(),
             Verbose,
         };
         var configuration = new InvocationConfiguration

@@ -1,3 +1,5 @@
+using DeepEP.Ep;
+
 namespace DeepEP.Distributed;
 
 /// <summary>
@@ -34,36 +36,38 @@ public abstract class ProcessGroup : IDisposable
     {
         get;
         init => field = Deadline.Validate(value, nameof(DefaultTimeout));
-    } = TimeSpan.FromSeconds(100);
+    } = EpEnvironment.DefaultTimeout;
 
     /// <summary>
     /// Creates <paramref name="size"/> ranks of one process, one <see cref="ProcessGroup"/> per rank, indexed by
     /// rank; call each rank's collectives from its own thread. Local rank and size equal rank and size.
     /// </summary>
     /// <param name="size">Number of ranks, at least 1.</param>
-    /// <param name="defaultTimeout">Deadline of each collective when none is passed (default 100 s).</param>
+    /// <param name="defaultTimeout">Deadline of each collective when none is passed (default <c>DEEPEP_TIMEOUT_S</c>, else 100 s).</param>
+    /// <exception cref="InvalidOperationException"><c>DEEPEP_TIMEOUT_S</c> is used and invalid.</exception>
     public static ProcessGroup[] CreateInProcess(int size, TimeSpan? defaultTimeout = null) =>
-        InProcessGroup.Create(size, defaultTimeout ?? TimeSpan.FromSeconds(100));
+        InProcessGroup.Create(size, EpEnvironment.ResolveTimeout(defaultTimeout, nameof(defaultTimeout)));
 
     /// <summary>
     /// Joins the multi-process group described by the environment as <c>deepep launch</c> or torchrun set it
     /// (see <see cref="DistributedEnvironment.FromProcess"/>): rank 0 listens on MASTER_ADDR:MASTER_PORT and relays
     /// every collective; the other ranks connect to it. Blocks until every rank has joined.
     /// </summary>
-    /// <param name="timeout">Deadline of the rendezvous and default deadline of each collective (default 100 s).</param>
+    /// <param name="timeout">Deadline of the rendezvous and default deadline of each collective (default <c>DEEPEP_TIMEOUT_S</c>, else 100 s).</param>
     /// <exception cref="InvalidOperationException">A variable is missing or invalid; the message names it.</exception>
     /// <exception cref="ProcessGroupTimeoutException">Not every rank joined in time; names the missing ranks.</exception>
     public static ProcessGroup FromEnvironment(TimeSpan? timeout = null) => Connect(DistributedEnvironment.FromProcess(), timeout);
 
     /// <summary>Joins the multi-process group that <paramref name="environment"/> describes; see <see cref="FromEnvironment"/>.</summary>
     /// <param name="environment">This rank's place in the group and the address of rank 0.</param>
-    /// <param name="timeout">Deadline of the rendezvous and default deadline of each collective (default 100 s).</param>
+    /// <param name="timeout">Deadline of the rendezvous and default deadline of each collective (default <c>DEEPEP_TIMEOUT_S</c>, else 100 s).</param>
+    /// <exception cref="InvalidOperationException"><c>DEEPEP_TIMEOUT_S</c> is used and invalid.</exception>
     /// <exception cref="ProcessGroupTimeoutException">Not every rank joined in time; names the missing ranks.</exception>
     /// <exception cref="ProcessGroupException">The ranks disagree (world size, duplicate rank) or rank 0 cannot listen.</exception>
     public static ProcessGroup Connect(DistributedEnvironment environment, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        return TcpProcessGroup.Connect(environment, Deadline.Validate(timeout ?? TimeSpan.FromSeconds(100), nameof(timeout)));
+        return TcpProcessGroup.Connect(environment, EpEnvironment.ResolveTimeout(timeout, nameof(timeout)));
     }
 
     /// <summary>Every rank's payload, indexed by rank. The returned arrays must not be modified.</summary>

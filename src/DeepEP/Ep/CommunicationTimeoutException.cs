@@ -21,6 +21,27 @@ public sealed class CommunicationTimeoutException : Exception
         Expected = expected;
         Seen = seen;
         Waited = waited;
+        MissingRanks = peerRank >= 0 ? [peerRank] : [];
+    }
+
+    /// <summary>A host-side exchange passed its deadline before <paramref name="missingRanks"/> joined it.</summary>
+    /// <param name="operation">The step, e.g. "dispatch (row exchange)".</param>
+    /// <param name="rank">The rank that gave up.</param>
+    /// <param name="missingRanks">The ranks that never joined, ascending (at least one).</param>
+    /// <param name="waited">The deadline that passed.</param>
+    /// <param name="innerException">The process group's timeout.</param>
+    public CommunicationTimeoutException(string operation, int rank, IReadOnlyList<int> missingRanks, TimeSpan waited, Exception? innerException = null)
+        : base($"DeepEP {operation} timed out on rank {rank} after {waited.TotalSeconds:F1} s waiting for "
+            + $"{(missingRanks?.Count == 1 ? "rank" : "ranks")} {string.Join(", ", missingRanks ?? [])}, "
+            + "which never joined the exchange. A peer may have died or stalled, or the ranks issued different operations.", innerException)
+    {
+        ArgumentNullException.ThrowIfNull(missingRanks);
+        Operation = operation;
+        Rank = rank;
+        PeerRank = missingRanks.Count > 0 ? missingRanks[0] : -1;
+        Channel = -1;
+        Waited = waited;
+        MissingRanks = missingRanks;
     }
 
     /// <summary>What was waited for (e.g. "barrier", "dispatch receive count").</summary>
@@ -43,4 +64,7 @@ public sealed class CommunicationTimeoutException : Exception
 
     /// <summary>How long it waited.</summary>
     public TimeSpan Waited { get; }
+
+    /// <summary>Every rank it waited for in vain (<see cref="PeerRank"/> first); empty when the device itself was waited for.</summary>
+    public IReadOnlyList<int> MissingRanks { get; }
 }

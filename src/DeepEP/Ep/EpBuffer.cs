@@ -12,7 +12,7 @@ namespace DeepEP.Ep;
 /// Every method validates its arguments before anything is launched and throws an <see cref="ArgumentException"/>
 /// naming the argument and what would be valid. All ranks must call the same operations in the same order.
 /// </summary>
-public sealed class EpBuffer : IDisposable
+public sealed partial class EpBuffer : IDisposable
 {
     /// <summary>The top-k index element type (DeepEP's <c>topk_idx_t</c>).</summary>
     public const DType TopkIdxDType = DType.Int64;
@@ -40,11 +40,13 @@ public sealed class EpBuffer : IDisposable
         TensorChecks.That(numRdmaBytes >= 0 && numRdmaBytes % BufferSizeHints.Alignment == 0, nameof(numRdmaBytes),
             $"numRdmaBytes ({numRdmaBytes}) must be a non-negative multiple of {BufferSizeHints.Alignment}; use EpBuffer.GetLowLatencyRdmaSizeHint.");
         Options = options ?? new EpBufferOptions();
+        Timeout = EpEnvironment.ResolveTimeout(Options.Timeout, "options.Timeout");
         Group = group;
         NumNvlBytes = numNvlBytes;
         NumRdmaBytes = numRdmaBytes;
         LowLatencyMode = lowLatencyMode;
-        _backend = BackendFactory.Create(group, Options, numNvlBytes, lowLatencyMode ? numRdmaBytes : 0);
+        // Every backend gets the resolved deadline, so none reads the environment on its own.
+        _backend = BackendFactory.Create(group, Options with { Timeout = Timeout }, numNvlBytes, lowLatencyMode ? numRdmaBytes : 0);
     }
 
     /// <summary>SMs used by default configurations (DeepEP's class attribute <c>Buffer.num_sms</c>, default 20).</summary>
@@ -70,6 +72,12 @@ public sealed class EpBuffer : IDisposable
 
     /// <summary>Whether low-latency operations are enabled.</summary>
     public bool LowLatencyMode { get; }
+
+    /// <summary>
+    /// The deadline of every wait of this buffer, on the GPU and the host: <see cref="EpBufferOptions.Timeout"/>, else
+    /// <c>DEEPEP_TIMEOUT_S</c>, else 100 s.
+    /// </summary>
+    public TimeSpan Timeout { get; }
 
     /// <summary>The options this buffer was created with.</summary>
     public EpBufferOptions Options { get; }
@@ -269,153 +277,6 @@ public sealed class EpBuffer : IDisposable
         return _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
     }
 
-    /// <summary>Zeroes the low-latency signalling areas between barriers (spec §5.2); required after normal-mode use of the same buffer.</summary>
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
-    {
-        EnsureUsable();
-        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
-        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts);
-    }
-
-    /// <summary>
-    /// Low-latency dispatch (spec §5.3): one copy per selected expert, packed per local expert, no host
-    /// synchronisation, CUDA-graph capturable.
-    /// </summary>
-    /// <param name="x"><c>[T, H]</c> BF16, T ≤ <paramref name="numMaxDispatchTokensPerRank"/>, H a multiple of 128.</param>
-    /// <param name="topkIdx"><c>[T, K]</c> Int64, -1 for a masked slot.</param>
-    /// <param name="numMaxDispatchTokensPerRank">N, the same on every rank and every call.</param>
-    /// <param name="numExperts">E, divisible by the group size.</param>
-    /// <param name="cumulativeLocalExpertRecvStats">Optional <c>[E_l]</c> Int32 to which each expert's receive count is added.</param>
-    /// <param name="dispatchWaitRecvCostStats">Optional <c>[R]</c> Int64 to which the wait per source rank is added (clock cycles).</param>
-    /// <param name="useFp8">Cast to FP8 E4M3 with per-128-channel scales on the fly.</param>
-    /// <param name="roundScale">Round scales to powers of two.</param>
-    /// <param name="useUe8m0">Pack scales as UE8M0 exponent bytes (needs <paramref name="roundScale"/>, H a multiple of 512).</param>
-    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
-    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
-    public LowLatencyDispatchResult LowLatencyDispatch(
-        DeviceTensor x,
-        DeviceTensor topkIdx,
-        int numMaxDispatchTokensPerRank,
-        int numExperts,
-        DeviceTensor? cumulativeLocalExpertRecvStats = null,
-        DeviceTensor? dispatchWaitRecvCostStats = null,
-        bool useFp8 = true,
-        bool roundScale = false,
-        bool useUe8m0 = false,
-        bool asyncFinish = false,
-        bool returnRecvHook = false)
-    {
-        EnsureLowLatency();
-        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
-        long tokens = x.Size(0);
-        int hidden = checked((int)x.Size(1));
-        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
-        TensorChecks.That(tokens <= numMaxDispatchTokensPerRank, nameof(x),
-            $"x has {tokens} tokens but numMaxDispatchTokensPerRank is {numMaxDispatchTokensPerRank}; raise it (and the buffer) or split the batch.");
-        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
-        CheckTopk(topkIdx, nameof(topkIdx), numExperts);
-        TensorChecks.That(!useUe8m0 || roundScale, nameof(useUe8m0), "useUe8m0 requires roundScale: UE8M0 stores only power-of-two scales.");
-        TensorChecks.That(!useUe8m0 || hidden % 512 == 0, nameof(useUe8m0), $"UE8M0 packs four scale groups per Int32, so H ({hidden}) must be a multiple of 512.");
-        TensorChecks.That(useFp8 || !roundScale, nameof(roundScale), "roundScale applies to FP8 dispatch only (useFp8: true).");
-        TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
-        if (cumulativeLocalExpertRecvStats is not null)
-        {
-            TensorChecks.Require(cumulativeLocalExpertRecvStats, nameof(cumulativeLocalExpertRecvStats), DType.Int32, Device, [numExperts / GroupSize]);
-        }
-        if (dispatchWaitRecvCostStats is not null)
-        {
-            TensorChecks.Require(dispatchWaitRecvCostStats, nameof(dispatchWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
-        }
-        return _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
-            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, useFp8, roundScale, useUe8m0, asyncFinish, returnRecvHook));
-    }
-
-    /// <summary>
-    /// Low-latency combine (spec §5.4): for each original token, Σ_k topkWeights[t,k] · (expert output row), in
-    /// top-k order with fused multiply-adds, skipping -1 slots and masked ranks.
-    /// </summary>
-    /// <param name="x"><c>[E_l, R*N, H]</c> BF16 expert outputs in the packed layout of the dispatch.</param>
-    /// <param name="topkIdx">The <c>[T, K]</c> Int64 routing given to that dispatch.</param>
-    /// <param name="topkWeights"><c>[T, K]</c> Float32 weights.</param>
-    /// <param name="handle">The dispatch's handle.</param>
-    /// <param name="useLogfmt">LogFMT-10 compression (not supported by this version; must be false).</param>
-    /// <param name="zeroCopy">The expert outputs are already in <see cref="GetNextLowLatencyCombineBuffer"/>.</param>
-    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
-    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
-    /// <param name="out">Optional <c>[T, H]</c> BF16 written in place and returned.</param>
-    /// <param name="combineWaitRecvCostStats">Optional <c>[R]</c> Int64 wait statistics.</param>
-    public LowLatencyCombineResult LowLatencyCombine(
-        DeviceTensor x,
-        DeviceTensor topkIdx,
-        DeviceTensor topkWeights,
-        LowLatencyHandle handle,
-        bool useLogfmt = false,
-        bool zeroCopy = false,
-        bool asyncFinish = false,
-        bool returnRecvHook = false,
-        DeviceTensor? @out = null,
-        DeviceTensor? combineWaitRecvCostStats = null)
-    {
-        EnsureLowLatency();
-        ArgumentNullException.ThrowIfNull(handle);
-        int localExperts = handle.NumExperts / GroupSize;
-        long rows = (long)GroupSize * handle.NumMaxDispatchTokensPerRank;
-        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [localExperts, rows, handle.Hidden]);
-        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
-        long tokens = topkIdx.Size(0);
-        TensorChecks.That(tokens <= handle.NumMaxDispatchTokensPerRank, nameof(topkIdx), $"topkIdx has {tokens} tokens, more than the handle's N = {handle.NumMaxDispatchTokensPerRank}.");
-        TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, topkIdx.Size(1)]);
-        CheckTopk(topkIdx, nameof(topkIdx), handle.NumExperts);
-        TensorChecks.Require(handle.PackedRecvSrcInfo, nameof(handle), DType.Int32, Device, [localExperts, rows]);
-        TensorChecks.Require(handle.PackedRecvLayoutRange, nameof(handle), DType.Int64, Device, [localExperts, GroupSize]);
-        TensorChecks.That(!useLogfmt, nameof(useLogfmt), "LogFMT-10 combine is not supported by this version; pass useLogfmt: false.");
-        TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
-        if (@out is not null)
-        {
-            TensorChecks.Require(@out, nameof(@out), DType.BFloat16, Device, [tokens, handle.Hidden]);
-        }
-        if (combineWaitRecvCostStats is not null)
-        {
-            TensorChecks.Require(combineWaitRecvCostStats, nameof(combineWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
-        }
-        LowLatencyCombineResult result = _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy,
-            asyncFinish, returnRecvHook, @out, combineWaitRecvCostStats));
-        // The caller owns `out`: hand back a view so disposing the result never frees it.
-        return @out is null ? result : result with { CombinedX = @out.View(tokens, handle.Hidden) };
-    }
-
-    /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads when <c>zeroCopy</c> is set (spec §5.4).</summary>
-    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle)
-    {
-        EnsureLowLatency();
-        ArgumentNullException.ThrowIfNull(handle);
-        CheckLowLatencyShape(handle.NumMaxDispatchTokensPerRank, handle.Hidden, handle.NumExperts);
-        return _backend.GetNextLowLatencyCombineBuffer(handle);
-    }
-
-    /// <summary>Marks (<paramref name="mask"/> true) or unmarks a rank as failed (spec §5.6); needs <see cref="EpBufferOptions.EnableShrink"/>.</summary>
-    public void LowLatencyUpdateMaskBuffer(int rankToMask, bool mask = false)
-    {
-        EnsureShrink();
-        TensorChecks.That(rankToMask >= 0 && rankToMask < GroupSize, nameof(rankToMask), $"rankToMask ({rankToMask}) must be in [0, {GroupSize}).");
-        _backend.UpdateMaskBuffer(rankToMask, mask);
-    }
-
-    /// <summary>Copies the mask (1 = failed) into <paramref name="maskStatus"/>, <c>[R]</c> Int32 (spec §5.6).</summary>
-    public void LowLatencyQueryMaskBuffer(DeviceTensor maskStatus)
-    {
-        EnsureShrink();
-        TensorChecks.Require(maskStatus, nameof(maskStatus), DType.Int32, Device, [GroupSize]);
-        _backend.QueryMaskBuffer(maskStatus);
-    }
-
-    /// <summary>Clears every mask (spec §5.6).</summary>
-    public void LowLatencyCleanMaskBuffer()
-    {
-        EnsureShrink();
-        _backend.CleanMaskBuffer();
-    }
-
     /// <summary>Releases the buffers collectively (DeepEP's <c>destroy()</c>); needs <see cref="EpBufferOptions.ExplicitlyDestroy"/>.</summary>
     public void Destroy()
     {
@@ -443,125 +304,5 @@ public sealed class EpBuffer : IDisposable
             _destroyed = true;
             _backend.Dispose();
         }
-    }
-
-    private void EnsureUsable() => ObjectDisposedException.ThrowIf(_destroyed, this);
-
-    private void EnsureLowLatency()
-    {
-        EnsureUsable();
-        if (!LowLatencyMode)
-        {
-            throw new InvalidOperationException("Low-latency operations need an EpBuffer created with lowLatencyMode: true.");
-        }
-    }
-
-    private void EnsureShrink()
-    {
-        EnsureLowLatency();
-        if (!Options.EnableShrink)
-        {
-            throw new InvalidOperationException("Rank masking needs EpBufferOptions.EnableShrink = true.");
-        }
-    }
-
-    private static StreamOptions Streams(EventOverlap? previousEvent, bool asyncFinish, bool allocateOnCommStream)
-    {
-        TensorChecks.That(!allocateOnCommStream || (previousEvent is not null && asyncFinish), nameof(allocateOnCommStream),
-            "allocateOnCommStream needs previousEvent and asyncFinish: true, so the caller can order later use of the outputs.");
-        return new StreamOptions(previousEvent, asyncFinish, allocateOnCommStream, null);
-    }
-
-    private void CheckNumExperts(int numExperts, string name)
-    {
-        TensorChecks.That(numExperts > 0 && numExperts % GroupSize == 0, name, $"{name} ({numExperts}) must be a positive multiple of the group size {GroupSize}.");
-        TensorChecks.That(numExperts / GroupSize <= MaxLocalExperts, name, $"{name} ({numExperts}) gives {numExperts / GroupSize} experts per rank; at most {MaxLocalExperts} are supported.");
-    }
-
-    private void CheckTopk(DeviceTensor topkIdx, string name, int numExperts)
-    {
-        TensorChecks.That(topkIdx.Size(1) is > 0 and <= MaxTopk, name, $"{name} has {topkIdx.Size(1)} top-k columns; 1 to {MaxTopk} are supported.");
-        if (Options.ValidateExpertIds && !IsCapturing())
-        {
-            TensorChecks.RequireExpertIds(topkIdx, name, numExperts);
-        }
-    }
-
-    /// <summary>True while the device's library stream is being captured into a CUDA graph (host copies are illegal then).</summary>
-    private bool IsCapturing() => Device != DeviceTensor.HostDevice && CudaStream.ForDevice(Device).IsCapturing;
-
-    private static void CheckConfig(EpConfig config)
-    {
-        TensorChecks.That(config.NumSms > 0 && config.NumSms % 2 == 0, nameof(config), $"config.NumSms ({config.NumSms}) must be even and positive: two blocks per channel.");
-    }
-
-    /// <summary>Checks x (and its scales) and returns the token count.</summary>
-    private long CheckDispatchPayload(DeviceTensor x, DeviceTensor? xScales)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        if (x.DType == DType.Float8E4M3)
-        {
-            TensorChecks.Require(x, nameof(x), DType.Float8E4M3, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
-            TensorChecks.That(x.Size(1) % 16 == 0, nameof(x), $"FP8 rows must be a multiple of 16 bytes; H = {x.Size(1)}.");
-            TensorChecks.That(xScales is not null, nameof(xScales), "FP8 dispatch needs xScales ([T, S] Float32, or Int32 for UE8M0).");
-            TensorChecks.That(xScales!.DType is DType.Float32 or DType.Int32, nameof(xScales), $"xScales must be Float32 or Int32 (UE8M0); got {xScales.Describe()}.");
-            TensorChecks.Require(xScales, nameof(xScales), xScales.DType, Device, [x.Size(0), TensorChecks.AnySize], allowStrided: true);
-            return x.Size(0);
-        }
-        TensorChecks.That(xScales is null, nameof(xScales), "xScales applies to FP8 (Float8E4M3) x only.");
-        TensorChecks.That(x.DType == DType.BFloat16, nameof(x), $"x must be BFloat16 or Float8E4M3 (with xScales); got {x.Describe()}.");
-        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
-        TensorChecks.That(x.Size(1) * 2 % 16 == 0, nameof(x), $"BF16 rows must be a multiple of 16 bytes (H a multiple of 8); H = {x.Size(1)}.");
-        return x.Size(0);
-    }
-
-    private int CheckLayout(DeviceTensor? numTokensPerRank, DeviceTensor? isTokenInRank, DeviceTensor? numTokensPerExpert, long tokens)
-    {
-        TensorChecks.Require(numTokensPerRank, nameof(numTokensPerRank), DType.Int32, Device, [GroupSize]);
-        TensorChecks.Require(isTokenInRank, nameof(isTokenInRank), DType.Bool, Device, [tokens, GroupSize]);
-        TensorChecks.Require(numTokensPerExpert, nameof(numTokensPerExpert), DType.Int32, Device, [TensorChecks.AnySize]);
-        int numExperts = checked((int)numTokensPerExpert!.Size(0));
-        CheckNumExperts(numExperts, nameof(numTokensPerExpert));
-        if (isTokenInRank!.IsHost && numTokensPerRank!.IsHost)
-        {
-            // Receivers wait for exactly the advertised counts, so a mismatch would only surface as a timeout.
-            bool[] inRank = isTokenInRank.ToArray<bool>();
-            int[] perRank = numTokensPerRank.ToArray<int>();
-            for (int d = 0; d < GroupSize; d++)
-            {
-                int count = 0;
-                for (long t = 0; t < tokens; t++)
-                {
-                    count += inRank[(t * GroupSize) + d] ? 1 : 0;
-                }
-                TensorChecks.That(count == perRank[d], nameof(numTokensPerRank),
-                    $"numTokensPerRank[{d}] = {perRank[d]} but isTokenInRank marks {count} tokens for rank {d}; pass both from GetDispatchLayout.");
-            }
-        }
-        return numExperts;
-    }
-
-    private void CheckHandle(DispatchHandle handle, EpConfig config, long tokens)
-    {
-        TensorChecks.That(handle.NumChannels == config.NumChannels, nameof(config),
-            $"The handle was made with {handle.NumChannels * 2} SMs but config uses {config.NumSms}; use the dispatch's SM count.");
-        TensorChecks.That(handle.RankPrefixMatrix.Size(0) == GroupSize && handle.SendHead.Size(1) == GroupSize, nameof(handle),
-            $"The handle belongs to a group of {handle.RankPrefixMatrix.Size(0)} ranks, not this buffer's {GroupSize}.");
-        TensorChecks.That(handle.SendHead.Size(0) == tokens, nameof(handle), $"The handle was made for {handle.SendHead.Size(0)} tokens but x has {tokens}.");
-        TensorChecks.That(handle.SendHead.Device == Device, nameof(handle), $"The handle lives on {TensorChecks.DeviceName(handle.SendHead.Device)}, not this buffer's {TensorChecks.DeviceName(Device)}.");
-    }
-
-    private void CheckNvlCapacity() =>
-        TensorChecks.That(NumNvlBytes >= BufferSizeHints.NvlBufferBytes, "numNvlBytes",
-            $"This EpBuffer was created with numNvlBytes = {NumNvlBytes}; normal mode needs {BufferSizeHints.NvlBufferBytes} (EpConfig.GetNvlBufferSizeHint).");
-
-    private void CheckLowLatencyShape(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
-    {
-        TensorChecks.That(numMaxDispatchTokensPerRank > 0, nameof(numMaxDispatchTokensPerRank), $"numMaxDispatchTokensPerRank ({numMaxDispatchTokensPerRank}) must be positive.");
-        TensorChecks.That(hidden > 0 && hidden % BufferSizeHints.ChannelsPerScale == 0, nameof(hidden), $"The hidden size ({hidden}) must be a positive multiple of 128.");
-        CheckNumExperts(numExperts, nameof(numExperts));
-        long needed = BufferSizeHints.LowLatencySizeHint(numMaxDispatchTokensPerRank, hidden, GroupSize, numExperts);
-        TensorChecks.That(NumRdmaBytes >= needed, nameof(numMaxDispatchTokensPerRank),
-            $"numRdmaBytes ({NumRdmaBytes}) is too small for N = {numMaxDispatchTokensPerRank}, H = {hidden}, E = {numExperts}: it needs {needed} (EpBuffer.GetLowLatencyRdmaSizeHint).");
     }
 }

@@ -33,6 +33,9 @@ public sealed class EpEnvironment
     /// <summary><c>CUDA_HOME</c>: the CUDA toolkit folder (libraries in <c>lib64</c>, headers in <c>include</c>).</summary>
     public const string CudaHomeVariable = "CUDA_HOME";
 
+    /// <summary>Largest <c>DEEPEP_TIMEOUT_S</c>: what host waits accept (<see cref="int.MaxValue"/> milliseconds).</summary>
+    public const int MaxTimeoutSeconds = int.MaxValue / 1000;
+
     /// <summary>The timeout used when <c>DEEPEP_TIMEOUT_S</c> is unset.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(100);
 
@@ -146,8 +149,10 @@ public sealed class EpEnvironment
         }
     }
 
-    /// <summary>How long spin-waits and collectives wait: <c>DEEPEP_TIMEOUT_S</c> seconds (a positive number), else 100 s.</summary>
-    /// <exception cref="InvalidOperationException">The value is not a positive number of seconds.</exception>
+    /// <summary>
+    /// How long spin-waits and collectives wait: <c>DEEPEP_TIMEOUT_S</c> seconds (a number in (0, <see cref="MaxTimeoutSeconds"/>]), else 100 s.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The value is not a number of seconds in that range; the message names the variable.</exception>
     public TimeSpan Timeout
     {
         get
@@ -157,12 +162,28 @@ public sealed class EpEnvironment
             {
                 return DefaultTimeout;
             }
-            if (!double.TryParse(configured, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !(seconds > 0) || double.IsInfinity(seconds))
+            if (!double.TryParse(configured, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !(seconds > 0) || seconds > MaxTimeoutSeconds)
             {
-                throw new InvalidOperationException($"{TimeoutVariable}='{configured}' is not a positive number of seconds.");
+                throw new InvalidOperationException(
+                    $"{TimeoutVariable}='{configured}' is not a valid timeout: set it to a number of seconds greater than 0 and at most {MaxTimeoutSeconds} (about 24 days), or unset it for {DefaultTimeout.TotalSeconds:0} s.");
             }
             return TimeSpan.FromSeconds(seconds);
         }
+    }
+
+    /// <summary>
+    /// The one deadline source of every backend and process group: <paramref name="timeout"/> when given, else
+    /// <c>DEEPEP_TIMEOUT_S</c> (read now, from <paramref name="environment"/>, default <see cref="Current"/>), else <see cref="DefaultTimeout"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is not positive or longer than about 24 days.</exception>
+    /// <exception cref="InvalidOperationException">The variable is used and invalid.</exception>
+    internal static TimeSpan ResolveTimeout(TimeSpan? timeout, string paramName, EpEnvironment? environment = null)
+    {
+        if (timeout is not { } given)
+        {
+            return (environment ?? Current).Timeout;
+        }
+        return Distributed.Deadline.Validate(given, paramName);
     }
 
     private string? Get(string name) => _values.GetValueOrDefault(name);

@@ -17,6 +17,7 @@ internal static class TensorChecks
         {
             throw new ArgumentNullException(name, $"{name} is required here.");
         }
+        RequireAlive(tensor, name);
         string expected = $"{dtype} [{string.Join(", ", shape.Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
         bool shapeOk = tensor.Rank == shape.Length;
         for (int d = 0; shapeOk && d < shape.Length; d++)
@@ -30,6 +31,24 @@ internal static class TensorChecks
         return tensor;
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> naming <paramref name="name"/> when the tensor's memory was freed.</summary>
+    public static void RequireAlive(DeviceTensor tensor, string name)
+    {
+        if (tensor.IsDisposed)
+        {
+            // Reading freed memory crashes the process or, once the memory is reused, returns garbage.
+            throw new ObjectDisposedException(name,
+                $"{name} ({tensor.Describe()}) was disposed before this call; keep it (and the result or handle it came from) alive until the call returns.");
+        }
+    }
+
+    /// <summary>Every count must be ≥ 0 (a host copy of <paramref name="counts"/>).</summary>
+    public static void RequireNonNegative(int[] counts, string name)
+    {
+        int index = Array.FindIndex(counts, n => n < 0);
+        That(index < 0, name, $"{name}[{index}] = {(index < 0 ? 0 : counts[index])} is negative; counts are ≥ 0 (pass the tensors from GetDispatchLayout).");
+    }
+
     /// <summary>Throws when <paramref name="condition"/> is false, with a message naming <paramref name="name"/>.</summary>
     public static void That(bool condition, string name, string message)
     {
@@ -39,8 +58,11 @@ internal static class TensorChecks
         }
     }
 
-    /// <summary>Every top-k entry must be -1 (masked slot) or a valid expert id in [0, <paramref name="numExperts"/>).</summary>
-    public static void RequireExpertIds(DeviceTensor topkIdx, string name, int numExperts)
+    /// <summary>
+    /// Every top-k entry must be -1 (masked slot) or a valid expert id in [0, <paramref name="numExperts"/>); with
+    /// <paramref name="distinct"/>, no row may name an expert twice.
+    /// </summary>
+    public static void RequireExpertIds(DeviceTensor topkIdx, string name, int numExperts, bool distinct = false)
     {
         long[] ids = topkIdx.ToArray<long>();
         long columns = topkIdx.Rank == 2 ? topkIdx.Size(1) : 1;
@@ -52,6 +74,9 @@ internal static class TensorChecks
                     $"{name}[{i / columns}, {i % columns}] = {ids[i]} is not an expert id: use -1 for a masked slot or a value in [0, {numExperts}).",
                     name);
             }
+            long rowStart = i - (i % columns);
+            That(!distinct || ids[i] < 0 || Array.IndexOf(ids, ids[i], (int)rowStart, (int)(i - rowStart)) < 0, name,
+                $"{name}[{i / columns}] selects expert {ids[i]} twice; low-latency mode holds one copy per (token, expert), so top-k ids must be distinct.");
         }
     }
 

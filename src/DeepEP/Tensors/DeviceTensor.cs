@@ -9,7 +9,7 @@ namespace DeepEP.Tensors;
 /// <see cref="Dispose"/> (device memory returns to the stream-ordered pool); borrowed tensors
 /// (<see cref="FromPointer"/>) and views never free anything, and are valid only while their owner is.
 /// </summary>
-public sealed class DeviceTensor : IDisposable
+public sealed partial class DeviceTensor : IDisposable
 {
     /// <summary>The <see cref="Device"/> value of a host tensor.</summary>
     public const int HostDevice = -1;
@@ -18,7 +18,11 @@ public sealed class DeviceTensor : IDisposable
     private readonly long[] _strides;
     private readonly SafeHandle? _owner;
 
-    private DeviceTensor(nint pointer, long[] shape, long[] strides, DType dtype, int device, SafeHandle? owner)
+    // The allocation this tensor addresses: its own (_owner) or, for a view, its parent's; null for borrowed memory.
+    private readonly SafeHandle? _memory;
+    private bool _disposed;
+
+    private DeviceTensor(nint pointer, long[] shape, long[] strides, DType dtype, int device, SafeHandle? owner, SafeHandle? memory = null)
     {
         Pointer = pointer;
         _shape = shape;
@@ -26,6 +30,7 @@ public sealed class DeviceTensor : IDisposable
         DType = dtype;
         Device = device;
         _owner = owner;
+        _memory = owner ?? memory;
     }
 
     /// <summary>Element type.</summary>
@@ -39,6 +44,13 @@ public sealed class DeviceTensor : IDisposable
 
     /// <summary>Address of element [0, 0, …] (a device pointer for device tensors).</summary>
     public nint Pointer { get; }
+
+    /// <summary>
+    /// True once this tensor was disposed, or the allocation it views was freed (a view of a disposed tensor). Shape,
+    /// dtype and <see cref="Describe"/> stay readable; every access to the data throws <see cref="ObjectDisposedException"/>.
+    /// Borrowed memory (<see cref="FromPointer"/>) is the caller's to keep alive and is never reported freed.
+    /// </summary>
+    public bool IsDisposed => _disposed || (_memory?.IsClosed ?? false);
 
     /// <summary>Size of each dimension, in elements.</summary>
     public ReadOnlySpan<long> Shape => _shape;
@@ -92,7 +104,7 @@ public sealed class DeviceTensor : IDisposable
 
     /// <summary>A human-readable description such as <c>BFloat16[4096, 7168] on cuda:0</c>.</summary>
     public string Describe() =>
-        $"{DType}[{string.Join(", ", _shape)}]{(IsContiguous ? "" : " (strided)")} on {(IsHost ? "host" : $"cuda:{Device}")}";
+        $"{DType}[{string.Join(", ", _shape)}]{(IsContiguous ? "" : " (strided)")} on {(IsHost ? "host" : $"cuda:{Device}")}{(IsDisposed ? " (disposed)" : "")}";
 
     /// <inheritdoc />
     public override string ToString() => Describe();
@@ -253,42 +265,6 @@ public sealed class DeviceTensor : IDisposable
             _ => throw new ArgumentException($"{typeof(T).Name} is not a tensor element type."),
         };
 
-    /// <summary>Overwrites a contiguous tensor with <paramref name="data"/> (host-to-device copy for device tensors).</summary>
-    public unsafe void CopyFrom<T>(ReadOnlySpan<T> data)
-        where T : unmanaged
-    {
-        RequireContiguous();
-        long bytes = (long)data.Length * Unsafe.SizeOf<T>();
-        if (bytes != ByteSize)
-        {
-            throw new ArgumentException($"data is {bytes} bytes but {Describe()} is {ByteSize} bytes.", nameof(data));
-        }
-        fixed (T* source = data)
-        {
-            if (IsHost)
-            {
-                Buffer.MemoryCopy(source, (void*)Pointer, bytes, bytes);
-            }
-            else
-            {
-                DeviceMemory.Copy(Device, Pointer, (nint)source, bytes);
-            }
-        }
-    }
-
-    /// <summary>Copies the elements, in logical row-major order, into a new host array.</summary>
-    public T[] ToArray<T>()
-        where T : unmanaged
-    {
-        if (Unsafe.SizeOf<T>() != DType.ElementSize())
-        {
-            throw new ArgumentException($"{typeof(T).Name} is {Unsafe.SizeOf<T>()} bytes but {DType} elements are {DType.ElementSize()}.");
-        }
-        var result = new T[NumElements];
-        CopyLogicalBytesTo(MemoryMarshal.AsBytes(result.AsSpan()));
-        return result;
-    }
-
     /// <summary>A host span over a contiguous host tensor.</summary>
     public unsafe Span<T> AsSpan<T>()
         where T : unmanaged
@@ -305,6 +281,7 @@ public sealed class DeviceTensor : IDisposable
     public unsafe ref T At<T>(params ReadOnlySpan<long> index)
         where T : unmanaged
     {
+        ThrowIfDisposed();
         if (!IsHost)
         {
             throw new InvalidOperationException($"{Describe()} is on a device; element access needs a host tensor.");
@@ -325,25 +302,12 @@ public sealed class DeviceTensor : IDisposable
         return ref Unsafe.AsRef<T>((void*)(Pointer + (nint)(offset * Unsafe.SizeOf<T>())));
     }
 
-    /// <summary>Copies into a new contiguous tensor on <paramref name="device"/> (strides are materialised).</summary>
-    public DeviceTensor To(int device, CudaStream? stream = null)
-    {
-        DeviceTensor result = Empty(DType, _shape, device, stream);
-        if (IsContiguous)
-        {
-            CopyBytes(result, this, ByteSize);
-        }
-        else
-        {
-            byte[] packed = new byte[ByteSize];
-            CopyLogicalBytesTo(packed);
-            result.CopyFrom<byte>(packed);
-        }
-        return result;
-    }
-
     /// <summary>A contiguous copy on the same device, or a non-owning view when already contiguous.</summary>
-    public DeviceTensor Contiguous() => IsContiguous ? Borrow() : To(Device);
+    public DeviceTensor Contiguous()
+    {
+        ThrowIfDisposed();
+        return IsContiguous ? Borrow() : To(Device);
+    }
 
     /// <summary>A non-owning view of the same memory with a new shape (contiguous tensors only).</summary>
     public DeviceTensor View(params long[] shape)
@@ -353,22 +317,24 @@ public sealed class DeviceTensor : IDisposable
         {
             throw new ArgumentException($"Cannot view {Describe()} as [{string.Join(", ", shape)}]: element counts differ.", nameof(shape));
         }
-        return new DeviceTensor(Pointer, shape.ToArray(), ContiguousStrides(shape), DType, Device, owner: null);
+        return new DeviceTensor(Pointer, shape.ToArray(), ContiguousStrides(shape), DType, Device, owner: null, _memory);
     }
 
     /// <summary>A non-owning view with dimensions <paramref name="dim0"/> and <paramref name="dim1"/> swapped.</summary>
     public DeviceTensor Transpose(int dim0, int dim1)
     {
+        ThrowIfDisposed();
         long[] shape = _shape.ToArray();
         long[] strides = _strides.ToArray();
         (shape[dim0], shape[dim1]) = (shape[dim1], shape[dim0]);
         (strides[dim0], strides[dim1]) = (strides[dim1], strides[dim0]);
-        return new DeviceTensor(Pointer, shape, strides, DType, Device, owner: null);
+        return new DeviceTensor(Pointer, shape, strides, DType, Device, owner: null, _memory);
     }
 
     /// <summary>A non-owning view of rows [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) of dimension 0.</summary>
     public DeviceTensor Slice(long start, long count)
     {
+        ThrowIfDisposed();
         if (Rank == 0 || start < 0 || count < 0 || start + count > _shape[0])
         {
             throw new ArgumentOutOfRangeException(nameof(start), $"Rows [{start}, {start + count}) are outside {Describe()}.");
@@ -376,7 +342,7 @@ public sealed class DeviceTensor : IDisposable
         long[] shape = _shape.ToArray();
         shape[0] = count;
         nint pointer = Pointer + (nint)(start * _strides[0] * DType.ElementSize());
-        return new DeviceTensor(pointer, shape, _strides.ToArray(), DType, Device, owner: null);
+        return new DeviceTensor(pointer, shape, _strides.ToArray(), DType, Device, owner: null, _memory);
     }
 
     /// <summary>Sets every byte of a contiguous tensor to <paramref name="value"/> (use a non-zero value to poison outputs).</summary>
@@ -393,74 +359,31 @@ public sealed class DeviceTensor : IDisposable
         }
     }
 
-    /// <summary>Frees the memory if this tensor owns it.</summary>
-    public void Dispose() => _owner?.Dispose();
+    /// <summary>Frees the memory if this tensor owns it; either way, later data access through this tensor throws.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _owner?.Dispose();
+    }
 
-    private DeviceTensor Borrow() => new(Pointer, _shape, _strides, DType, Device, owner: null);
+    // Use after free would read freed (or reused) memory: a crash or silent garbage, never an error.
+    private void ThrowIfDisposed()
+    {
+        if (IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(DeviceTensor), $"{Describe()} was disposed (or is a view of a disposed tensor); keep it alive while it is used.");
+        }
+    }
+
+    private DeviceTensor Borrow() => new(Pointer, _shape, _strides, DType, Device, owner: null, _memory);
 
     private void RequireContiguous()
     {
+        ThrowIfDisposed();
         if (!IsContiguous)
         {
             throw new InvalidOperationException($"{Describe()} is not contiguous; call Contiguous() first.");
         }
-    }
-
-    /// <summary>Writes the elements in logical row-major order; device data is first copied over its whole strided extent.</summary>
-    private unsafe void CopyLogicalBytesTo(Span<byte> destination)
-    {
-        if (NumElements == 0)
-        {
-            return;
-        }
-        if (!IsHost)
-        {
-            long extent = 1;
-            for (int d = 0; d < Rank; d++)
-            {
-                extent += (_shape[d] - 1) * _strides[d];
-            }
-            using var staging = new HostMemory(extent * DType.ElementSize());
-            DeviceMemory.Copy(Device, staging.DangerousGetHandle(), Pointer, extent * DType.ElementSize());
-            new DeviceTensor(staging.DangerousGetHandle(), _shape, _strides, DType, HostDevice, owner: null).CopyLogicalBytesTo(destination);
-            return;
-        }
-        int elementSize = DType.ElementSize();
-        if (IsContiguous)
-        {
-            new ReadOnlySpan<byte>((void*)Pointer, checked((int)ByteSize)).CopyTo(destination);
-            return;
-        }
-        var index = new long[Rank];
-        long count = NumElements;
-        byte* basePointer = (byte*)Pointer;
-        for (long i = 0; i < count; i++)
-        {
-            long offset = 0;
-            for (int d = 0; d < Rank; d++)
-            {
-                offset += index[d] * _strides[d];
-            }
-            new ReadOnlySpan<byte>(basePointer + (offset * elementSize), elementSize).CopyTo(destination.Slice((int)(i * elementSize), elementSize));
-            for (int d = Rank - 1; d >= 0; d--)
-            {
-                if (++index[d] < _shape[d])
-                {
-                    break;
-                }
-                index[d] = 0;
-            }
-        }
-    }
-
-    private static unsafe void CopyBytes(DeviceTensor destination, DeviceTensor source, long bytes)
-    {
-        if (destination.IsHost && source.IsHost)
-        {
-            Buffer.MemoryCopy((void*)source.Pointer, (void*)destination.Pointer, bytes, bytes);
-            return;
-        }
-        DeviceMemory.Copy(destination.IsHost ? source.Device : destination.Device, destination.Pointer, source.Pointer, bytes);
     }
 
     private static long ElementCount(ReadOnlySpan<long> shape)

@@ -89,21 +89,74 @@ public sealed class DispatchArgumentTests
     }
 
     [Fact]
-    public void LayoutTensorsAreRequired()
+    public void WithoutLayoutOrHandleTheMessageNamesBoth()
     {
         using var buffer = HostBuffers.Single();
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        HostBuffers.Throws<ArgumentNullException>("numTokensPerRank", () => buffer.Dispatch(x));
+        var e = HostBuffers.Throws<ArgumentException>("numTokensPerRank", () => buffer.Dispatch(x));
+        Assert.Contains("GetDispatchLayout", e.Message, StringComparison.Ordinal);
+        Assert.Contains("handle", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void IsTokenInRankMustCoverEveryToken()
+    public void PartialLayoutNamesTheMissingTensor()
     {
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
-        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens + 1, Hidden);
-        HostBuffers.Throws<ArgumentException>("isTokenInRank", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentNullException>("isTokenInRank", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+            numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1)]
+    public void XWithAnotherRowCountThanTheLayoutNamesX(int extraRows)
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens + extraRows, Hidden);
+        var e = HostBuffers.Throws<ArgumentException>("x", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
             isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        Assert.Contains($"{Tokens + extraRows} rows", e.Message, StringComparison.Ordinal);
+        Assert.Contains($"{Tokens} tokens", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void IsTokenInRankNeedsOneColumnPerRank()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        using var wide = HostBuffers.Zeros(DType.Bool, Tokens, 2);
+        HostBuffers.Throws<ArgumentException>("isTokenInRank", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+            isTokenInRank: wide, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+    }
+
+    [Fact]
+    public void NegativeExpertCountsAreRejected()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        int[] counts = layout.Layout.NumTokensPerExpert.ToArray<int>();
+        counts[2] = -12;
+        using var perExpert = DeviceTensor.FromArray<int>(counts, [Experts]);
+        var e = HostBuffers.Throws<ArgumentException>("numTokensPerExpert", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
+            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: perExpert, topkIdx: layout.TopkIdx, topkWeights: layout.TopkWeights));
+        Assert.Contains("numTokensPerExpert[2] = -12", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NegativeRankCountsAreRejected()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
+        using var perRank = DeviceTensor.FromArray<int>([-3], [1]);
+        var e = HostBuffers.Throws<ArgumentException>("numTokensPerRank", () => buffer.Dispatch(x, numTokensPerRank: perRank,
+            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        Assert.Contains("negative", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -51,6 +51,17 @@ public sealed class LowLatencyArgumentTests
     }
 
     [Fact]
+    public void ATokenMaySelectAnExpertOnlyOnce()
+    {
+        // Found by ApiPropertyTests: with N = 1 the duplicate overflowed the expert's R*N rows after the exchange.
+        using var buffer = Buffer();
+        using var x = HostBuffers.Zeros(DType.BFloat16, 1, Hidden);
+        using var topk = HostBuffers.Topk([2, 2], 2);
+        var e = HostBuffers.Throws<ArgumentException>("topkIdx", () => buffer.LowLatencyDispatch(x, topk, 1, Experts));
+        Assert.Contains("selects expert 2 twice", e.Message);
+    }
+
+    [Fact]
     public void Ue8m0NeedsRoundScale()
     {
         using var buffer = Buffer();

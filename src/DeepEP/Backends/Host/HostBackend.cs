@@ -30,7 +30,7 @@ namespace DeepEP.Backends.Host;
 /// </remarks>
 internal sealed class HostBackend : IEpBackend
 {
-    private readonly ProcessGroup _group;
+    private readonly HostExchange _group;
     private readonly bool _enableShrink;
     private readonly bool[] _maskedRanks;
     private readonly LowLatencyCombineBuffers _lowLatencyBuffers = new(DeviceTensor.HostDevice);
@@ -38,10 +38,12 @@ internal sealed class HostBackend : IEpBackend
     /// <summary>Creates the backend for this rank of <paramref name="group"/> (which the caller keeps owning).</summary>
     /// <param name="group">The expert-parallel group; every rank calls every operation in the same order.</param>
     /// <param name="enableShrink">DeepEP's <c>enable_shrink</c>: allow the mask buffer operations of spec §5.6.</param>
-    public HostBackend(ProcessGroup group, bool enableShrink = false)
+    /// <param name="timeout">Deadline of every exchange (null: the group's default); a peer that has not joined by then is
+    /// named in a <see cref="CommunicationTimeoutException"/>.</param>
+    public HostBackend(ProcessGroup group, bool enableShrink = false, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(group);
-        _group = group;
+        _group = new HostExchange(group, timeout ?? group.DefaultTimeout);
         _enableShrink = enableShrink;
         _maskedRanks = new bool[group.Size];
     }
@@ -59,29 +61,30 @@ internal sealed class HostBackend : IEpBackend
         HostLayout.Compute(topkIdx, numExperts, _group.Size);
 
     /// <inheritdoc />
-    public DispatchResult Dispatch(NormalDispatchRequest request) => HostNormalDispatch.Dispatch(_group, request);
+    public DispatchResult Dispatch(NormalDispatchRequest request) =>
+        _group.Step(request.Handle is null ? "dispatch" : "cached dispatch", () => HostNormalDispatch.Dispatch(_group, request));
 
     /// <inheritdoc />
-    public CombineResult Combine(NormalCombineRequest request) => HostNormalCombine.Combine(_group, request);
+    public CombineResult Combine(NormalCombineRequest request) => _group.Step("combine", () => HostNormalCombine.Combine(_group, request));
 
     /// <inheritdoc />
     public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request) =>
-        HostLowLatencyDispatch.Dispatch(_group, request, _lowLatencyBuffers, _maskedRanks);
+        _group.Step("low-latency dispatch", () => HostLowLatencyDispatch.Dispatch(_group, request, _lowLatencyBuffers, _maskedRanks));
 
     /// <inheritdoc />
     public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request) =>
-        HostLowLatencyCombine.Combine(_group, request, _lowLatencyBuffers, _maskedRanks);
+        _group.Step("low-latency combine", () => HostLowLatencyCombine.Combine(_group, request, _lowLatencyBuffers, _maskedRanks));
 
     /// <inheritdoc />
     public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) =>
         _lowLatencyBuffers.NextCombineSendBuffer(handle.NumExperts / _group.Size, _group.Size * handle.NumMaxDispatchTokensPerRank, handle.Hidden);
 
     /// <inheritdoc />
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts) => _group.Step("clean low-latency buffer", () =>
     {
         _group.Barrier();
         _lowLatencyBuffers.DiscardPendingReceives();
-    }
+    });
 
     /// <inheritdoc />
     public void UpdateMaskBuffer(int rankToMask, bool mask)

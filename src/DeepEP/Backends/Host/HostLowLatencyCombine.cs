@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -13,7 +12,7 @@ internal static class HostLowLatencyCombine
     // A message is: local expert, source token, then the BF16 row.
     private const int MessageHeaderBytes = 2 * sizeof(int);
 
-    public static LowLatencyCombineResult Combine(ProcessGroup group, LowLatencyCombineRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
+    public static LowLatencyCombineResult Combine(HostExchange group, LowLatencyCombineRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
     {
         if (request.UseLogfmt)
         {

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -18,7 +17,7 @@ internal static class HostLowLatencyDispatch
     // A message is: local expert, source token, then the payload.
     private const int MessageHeaderBytes = 2 * sizeof(int);
 
-    public static LowLatencyDispatchResult Dispatch(ProcessGroup group, LowLatencyDispatchRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
+    public static LowLatencyDispatchResult Dispatch(HostExchange group, LowLatencyDispatchRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
     {
         var geometry = new Geometry(group.Size, request);
         int set = buffers.Acquire("LowLatencyDispatch");

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
-using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -11,7 +10,7 @@ namespace DeepEP.Backends.Host;
 // sender-side channel prefix, exactly the positions the GPU ring buffers would use.
 internal static class HostNormalCombine
 {
-    public static CombineResult Combine(ProcessGroup group, NormalCombineRequest request)
+    public static CombineResult Combine(HostExchange group, NormalCombineRequest request)
     {
         int numRanks = group.Size;
         int rank = group.Rank;

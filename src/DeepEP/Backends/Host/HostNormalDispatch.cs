@@ -1,4 +1,3 @@
-using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -9,10 +8,10 @@ namespace DeepEP.Backends.Host;
 // one all-to-all moves the rows.
 internal static class HostNormalDispatch
 {
-    public static DispatchResult Dispatch(ProcessGroup group, NormalDispatchRequest request) =>
+    public static DispatchResult Dispatch(HostExchange group, NormalDispatchRequest request) =>
         request.Handle is null ? DispatchWithLayout(group, request) : DispatchCached(group, request, request.Handle);
 
-    private static DispatchResult DispatchWithLayout(ProcessGroup group, NormalDispatchRequest request)
+    private static DispatchResult DispatchWithLayout(HostExchange group, NormalDispatchRequest request)
     {
         int numRanks = group.Size;
         int rank = group.Rank;
@@ -128,7 +127,7 @@ internal static class HostNormalDispatch
     }
 
     // Spec §2.7: the handle fixes which tokens go where and the receive layout; only the data moves.
-    private static DispatchResult DispatchCached(ProcessGroup group, NormalDispatchRequest request, DispatchHandle handle)
+    private static DispatchResult DispatchCached(HostExchange group, NormalDispatchRequest request, DispatchHandle handle)
     {
         int numRanks = group.Size;
         int rank = group.Rank;
@@ -173,7 +172,7 @@ internal static class HostNormalDispatch
     // All-gathers [consistent, num_tokens_per_rank[R], num_tokens_per_expert[E]] so every rank learns the
     // full rank prefix matrix and its local experts' totals. A rank whose advertised counts disagree with
     // its is_token_in_rank makes every rank throw together (on a GPU the receivers would hang instead).
-    private static int[] ExchangeCounts(ProcessGroup group, bool[] isTokenInRank, int[] tokensPerRank, int[] tokensPerExpert, out int[] recvTokensPerLocalExpert)
+    private static int[] ExchangeCounts(HostExchange group, bool[] isTokenInRank, int[] tokensPerRank, int[] tokensPerExpert, out int[] recvTokensPerLocalExpert)
     {
         int numRanks = group.Size;
         int numExperts = tokensPerExpert.Length;

@@ -1,0 +1,156 @@
+using DeepEP.Backends;
+using DeepEP.Tensors;
+
+namespace DeepEP.Ep;
+
+// Low-latency mode (spec §5): decode-time dispatch and combine, the zero-copy buffer and rank masking.
+public sealed partial class EpBuffer
+{
+    /// <summary>Zeroes the low-latency signalling areas between barriers (spec §5.2); required after normal-mode use of the same buffer.</summary>
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    {
+        EnsureUsable();
+        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
+        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts);
+    }
+
+    /// <summary>
+    /// Low-latency dispatch (spec §5.3): one copy per selected expert, packed per local expert, no host
+    /// synchronisation, CUDA-graph capturable.
+    /// </summary>
+    /// <param name="x"><c>[T, H]</c> BF16, T ≤ <paramref name="numMaxDispatchTokensPerRank"/>, H a multiple of 128.</param>
+    /// <param name="topkIdx"><c>[T, K]</c> Int64, -1 for a masked slot.</param>
+    /// <param name="numMaxDispatchTokensPerRank">N, the same on every rank and every call.</param>
+    /// <param name="numExperts">E, divisible by the group size.</param>
+    /// <param name="cumulativeLocalExpertRecvStats">Optional <c>[E_l]</c> Int32 to which each expert's receive count is added.</param>
+    /// <param name="dispatchWaitRecvCostStats">Optional <c>[R]</c> Int64 to which the wait per source rank is added (clock cycles).</param>
+    /// <param name="useFp8">Cast to FP8 E4M3 with per-128-channel scales on the fly.</param>
+    /// <param name="roundScale">Round scales to powers of two.</param>
+    /// <param name="useUe8m0">Pack scales as UE8M0 exponent bytes (needs <paramref name="roundScale"/>, H a multiple of 512).</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
+    public LowLatencyDispatchResult LowLatencyDispatch(
+        DeviceTensor x,
+        DeviceTensor topkIdx,
+        int numMaxDispatchTokensPerRank,
+        int numExperts,
+        DeviceTensor? cumulativeLocalExpertRecvStats = null,
+        DeviceTensor? dispatchWaitRecvCostStats = null,
+        bool useFp8 = true,
+        bool roundScale = false,
+        bool useUe8m0 = false,
+        bool asyncFinish = false,
+        bool returnRecvHook = false)
+    {
+        EnsureLowLatency();
+        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+        long tokens = x.Size(0);
+        int hidden = checked((int)x.Size(1));
+        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
+        TensorChecks.That(tokens <= numMaxDispatchTokensPerRank, nameof(x),
+            $"x has {tokens} tokens but numMaxDispatchTokensPerRank is {numMaxDispatchTokensPerRank}; raise it (and the buffer) or split the batch.");
+        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
+        // Each expert holds R*N rows: one per (source rank, token), so a token may select an expert only once.
+        CheckTopk(topkIdx, nameof(topkIdx), numExperts, distinct: true);
+        TensorChecks.That(!useUe8m0 || roundScale, nameof(useUe8m0), "useUe8m0 requires roundScale: UE8M0 stores only power-of-two scales.");
+        TensorChecks.That(!useUe8m0 || hidden % 512 == 0, nameof(useUe8m0), $"UE8M0 packs four scale groups per Int32, so H ({hidden}) must be a multiple of 512.");
+        TensorChecks.That(useFp8 || !roundScale, nameof(roundScale), "roundScale applies to FP8 dispatch only (useFp8: true).");
+        TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
+        if (cumulativeLocalExpertRecvStats is not null)
+        {
+            TensorChecks.Require(cumulativeLocalExpertRecvStats, nameof(cumulativeLocalExpertRecvStats), DType.Int32, Device, [numExperts / GroupSize]);
+        }
+        if (dispatchWaitRecvCostStats is not null)
+        {
+            TensorChecks.Require(dispatchWaitRecvCostStats, nameof(dispatchWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
+        }
+        return _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
+            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, useFp8, roundScale, useUe8m0, asyncFinish, returnRecvHook));
+    }
+
+    /// <summary>
+    /// Low-latency combine (spec §5.4): for each original token, Σ_k topkWeights[t,k] · (expert output row), in
+    /// top-k order with fused multiply-adds, skipping -1 slots and masked ranks.
+    /// </summary>
+    /// <param name="x"><c>[E_l, R*N, H]</c> BF16 expert outputs in the packed layout of the dispatch.</param>
+    /// <param name="topkIdx">The <c>[T, K]</c> Int64 routing given to that dispatch.</param>
+    /// <param name="topkWeights"><c>[T, K]</c> Float32 weights.</param>
+    /// <param name="handle">The dispatch's handle.</param>
+    /// <param name="useLogfmt">LogFMT-10 compression (not supported by this version; must be false).</param>
+    /// <param name="zeroCopy">The expert outputs are already in <see cref="GetNextLowLatencyCombineBuffer"/>.</param>
+    /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
+    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
+    /// <param name="out">Optional <c>[T, H]</c> BF16 written in place and returned.</param>
+    /// <param name="combineWaitRecvCostStats">Optional <c>[R]</c> Int64 wait statistics.</param>
+    public LowLatencyCombineResult LowLatencyCombine(
+        DeviceTensor x,
+        DeviceTensor topkIdx,
+        DeviceTensor topkWeights,
+        LowLatencyHandle handle,
+        bool useLogfmt = false,
+        bool zeroCopy = false,
+        bool asyncFinish = false,
+        bool returnRecvHook = false,
+        DeviceTensor? @out = null,
+        DeviceTensor? combineWaitRecvCostStats = null)
+    {
+        EnsureLowLatency();
+        ArgumentNullException.ThrowIfNull(handle);
+        int localExperts = handle.NumExperts / GroupSize;
+        long rows = (long)GroupSize * handle.NumMaxDispatchTokensPerRank;
+        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [localExperts, rows, handle.Hidden]);
+        TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+        long tokens = topkIdx.Size(0);
+        TensorChecks.That(tokens <= handle.NumMaxDispatchTokensPerRank, nameof(topkIdx), $"topkIdx has {tokens} tokens, more than the handle's N = {handle.NumMaxDispatchTokensPerRank}.");
+        TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, topkIdx.Size(1)]);
+        CheckTopk(topkIdx, nameof(topkIdx), handle.NumExperts);
+        TensorChecks.Require(handle.PackedRecvSrcInfo, nameof(handle), DType.Int32, Device, [localExperts, rows]);
+        TensorChecks.Require(handle.PackedRecvLayoutRange, nameof(handle), DType.Int64, Device, [localExperts, GroupSize]);
+        TensorChecks.That(!useLogfmt, nameof(useLogfmt), "LogFMT-10 combine is not supported by this version; pass useLogfmt: false.");
+        TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
+        if (@out is not null)
+        {
+            TensorChecks.Require(@out, nameof(@out), DType.BFloat16, Device, [tokens, handle.Hidden]);
+        }
+        if (combineWaitRecvCostStats is not null)
+        {
+            TensorChecks.Require(combineWaitRecvCostStats, nameof(combineWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
+        }
+        LowLatencyCombineResult result = _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy,
+            asyncFinish, returnRecvHook, @out, combineWaitRecvCostStats));
+        // The caller owns `out`: hand back a view so disposing the result never frees it.
+        return @out is null ? result : result with { CombinedX = @out.View(tokens, handle.Hidden) };
+    }
+
+    /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads when <c>zeroCopy</c> is set (spec §5.4).</summary>
+    public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle)
+    {
+        EnsureLowLatency();
+        ArgumentNullException.ThrowIfNull(handle);
+        CheckLowLatencyShape(handle.NumMaxDispatchTokensPerRank, handle.Hidden, handle.NumExperts);
+        return _backend.GetNextLowLatencyCombineBuffer(handle);
+    }
+
+    /// <summary>Marks (<paramref name="mask"/> true) or unmarks a rank as failed (spec §5.6); needs <see cref="EpBufferOptions.EnableShrink"/>.</summary>
+    public void LowLatencyUpdateMaskBuffer(int rankToMask, bool mask = false)
+    {
+        EnsureShrink();
+        TensorChecks.That(rankToMask >= 0 && rankToMask < GroupSize, nameof(rankToMask), $"rankToMask ({rankToMask}) must be in [0, {GroupSize}).");
+        _backend.UpdateMaskBuffer(rankToMask, mask);
+    }
+
+    /// <summary>Copies the mask (1 = failed) into <paramref name="maskStatus"/>, <c>[R]</c> Int32 (spec §5.6).</summary>
+    public void LowLatencyQueryMaskBuffer(DeviceTensor maskStatus)
+    {
+        EnsureShrink();
+        TensorChecks.Require(maskStatus, nameof(maskStatus), DType.Int32, Device, [GroupSize]);
+        _backend.QueryMaskBuffer(maskStatus);
+    }
+
+    /// <summary>Clears every mask (spec §5.6).</summary>
+    public void LowLatencyCleanMaskBuffer()
+    {
+        EnsureShrink();
+        _backend.CleanMaskBuffer();
+    }
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using DeepEP.Distributed;
+using DeepEP.Ep;
+using DeepEP.Tests.Distributed;
+
+namespace DeepEP.Tests.Reliability;
+
+/// <summary>How ranks meet: threads sharing an in-process group, or threads joined over TCP like separate processes.</summary>
+public enum ProcessModel
+{
+    Threads,
+    Tcp,
+}
+
+/// <summary>What one rank ended with: its exception (null if it finished), the step it was in and how long that step ran.</summary>
+internal sealed record RankReport(Exception? Error, FaultStep Reached, TimeSpan InStep, bool DisposedCleanly);
+
+/// <summary>Runs a <see cref="FaultCase"/> on the host backend with one thread per rank and reports every rank.</summary>
+internal static class FaultRun
+{
+    public const int NumRanks = 3;
+
+    /// <summary>No survivor may take longer than this: a hang fails the test instead of blocking CI.</summary>
+    private static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(30);
+
+    public static RankReport[] Run(FaultCase fault, ProcessModel model, TimeSpan timeout)
+    {
+        ProcessGroup[]? inProcess = model == ProcessModel.Threads ? ProcessGroup.CreateInProcess(NumRanks) : null;
+        int port = LoopbackRanks.FreePort();
+        using var release = new ManualResetEventSlim();
+        var reports = new RankReport[NumRanks];
+        var clock = Stopwatch.StartNew();
+        var threads = Enumerable.Range(0, NumRanks).Select(rank => new Thread(() =>
+        {
+            // The rendezvous has its own, longer deadline: only the buffer's operations run under the short one.
+            ProcessGroup group = inProcess?[rank] ?? ProcessGroup.Connect(LoopbackRanks.Environment(rank, NumRanks, port), TimeSpan.FromSeconds(20));
+            FaultyGroup? faulty = rank == fault.FaultyRank && fault.Kind == FaultKind.Throw ? new FaultyGroup(group) : null;
+            reports[rank] = RunRank(fault, rank, faulty ?? group, faulty, timeout, clock, release);
+        })
+        { IsBackground = true, Name = $"rank {rank}" }).ToArray();
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+        foreach (int rank in Enumerable.Range(0, NumRanks).Where(r => r != fault.FaultyRank))
+        {
+            Assert.True(threads[rank].Join(HangLimit), $"rank {rank} hung in {fault}");
+        }
+        release.Set();
+        Assert.True(threads[fault.FaultyRank].Join(HangLimit), $"the faulty rank hung in {fault}");
+        return reports;
+    }
+
+    private static RankReport RunRank(FaultCase fault, int rank, ProcessGroup group, FaultyGroup? faulty, TimeSpan timeout, Stopwatch clock,
+        ManualResetEventSlim release)
+    {
+        var script = new FaultScript(fault, rank);
+        Exception? error = null;
+        bool disposedCleanly;
+        var buffer = new EpBuffer(group, numNvlBytes: 1L << 22, numRdmaBytes: EpBuffer.GetLowLatencyRdmaSizeHint(FaultScript.Tokens, 2 * FaultScript.Hidden, NumRanks, FaultScript.Experts),
+            lowLatencyMode: true, new EpBufferOptions { Backend = EpBackendKind.Host, Timeout = timeout, EnableShrink = fault.Shrink });
+        try
+        {
+            script.Run(buffer, faulty, clock, release);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        TimeSpan inStep = clock.Elapsed - script.StepStarted;
+        try
+        {
+            // What a `using` does on the way out; leaving the group releases peers still waiting for this rank.
+            buffer.Dispose();
+            group.Dispose();
+            disposedCleanly = true;
+        }
+        catch (Exception)
+        {
+            disposedCleanly = false;
+        }
+        return new RankReport(error, script.Reached, inStep, disposedCleanly);
+    }
+}

@@ -1,0 +1,96 @@
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Tests.Reliability;
+
+/// <summary>
+/// One rank's run through every step (layout, dispatch, combine, clean, low-latency dispatch and combine) on the host
+/// backend, with the fault of a <see cref="FaultCase"/> injected when this is the faulty rank.
+/// </summary>
+internal sealed class FaultScript(FaultCase fault, int rank)
+{
+    public const int Tokens = 16;
+    public const int Hidden = 128;
+    public const int Experts = 6;
+    public const int Topk = 2;
+
+    /// <summary>The step this rank was in when it stopped, and when that step started.</summary>
+    public FaultStep Reached { get; private set; }
+
+    public TimeSpan StepStarted { get; private set; }
+
+    /// <summary>Runs the steps; a stalled faulty rank parks on <paramref name="release"/> instead of making its call.</summary>
+    public void Run(EpBuffer buffer, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, ManualResetEventSlim release)
+    {
+        bool isFaulty = rank == fault.FaultyRank;
+        long[] ids = Routing(rank);
+        using DeviceTensor topk = DeviceTensor.FromArray<long>(ids, [Tokens, Topk]);
+        using DeviceTensor weights = DeviceTensor.FromArray<float>(Enumerable.Repeat(0.5f, Tokens * Topk).ToArray(), [Tokens, Topk]);
+
+        using DispatchLayout layout = Enter(FaultStep.Layout, isFaulty, faulty, clock, release, () => buffer.GetDispatchLayout(topk, Experts))!;
+        using DeviceTensor x = Rows(Tokens, MyHidden(FaultStep.Dispatch, isFaulty));
+        using DispatchResult received = Enter(FaultStep.Dispatch, isFaulty, faulty, clock, release, () => buffer.Dispatch(x,
+            numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank, numTokensPerExpert: layout.NumTokensPerExpert,
+            topkIdx: topk, topkWeights: weights))!;
+        using DispatchHandle handle = received.Handle!;
+        using DeviceTensor expertOut = Rows(received.RecvX.Size(0), MyHidden(FaultStep.Combine, isFaulty));
+        using CombineResult combined = Enter(FaultStep.Combine, isFaulty, faulty, clock, release, () => buffer.Combine(expertOut, handle))!;
+        Enter(FaultStep.Clean, isFaulty, faulty, clock, release, () =>
+        {
+            buffer.CleanLowLatencyBuffer(Tokens, Hidden, Experts);
+            return 0;
+        });
+        using DeviceTensor llX = Rows(Tokens, MyHidden(FaultStep.LowLatencyDispatch, isFaulty));
+        using LowLatencyDispatchResult dispatched = Enter(FaultStep.LowLatencyDispatch, isFaulty, faulty, clock, release,
+            () => buffer.LowLatencyDispatch(llX, topk, Tokens, Experts, useFp8: false))!;
+        using LowLatencyHandle llHandle = dispatched.Handle;
+        using LowLatencyCombineResult llCombined = Enter(FaultStep.LowLatencyCombine, isFaulty, faulty, clock, release,
+            () => buffer.LowLatencyCombine(dispatched.PackedRecvX, topk, weights, llHandle))!;
+    }
+
+    private T? Enter<T>(FaultStep step, bool isFaulty, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, ManualResetEventSlim release, Func<T> call)
+    {
+        Reached = step;
+        StepStarted = clock.Elapsed;
+        if (isFaulty && step == fault.Step)
+        {
+            if (fault.Kind == FaultKind.Stall)
+            {
+                release.Wait();
+                throw new OperationCanceledException($"Rank {rank} stalled at {step} and was released.");
+            }
+            if (fault.Kind == FaultKind.Throw)
+            {
+                faulty!.Arm();
+            }
+        }
+        return call();
+    }
+
+    private int MyHidden(FaultStep step, bool isFaulty) =>
+        isFaulty && fault.Kind == FaultKind.MismatchedShape && fault.Step == step ? 2 * Hidden : Hidden;
+
+    // Every token picks Topk distinct experts of all ranks, deterministically per rank.
+    private long[] Routing(int seedRank)
+    {
+        var random = new Random(1000 + seedRank);
+        var ids = new long[Tokens * Topk];
+        for (int t = 0; t < Tokens; t++)
+        {
+            long first = random.Next(Experts);
+            ids[t * Topk] = first;
+            ids[(t * Topk) + 1] = (first + 1 + random.Next(Experts - 1)) % Experts;
+        }
+        return ids;
+    }
+
+    private DeviceTensor Rows(long rows, int hidden)
+    {
+        var values = new BFloat16[rows * hidden];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = BFloat16.FromFloat(((i + rank) % 7) - 3);
+        }
+        return DeviceTensor.FromArray<BFloat16>(values, [rows, hidden]);
+    }
+}
