@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 using DeepEP.Interop;
 using DeepEP.Jit;
 

@@ -2,7 +2,7 @@ using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Ep.Heuristics;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Backends.Kernels;
