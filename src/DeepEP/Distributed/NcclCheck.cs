@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using DeepEP.Configuration;
 using DeepEP.Cuda;
-using DeepEP.Ep;
 using DeepEP.Interop;
 
 namespace DeepEP.Distributed;
@@ -31,7 +31,7 @@ internal static class NcclCheck
         NativeLibraryProbe probe = NativeLibraryResolver.Probe(NativeLibraryKind.Nccl);
         if (!probe.Found)
         {
-            throw new GpuUnavailableException($"NCCL is unavailable: {probe.Describe()}. Set {EpEnvironment.NcclLibraryVariable} or install the nvidia-nccl wheel.", probe.Attempts);
+            throw new GpuUnavailableException($"NCCL is unavailable: {probe.Describe()}. Set {EnvironmentKnobs.NcclLibraryVariable} or install the nvidia-nccl wheel.", probe.Attempts);
         }
     }
 }

@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Runtimes;
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Jit;
 

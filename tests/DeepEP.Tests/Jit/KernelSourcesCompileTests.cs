@@ -1,6 +1,6 @@
-using DeepEP.Runtimes;
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Jit;
 
