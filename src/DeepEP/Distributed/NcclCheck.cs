@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using DeepEP.Configuration;
 using DeepEP.Cuda;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Distributed;
 

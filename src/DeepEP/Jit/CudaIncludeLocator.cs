@@ -1,5 +1,6 @@
 using DeepEP.Configuration;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Jit;
 

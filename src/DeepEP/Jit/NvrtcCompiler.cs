@@ -3,6 +3,7 @@ using System.Text;
 using DeepEP.Configuration;
 using DeepEP.Cuda;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 using static DeepEP.Jit.NvrtcCheck;
 
 namespace DeepEP.Jit;

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.NativeLibraries;
 using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Jit;

@@ -1,5 +1,6 @@
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.NativeLibraries;
 using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Jit;

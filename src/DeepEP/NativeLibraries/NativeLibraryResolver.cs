@@ -3,7 +3,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using DeepEP.Configuration;
 
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>
 /// The one <see cref="NativeLibrary.SetDllImportResolver"/> of this assembly: maps the names in the

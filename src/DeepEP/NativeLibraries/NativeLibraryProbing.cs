@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using DeepEP.Configuration;
 
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>
 /// The search for one native library, in order: the <c>DEEPEP_*_LIBRARY</c> override, the dynamic loader's own
