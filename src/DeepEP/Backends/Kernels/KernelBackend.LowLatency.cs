@@ -1,6 +1,5 @@
 using DeepEP.Cuda;
 using DeepEP.Ep;
-using DeepEP.Ep.Heuristics;
 using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
