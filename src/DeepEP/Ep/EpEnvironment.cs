@@ -4,8 +4,8 @@ using DeepEP.Distributed;
 namespace DeepEP.Ep;
 
 /// <summary>
-/// Every environment variable the library reads, as typed properties (documented in <c>docs/environment.md</c>).
-/// Nothing else in the library reads the environment. Values are captured when the instance is created;
+/// Every environment variable the library reads, as typed properties (documented in <c>docs/environment.md</c>):
+/// the public face of the knobs every layer reads. Values are captured when the instance is created;
 /// parsing happens when a property is read, so a bad value fails where it is used, with a message naming it.
 /// </summary>
 public sealed class EpEnvironment
