@@ -1,4 +1,4 @@
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Gpu;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Ep.Runtimes;
 using DeepEP.Jit;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Gpu;

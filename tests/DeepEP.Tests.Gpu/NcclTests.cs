@@ -1,6 +1,7 @@
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 using DeepEP.Tensors;
 using static DeepEP.Distributed.NcclCheck;
 using NcclApi = DeepEP.Interop.Nccl;

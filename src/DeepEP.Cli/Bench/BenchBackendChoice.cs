@@ -1,6 +1,7 @@
 using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Cli.Bench;
 

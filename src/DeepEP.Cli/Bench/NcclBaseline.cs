@@ -42,7 +42,7 @@ internal static class NcclBaseline
 
     private static Timing Measure(EpBuffer buffer, BenchSettings s, long[] sendBytes, long[] receiveBytes)
     {
-        using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device, EpEnvironment.Current.Timeout);
+        using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device, EpEnvironment.Current.Timeout, CommunicationTimeoutException.ForNccl);
         using DeviceTensor send = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, sendBytes.Sum())], buffer.Device);
         using DeviceTensor recv = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, receiveBytes.Sum())], buffer.Device);
         CudaStream stream = CudaStream.ForDevice(buffer.Device);

@@ -4,6 +4,7 @@ using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.NativeLibraries;
 using Spectre.Console;
 
 namespace DeepEP.Cli.Commands;

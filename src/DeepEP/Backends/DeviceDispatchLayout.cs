@@ -1,6 +1,6 @@
 using DeepEP.Cuda;
 using DeepEP.Ep;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Backends;

@@ -1,4 +1,5 @@
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Cuda;
 

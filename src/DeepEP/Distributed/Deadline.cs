@@ -5,9 +5,6 @@ namespace DeepEP.Distributed;
 /// <summary>The monotonic instant by which a collective must finish.</summary>
 internal readonly record struct Deadline
 {
-    /// <summary>Longest accepted timeout: what <see cref="Monitor.Wait(object, int)"/> and socket timeouts take, in milliseconds.</summary>
-    public static readonly TimeSpan MaxTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
-
     private readonly long expiresAt;
 
     private Deadline(long expiresAt) => this.expiresAt = expiresAt;
@@ -18,16 +15,6 @@ internal readonly record struct Deadline
     /// <summary>The deadline <paramref name="timeout"/> after <paramref name="startTimestamp"/> (a <see cref="Stopwatch"/> timestamp).</summary>
     public static Deadline After(long startTimestamp, TimeSpan timeout) =>
         new(startTimestamp + (long)(timeout.TotalSeconds * Stopwatch.Frequency));
-
-    /// <summary>Throws unless 0 &lt; <paramref name="timeout"/> ≤ <see cref="MaxTimeout"/>.</summary>
-    public static TimeSpan Validate(TimeSpan timeout, string paramName)
-    {
-        if (timeout <= TimeSpan.Zero || timeout > MaxTimeout)
-        {
-            throw new ArgumentOutOfRangeException(paramName, timeout, $"A timeout must be positive and at most {MaxTimeout.TotalDays:0} days.");
-        }
-        return timeout;
-    }
 
     /// <summary>Whether the instant has passed.</summary>
     public bool HasPassed => Stopwatch.GetTimestamp() >= expiresAt;

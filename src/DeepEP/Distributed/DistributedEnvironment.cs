@@ -1,6 +1,6 @@
 using System.Globalization;
 
-using DeepEP.Ep;
+using DeepEP.Configuration;
 
 namespace DeepEP.Distributed;
 
@@ -84,7 +84,7 @@ public sealed record DistributedEnvironment
     /// <summary>Reads this process's environment; see <see cref="FromVariables"/>.</summary>
     /// <exception cref="InvalidOperationException">A variable is missing or invalid; the message names it and the fix.</exception>
     public static DistributedEnvironment FromProcess() =>
-        FromVariables(EpEnvironment.FromProcess().DistributedVariables);
+        FromVariables(EnvironmentKnobs.FromProcess(VariableNames).Select(VariableNames));
 
     /// <summary>
     /// Reads the description from <paramref name="variables"/> (names as torchrun sets them). RANK and WORLD_SIZE

@@ -1,8 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using DeepEP.Configuration;
 using DeepEP.Cuda;
-using DeepEP.Ep;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Distributed;
 
@@ -31,7 +32,7 @@ internal static class NcclCheck
         NativeLibraryProbe probe = NativeLibraryResolver.Probe(NativeLibraryKind.Nccl);
         if (!probe.Found)
         {
-            throw new GpuUnavailableException($"NCCL is unavailable: {probe.Describe()}. Set {EpEnvironment.NcclLibraryVariable} or install the nvidia-nccl wheel.", probe.Attempts);
+            throw new GpuUnavailableException($"NCCL is unavailable: {probe.Describe()}. Set {EnvironmentKnobs.NcclLibraryVariable} or install the nvidia-nccl wheel.", probe.Attempts);
         }
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Ep;
 using DeepEP.Interop;
 using static DeepEP.Distributed.NcclCheck;
 
@@ -18,11 +17,13 @@ internal sealed class NcclCommunicator : IDisposable
 {
     private readonly int _device;
     private readonly bool _owned;
+    private readonly Func<string, int, TimeSpan, Exception> _timeoutError;
     private nint _handle;
     private string? _abortedAt;
 
-    private NcclCommunicator(int device, nint handle, int rank, int size, TimeSpan timeout, bool owned)
+    private NcclCommunicator(int device, nint handle, int rank, int size, TimeSpan timeout, Func<string, int, TimeSpan, Exception> timeoutError, bool owned)
     {
+        _timeoutError = timeoutError;
         _device = device;
         _handle = handle;
         Rank = rank;
@@ -39,7 +40,11 @@ internal sealed class NcclCommunicator : IDisposable
     public TimeSpan Timeout { get; }
 
     /// <summary>Rank 0 creates the unique id, the group broadcasts it, every rank joins on <paramref name="device"/> (non-blocking, bounded by <paramref name="timeout"/>).</summary>
-    public static NcclCommunicator Create(ProcessGroup group, int device, TimeSpan timeout)
+    /// <param name="group">The ranks.</param>
+    /// <param name="device">This rank's GPU.</param>
+    /// <param name="timeout">Deadline of every host wait.</param>
+    /// <param name="timeoutError">The exception thrown when a wait passes its deadline, given the step, this rank and the time waited (the layer above names its own type).</param>
+    public static NcclCommunicator Create(ProcessGroup group, int device, TimeSpan timeout, Func<string, int, TimeSpan, Exception> timeoutError)
     {
         EnsureLoaded();
         var id = new NcclUniqueId();
@@ -54,7 +59,7 @@ internal sealed class NcclCommunicator : IDisposable
         {
             Check(Nccl.ncclCommInitRankConfig(out handle, group.Size, id, group.Rank, NcclConfig.NonBlocking));
         }
-        var communicator = new NcclCommunicator(device, handle, group.Rank, group.Size, timeout, owned: true);
+        var communicator = new NcclCommunicator(device, handle, group.Rank, group.Size, timeout, timeoutError, owned: true);
         communicator.AwaitIdle("communicator initialisation");
         return communicator;
     }
@@ -64,7 +69,12 @@ internal sealed class NcclCommunicator : IDisposable
     /// it must span exactly <paramref name="group"/>'s ranks, in the same order, on <paramref name="device"/>. Dispose
     /// leaves it alive; an abort on a deadline still aborts it, as a hung communicator cannot be reused.
     /// </summary>
-    public static NcclCommunicator Adopt(nint handle, ProcessGroup group, int device, TimeSpan timeout)
+    /// <param name="handle">The caller's <c>ncclComm_t</c>.</param>
+    /// <param name="group">The ranks.</param>
+    /// <param name="device">This rank's GPU.</param>
+    /// <param name="timeout">Deadline of every host wait.</param>
+    /// <param name="timeoutError">As in <see cref="Create"/>.</param>
+    public static NcclCommunicator Adopt(nint handle, ProcessGroup group, int device, TimeSpan timeout, Func<string, int, TimeSpan, Exception> timeoutError)
     {
         EnsureLoaded();
         if (handle == 0)
@@ -79,7 +89,7 @@ internal sealed class NcclCommunicator : IDisposable
             throw new ArgumentException(
                 $"The NCCL communicator has rank {rank} of {count} on cuda:{commDevice}; this buffer is rank {group.Rank} of {group.Size} on cuda:{device}.", nameof(handle));
         }
-        return new NcclCommunicator(device, handle, rank, count, timeout, owned: false);
+        return new NcclCommunicator(device, handle, rank, count, timeout, timeoutError, owned: false);
     }
 
     /// <summary>Gathers <paramref name="bytes"/> from every rank into <paramref name="recv"/> (rank order) on <paramref name="stream"/>.</summary>
@@ -225,7 +235,7 @@ internal sealed class NcclCommunicator : IDisposable
         if (waited > Timeout)
         {
             Abort(step);
-            throw new CommunicationTimeoutException($"NCCL {step}", Rank, -1, -1, 0, 0, waited);
+            throw _timeoutError(step, Rank, waited);
         }
         return state == NcclResult.Success;
     }

@@ -1,4 +1,4 @@
-using DeepEP.Ep;
+using DeepEP.Configuration;
 
 namespace DeepEP.Distributed;
 
@@ -35,8 +35,8 @@ public abstract class ProcessGroup : IDisposable
     public TimeSpan DefaultTimeout
     {
         get;
-        init => field = Deadline.Validate(value, nameof(DefaultTimeout));
-    } = EpEnvironment.DefaultTimeout;
+        init => field = Timeouts.Validate(value, nameof(DefaultTimeout));
+    } = Timeouts.Default;
 
     /// <summary>
     /// Creates <paramref name="size"/> ranks of one process, one <see cref="ProcessGroup"/> per rank, indexed by
@@ -46,7 +46,7 @@ public abstract class ProcessGroup : IDisposable
     /// <param name="defaultTimeout">Deadline of each collective when none is passed (default <c>DEEPEP_TIMEOUT_S</c>, else 100 s).</param>
     /// <exception cref="InvalidOperationException"><c>DEEPEP_TIMEOUT_S</c> is used and invalid.</exception>
     public static ProcessGroup[] CreateInProcess(int size, TimeSpan? defaultTimeout = null) =>
-        InProcessGroup.Create(size, EpEnvironment.ResolveTimeout(defaultTimeout, nameof(defaultTimeout)));
+        InProcessGroup.Create(size, Timeouts.Resolve(defaultTimeout, nameof(defaultTimeout)));
 
     /// <summary>
     /// Joins the multi-process group described by the environment as <c>deepep launch</c> or torchrun set it
@@ -67,7 +67,7 @@ public abstract class ProcessGroup : IDisposable
     public static ProcessGroup Connect(DistributedEnvironment environment, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(environment);
-        return TcpProcessGroup.Connect(environment, EpEnvironment.ResolveTimeout(timeout, nameof(timeout)));
+        return TcpProcessGroup.Connect(environment, Timeouts.Resolve(timeout, nameof(timeout)));
     }
 
     /// <summary>Every rank's payload, indexed by rank. The returned arrays must not be modified.</summary>
@@ -141,7 +141,7 @@ public abstract class ProcessGroup : IDisposable
 
     /// <summary>The deadline a collective runs under: <paramref name="timeout"/> or <see cref="DefaultTimeout"/>.</summary>
     private protected TimeSpan ResolveTimeout(TimeSpan? timeout) =>
-        timeout is { } given ? Deadline.Validate(given, nameof(timeout)) : DefaultTimeout;
+        timeout is { } given ? Timeouts.Validate(given, nameof(timeout)) : DefaultTimeout;
 
     /// <summary>Throws unless <paramref name="root"/> is a rank of this group.</summary>
     private protected void ValidateRoot(int root)

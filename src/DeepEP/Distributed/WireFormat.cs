@@ -1,4 +1,5 @@
 using System.Text;
+using DeepEP.Configuration;
 
 namespace DeepEP.Distributed;
 
@@ -95,7 +96,7 @@ internal static class WireFormat
     private static TimeSpan ReadTimeout(BinaryReader reader)
     {
         long ticks = reader.ReadInt64();
-        return ticks >= 0 && ticks <= Deadline.MaxTimeout.Ticks ? TimeSpan.FromTicks(ticks) : throw new InvalidDataException($"Invalid timeout of {ticks} ticks.");
+        return ticks >= 0 && ticks <= Timeouts.Max.Ticks ? TimeSpan.FromTicks(ticks) : throw new InvalidDataException($"Invalid timeout of {ticks} ticks.");
     }
 
     private static byte[] Write(Action<BinaryWriter> write)

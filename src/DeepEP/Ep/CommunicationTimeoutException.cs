@@ -44,6 +44,10 @@ public sealed class CommunicationTimeoutException : Exception
         MissingRanks = missingRanks;
     }
 
+    /// <summary>An NCCL communicator's wait for <paramref name="step"/> passed its deadline (the communicator was aborted).</summary>
+    internal static CommunicationTimeoutException ForNccl(string step, int rank, TimeSpan waited) =>
+        new($"NCCL {step}", rank, -1, -1, 0, 0, waited);
+
     /// <summary>What was waited for (e.g. "barrier", "dispatch receive count").</summary>
     public string Operation { get; }
 

@@ -1,3 +1,5 @@
+using DeepEP.NativeLibraries;
+
 namespace DeepEP.Interop;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Interop;
 

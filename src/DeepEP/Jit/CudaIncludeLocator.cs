@@ -1,5 +1,6 @@
-using DeepEP.Ep;
+using DeepEP.Configuration;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Jit;
 
@@ -19,7 +20,7 @@ internal static class CudaIncludeLocator
     /// <param name="environment">Where <c>CUDA_HOME</c> comes from.</param>
     /// <param name="nvrtcLibraryPath">The NVRTC file that loaded (a path, or a bare soname whose folder is unknown).</param>
     /// <param name="pythonSitePackages">Called only when the earlier places failed.</param>
-    public static Result Find(EpEnvironment environment, string? nvrtcLibraryPath, Func<IReadOnlyList<string>> pythonSitePackages)
+    public static Result Find(EnvironmentKnobs environment, string? nvrtcLibraryPath, Func<IReadOnlyList<string>> pythonSitePackages)
     {
         var searched = new List<string>();
         var candidates = new List<string>();
@@ -74,5 +75,5 @@ internal static class CudaIncludeLocator
 
     /// <summary>The production search (process environment, the loaded NVRTC, python3 when needed).</summary>
     public static Result FindForProcess() =>
-        Find(EpEnvironment.Current, NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc).LoadedFrom, () => PythonSitePackages.Folders);
+        Find(EnvironmentKnobs.Current, NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc).LoadedFrom, () => PythonSitePackages.Folders);
 }

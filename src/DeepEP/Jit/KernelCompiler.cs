@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using DeepEP.Configuration;
 using DeepEP.Cuda;
-using DeepEP.Ep;
 
 namespace DeepEP.Jit;
 
@@ -11,7 +11,7 @@ namespace DeepEP.Jit;
 /// </summary>
 internal sealed class KernelCompiler
 {
-    private static readonly Lazy<KernelCompiler> s_shared = new(() => new KernelCompiler(EpEnvironment.Current.CacheDirectory));
+    private static readonly Lazy<KernelCompiler> s_shared = new(() => new KernelCompiler(EnvironmentKnobs.Current.CacheDirectory));
 
     private readonly ConcurrentDictionary<string, Lazy<KernelCacheEntry>> _entries = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Key, int Device), Lazy<CudaModule>> _modules = new();
@@ -36,7 +36,7 @@ internal sealed class KernelCompiler
         _includes = new Lazy<CudaIncludeLocator.Result>(CudaIncludeLocator.FindForProcess);
     }
 
-    /// <summary>The process-wide compiler, caching in <see cref="EpEnvironment.CacheDirectory"/>.</summary>
+    /// <summary>The process-wide compiler, caching in <see cref="EnvironmentKnobs.CacheDirectory"/>.</summary>
     public static KernelCompiler Shared => s_shared.Value;
 
     /// <summary>The disk cache.</summary>

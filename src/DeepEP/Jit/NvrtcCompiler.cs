@@ -1,7 +1,9 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using DeepEP.Configuration;
 using DeepEP.Cuda;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 using static DeepEP.Jit.NvrtcCheck;
 
 namespace DeepEP.Jit;
@@ -25,7 +27,7 @@ internal static unsafe class NvrtcCompiler
         NativeLibraryProbe probe = NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc);
         if (!probe.Found)
         {
-            throw new GpuUnavailableException($"Cannot compile kernels: {probe.Describe()}. Set {Ep.EpEnvironment.NvrtcLibraryVariable} or CUDA_HOME.", probe.Attempts);
+            throw new GpuUnavailableException($"Cannot compile kernels: {probe.Describe()}. Set {EnvironmentKnobs.NvrtcLibraryVariable} or CUDA_HOME.", probe.Attempts);
         }
     }
 

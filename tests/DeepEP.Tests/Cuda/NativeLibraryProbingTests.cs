@@ -1,12 +1,13 @@
-using DeepEP.Ep;
+using DeepEP.Configuration;
 using DeepEP.Interop;
+using DeepEP.NativeLibraries;
 
 namespace DeepEP.Tests.Cuda;
 
 public sealed class NativeLibraryProbingTests
 {
-    private static EpEnvironment With(params (string Name, string Value)[] variables) =>
-        EpEnvironment.FromVariables(variables.ToDictionary(v => v.Name, v => v.Value));
+    private static EnvironmentKnobs With(params (string Name, string Value)[] variables) =>
+        EnvironmentKnobs.FromVariables(variables.ToDictionary(v => v.Name, v => v.Value));
 
     [Fact]
     public void OverrideIsTriedFirstAndWins()
@@ -14,7 +15,7 @@ public sealed class NativeLibraryProbingTests
         var tried = new List<string>();
         NativeLibraryProbe probe = NativeLibraryProbing.Run(
             NativeLibraryKind.Nccl,
-            With((EpEnvironment.NcclLibraryVariable, "/opt/nccl/libnccl.so.2")),
+            With((EnvironmentKnobs.NcclLibraryVariable, "/opt/nccl/libnccl.so.2")),
             () => throw new InvalidOperationException("python3 must not be asked when an earlier place worked"),
             (string name, out nint handle) =>
             {
@@ -34,7 +35,7 @@ public sealed class NativeLibraryProbingTests
         bool askedPython = false;
         NativeLibraryProbe probe = NativeLibraryProbing.Run(
             NativeLibraryKind.Nvrtc,
-            With((EpEnvironment.NvrtcLibraryVariable, "/nowhere/libnvrtc.so.13"), (EpEnvironment.CudaHomeVariable, cudaHome)),
+            With((EnvironmentKnobs.NvrtcLibraryVariable, "/nowhere/libnvrtc.so.13"), (EnvironmentKnobs.CudaHomeVariable, cudaHome)),
             () =>
             {
                 askedPython = true;

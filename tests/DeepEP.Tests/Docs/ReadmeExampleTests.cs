@@ -9,7 +9,7 @@ public sealed class ReadmeExampleTests
     [Fact]
     public void EveryReadmeExampleIsPartOfTheSample()
     {
-        string root = RepositoryRoot();
+        string root = RepositoryPaths.Root;
         string[][] samples = Directory.GetFiles(Path.Combine(root, "samples", "MoeLayer"), "*.cs").Select(Lines).ToArray();
         List<string[]> examples = CSharpBlocks(File.ReadAllText(Path.Combine(root, "README.md")));
         Assert.NotEmpty(examples);
@@ -48,16 +48,4 @@ public sealed class ReadmeExampleTests
 
     private static bool Contains(string[] lines, string[] block) =>
         Enumerable.Range(0, Math.Max(0, lines.Length - block.Length + 1)).Any(start => lines.AsSpan(start, block.Length).SequenceEqual(block));
-
-    private static string RepositoryRoot()
-    {
-        for (DirectoryInfo? folder = new(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "DeepEP.slnx")))
-            {
-                return folder.FullName;
-            }
-        }
-        throw new DirectoryNotFoundException($"No DeepEP.slnx above {AppContext.BaseDirectory}.");
-    }
 }

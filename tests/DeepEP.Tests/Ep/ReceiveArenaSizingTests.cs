@@ -1,6 +1,6 @@
 using DeepEP.Ep;
 using DeepEP.Ep.Heuristics;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Ep;
 

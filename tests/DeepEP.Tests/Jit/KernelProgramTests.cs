@@ -1,8 +1,9 @@
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Ep.Runtimes;
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.NativeLibraries;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Jit;
 

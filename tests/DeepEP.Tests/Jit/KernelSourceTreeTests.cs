@@ -19,7 +19,7 @@ public sealed class KernelSourceTreeTests
     [Fact]
     public void HeadersMatchTheFilesInTheSourceTree()
     {
-        string kernels = Path.Combine(RepositoryRoot(), "src", "DeepEP", "Kernels");
+        string kernels = Path.Combine(RepositoryPaths.Root, "src", "DeepEP", "Kernels");
         string[] onDisk = Directory.GetFiles(kernels, "*.cuh", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(kernels, f).Replace('\\', '/'))
             .Order(StringComparer.Ordinal)
@@ -42,15 +42,5 @@ public sealed class KernelSourceTreeTests
                 Assert.Contains(m.Groups[1].Value, names);
             }
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        string? folder = AppContext.BaseDirectory;
-        while (folder is not null && !File.Exists(Path.Combine(folder, "DeepEP.slnx")))
-        {
-            folder = Path.GetDirectoryName(folder);
-        }
-        return folder ?? throw new InvalidOperationException("DeepEP.slnx not found above the test binaries.");
     }
 }

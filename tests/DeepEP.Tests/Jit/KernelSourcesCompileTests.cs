@@ -1,6 +1,7 @@
-using DeepEP.Ep.Runtimes;
 using DeepEP.Interop;
 using DeepEP.Jit;
+using DeepEP.NativeLibraries;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Tests.Jit;
 

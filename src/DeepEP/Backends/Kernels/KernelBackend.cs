@@ -1,8 +1,7 @@
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
-using DeepEP.Ep.Heuristics;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Backends.Kernels;
@@ -36,7 +35,7 @@ internal sealed partial class KernelBackend : IEpBackend
         if (_mesh.CrossesProcesses)
         {
             // Never empty, so there is always an allocation to export; a too small one fails each call by name.
-            _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferSizeHints.NvlBufferBytes, BufferSizeHints.Alignment));
+            _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferGeometry.HeaderBytes, BufferGeometry.Alignment));
         }
         if (lowLatencyBytes > 0)
         {
@@ -258,7 +257,7 @@ internal sealed partial class KernelBackend : IEpBackend
         {
             return;
         }
-        long needed = BufferSizeHints.NvlBufferBytes + ReceiveArenaLayout.BytesFor(rows, CombineRowBytes(hidden), numScales, numTopk);
+        long needed = BufferGeometry.HeaderBytes + ReceiveArenaLayout.BytesFor(rows, CombineRowBytes(hidden), numScales, numTopk);
         throw new InvalidOperationException(
             $"Rank {_mesh.Rank} receives {rows} rows (hidden {hidden}, {numScales} scales, top-{numTopk}), but with one process per GPU received rows are staged in a " +
             $"receive arena carved from numNvlBytes = {_numNvlBytes}, which holds {capacity}. Create the EpBuffer with numNvlBytes >= {needed} " +

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Backends.Kernels;
 

@@ -1,5 +1,5 @@
 using DeepEP.Cuda;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 
 namespace DeepEP.Backends.Kernels;
 

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
-using DeepEP.Ep.Runtimes;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Backends.Nccl;
@@ -43,8 +43,8 @@ internal sealed partial class NcclBackend : IEpBackend
         TimeSpan timeout = options.Timeout ?? EpEnvironment.Current.Timeout;
         RequireOneRankPerGpu(RankIdentity.AllGather(group, CudaDevice.Get(Device)));
         _nccl = options.NcclCommunicator != 0
-            ? NcclCommunicator.Adopt(options.NcclCommunicator, group, Device, timeout)
-            : NcclCommunicator.Create(group, Device, timeout);
+            ? NcclCommunicator.Adopt(options.NcclCommunicator, group, Device, timeout, CommunicationTimeoutException.ForNccl)
+            : NcclCommunicator.Create(group, Device, timeout, CommunicationTimeoutException.ForNccl);
         _comm = CudaStream.CreateHighPriority(Device);
         _order = new CommStreamOrder(_comm);
         _countsReady = new CudaEvent(Device);

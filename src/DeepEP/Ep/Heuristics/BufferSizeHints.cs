@@ -1,20 +1,22 @@
+using DeepEP.Runtimes;
+
 namespace DeepEP.Ep.Heuristics;
 
 /// <summary>Bytes the communication buffers need, by mode.</summary>
 public static class BufferSizeHints
 {
     /// <summary>Alignment of every buffer size.</summary>
-    public const int Alignment = 128;
+    public const int Alignment = BufferGeometry.Alignment;
 
     /// <summary>Channels per 128 (the FP8 scale group).</summary>
-    public const int ChannelsPerScale = 128;
+    public const int ChannelsPerScale = BufferGeometry.ChannelsPerScale;
 
     /// <summary>
     /// Bytes of <c>numNvlBytes</c> normal mode needs with this library's kernels: senders write every token straight
     /// into its final row of the destination's outputs, so the shared buffer holds only the header of counts,
     /// barrier epochs and per-call pointers — the same for every hidden size, rank count and configuration.
     /// </summary>
-    public static long NvlBufferBytes => AlignUp(Runtimes.KernelLimits.CommHeaderBytes, Alignment);
+    public static long NvlBufferBytes => BufferGeometry.HeaderBytes;
 
     /// <summary>
     /// Bytes of <c>numNvlBytes</c> with one process per GPU: the header, then a receive arena of <paramref name="rows"/>
@@ -23,7 +25,7 @@ public static class BufferSizeHints
     public static long NvlBufferBytesWithArena(long rowBytes, long rows, int numTopk)
     {
         int numScales = checked((int)(((rowBytes / 2) + ChannelsPerScale - 1) / ChannelsPerScale));
-        return NvlBufferBytes + Runtimes.ReceiveArenaLayout.BytesFor(rows, rowBytes, numScales, numTopk);
+        return NvlBufferBytes + ReceiveArenaLayout.BytesFor(rows, rowBytes, numScales, numTopk);
     }
 
     /// <summary>
@@ -37,5 +39,5 @@ public static class BufferSizeHints
     }
 
     /// <summary>Rounds <paramref name="value"/> up to a multiple of <paramref name="alignment"/>.</summary>
-    public static long AlignUp(long value, long alignment) => (value + alignment - 1) / alignment * alignment;
+    public static long AlignUp(long value, long alignment) => BufferGeometry.AlignUp(value, alignment);
 }

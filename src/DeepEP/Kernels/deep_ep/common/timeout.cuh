@@ -8,7 +8,7 @@
 
 namespace deep_ep {
 
-// Host-mapped (PinnedHostMemory). C# twin: DeepEP.Ep.Runtimes.KernelDiagnostics (48 bytes).
+// Host-mapped (PinnedHostMemory). C# twin: DeepEP.Runtimes.KernelDiagnostics (48 bytes).
 struct KernelDiagnostics {
     int timed_out;                 // 0 = fine; 2 = a thread is writing the record; 1 = record complete
     int rank;                      // the rank whose kernel gave up

@@ -11,7 +11,7 @@
 
 namespace deep_ep {
 
-// C# twin: DeepEP.Ep.Runtimes.Fp8CastRuntime.Parameters.
+// C# twin: DeepEP.Runtimes.Fp8CastRuntime.Parameters.
 struct Fp8CastParams {
     const __nv_bfloat16* x;  // [num_tokens, x_row_stride] BF16; kHidden channels per row are read
     unsigned char* x_fp8;    // [num_tokens, kHidden] E4M3, contiguous

@@ -13,7 +13,7 @@
 
 namespace deep_ep {
 
-// C# twin: DeepEP.Ep.Runtimes.LowLatencyCombineParams.
+// C# twin: DeepEP.Runtimes.LowLatencyCombineParams.
 struct LowLatencyCombineParams {
     unsigned char* buffers[kMaxRanks];        // every rank's low-latency allocation, as mapped on this device
     const __nv_bfloat16* x;                   // expert outputs [E_l][R*N][kHidden], strides below

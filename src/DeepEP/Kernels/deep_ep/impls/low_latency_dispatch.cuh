@@ -16,7 +16,7 @@
 
 namespace deep_ep {
 
-// C# twin: DeepEP.Ep.Runtimes.LowLatencyDispatchParams.
+// C# twin: DeepEP.Runtimes.LowLatencyDispatchParams.
 struct LowLatencyDispatchParams {
     unsigned char* buffers[kMaxRanks];         // every rank's low-latency allocation, as mapped on this device
     const __nv_bfloat16* x;                    // [num_tokens, kHidden]

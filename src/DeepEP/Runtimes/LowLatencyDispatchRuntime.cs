@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>Twin of <c>deep_ep::LowLatencyDispatchParams</c>.</summary>
 [StructLayout(LayoutKind.Sequential)]

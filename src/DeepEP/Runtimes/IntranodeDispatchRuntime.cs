@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>Twin of <c>deep_ep::DispatchPeer</c>: one destination's output pointers, published in its header's mailbox.</summary>
 [StructLayout(LayoutKind.Sequential)]

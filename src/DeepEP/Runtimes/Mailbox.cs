@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>The per-call pointers one rank publishes in its header for peers to read (<c>CommHeader::mailbox</c>).</summary>
 [InlineArray(KernelLimits.MailboxWords)]

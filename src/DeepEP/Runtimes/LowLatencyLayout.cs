@@ -1,9 +1,9 @@
-namespace DeepEP.Ep.Heuristics;
+namespace DeepEP.Runtimes;
 
 /// <summary>
 /// The geometry of the low-latency buffer for one <c>(N, H, E)</c> (spec §5.1): two sets, each with a signalling
 /// area, a send area and a receive area, at the byte offsets DeepEP uses, so a buffer sized by
-/// <see cref="BufferSizeHints.LowLatencySizeHint"/> holds them. The send area's slots are <c>H + 2S</c> BF16 wide
+/// <c>BufferGeometry.LowLatencySizeHint</c> holds them. The send area's slots are <c>H + 2S</c> BF16 wide
 /// (what <c>GetNextLowLatencyCombineBuffer</c> views); the kernels backend lays its own messages out inside the
 /// receive area (<see cref="DispatchSourceBytes"/>).
 /// </summary>
@@ -15,7 +15,7 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     private long N => NumMaxDispatchTokensPerRank;
 
     /// <summary>S, the FP8 scale groups per row.</summary>
-    public int NumScales => Hidden / BufferSizeHints.ChannelsPerScale;
+    public int NumScales => Hidden / BufferGeometry.ChannelsPerScale;
 
     /// <summary>DeepEP's dispatch message: 16-byte header, then the BF16 row or the FP8 row and its scales.</summary>
     public long DispatchMessageBytes => 16 + Math.Max(2L * Hidden, Hidden + (4L * NumScales));
@@ -24,7 +24,7 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     public long CombineMessageBytes => (4L * NumScales) + (2L * Hidden);
 
     /// <summary>Bytes of one set's signalling area.</summary>
-    public long SignalBytes => BufferSizeHints.AlignUp(4L * NumExperts, BufferSizeHints.Alignment);
+    public long SignalBytes => BufferGeometry.AlignUp(4L * NumExperts, BufferGeometry.Alignment);
 
     /// <summary>Bytes of one set's send area.</summary>
     public long SendBytes => Math.Max(N * DispatchMessageBytes, NumExperts * N * CombineMessageBytes);
@@ -33,7 +33,7 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     public long RecvBytes => Math.Max(NumExperts * N * DispatchMessageBytes, NumExperts * N * CombineMessageBytes);
 
     /// <summary>The size hint: the sets plus a full 128 bytes, as upstream computes it.</summary>
-    public long TotalBytes => (((NumSets * (SignalBytes + SendBytes + RecvBytes)) + BufferSizeHints.Alignment) / BufferSizeHints.Alignment) * BufferSizeHints.Alignment;
+    public long TotalBytes => (((NumSets * (SignalBytes + SendBytes + RecvBytes)) + BufferGeometry.Alignment) / BufferGeometry.Alignment) * BufferGeometry.Alignment;
 
     /// <summary>Byte offset of set <paramref name="set"/>'s signalling area.</summary>
     public long SignalOffset(int set) => set * SignalBytes;
@@ -52,5 +52,5 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     /// padded to 16 bytes), then N messages (the FP8 row and S Float32 scales, or the BF16 row).
     /// </summary>
     public long DispatchSourceBytes(int numTopk, bool useFp8) =>
-        16 + BufferSizeHints.AlignUp(N * numTopk * 4, 16) + (N * (useFp8 ? Hidden + (4L * NumScales) : 2L * Hidden));
+        16 + BufferGeometry.AlignUp(N * numTopk * 4, 16) + (N * (useFp8 ? Hidden + (4L * NumScales) : 2L * Hidden));
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>
 /// C# twin of <c>deep_ep::KernelDiagnostics</c> (<c>common/timeout.cuh</c>): the host-mapped record a kernel writes

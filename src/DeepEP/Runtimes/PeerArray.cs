@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>A fixed array of one entry per rank, laid out like the kernels' <c>T peers[kMaxRanks]</c>.</summary>
 [InlineArray(KernelLimits.MaxRanks)]

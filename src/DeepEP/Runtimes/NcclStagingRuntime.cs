@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>Twin of <c>deep_ep::NcclPackParams</c>.</summary>
 [StructLayout(LayoutKind.Sequential)]

@@ -1,6 +1,6 @@
 using DeepEP.Cuda;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>Constants shared with <c>impls/low_latency_buffer.cuh</c>.</summary>
 internal static class LowLatencyKernels

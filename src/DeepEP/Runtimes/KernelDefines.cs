@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>
 /// The sizes of every C# parameter-struct twin, passed to NVRTC as defines so each header's

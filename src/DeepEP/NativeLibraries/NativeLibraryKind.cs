@@ -1,4 +1,4 @@
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>The native libraries the library binds to.</summary>
 internal enum NativeLibraryKind

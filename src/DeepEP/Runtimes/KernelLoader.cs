@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using DeepEP.Cuda;
 using DeepEP.Jit;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>Compiles (through the JIT caches) and remembers one kernel instantiation per device, so launches do no hashing.</summary>
 internal static class KernelLoader

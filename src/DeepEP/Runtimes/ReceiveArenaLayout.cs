@@ -1,4 +1,4 @@
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>
 /// Where one call's rows sit in a rank's receive arena, the staging area of the one-process-per-GPU model (peers

@@ -1,4 +1,4 @@
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>Compile-time limits shared with <c>deep_ep/impls/comm_header.cuh</c>.</summary>
 internal static class KernelLimits

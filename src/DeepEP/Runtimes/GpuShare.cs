@@ -1,4 +1,4 @@
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>
 /// The part of its GPU one rank's kernels may hold: <see cref="Sms"/> SMs, and whether other ranks of the group run on

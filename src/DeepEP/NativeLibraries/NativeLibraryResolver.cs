@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using DeepEP.Ep;
+using DeepEP.Configuration;
 
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>
 /// The one <see cref="NativeLibrary.SetDllImportResolver"/> of this assembly: maps the names in the
@@ -36,7 +36,7 @@ internal static class NativeLibraryResolver
     /// <summary>The search for <paramref name="kind"/>, run on first call and remembered.</summary>
     public static NativeLibraryProbe Probe(NativeLibraryKind kind) =>
         s_probes.GetOrAdd(kind, k => new Lazy<NativeLibraryProbe>(() =>
-            NativeLibraryProbing.Run(k, EpEnvironment.Current, () => PythonSitePackages.Folders, NativeLibrary.TryLoad))).Value;
+            NativeLibraryProbing.Run(k, EnvironmentKnobs.Current, () => PythonSitePackages.Folders, NativeLibrary.TryLoad))).Value;
 
     private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
     {

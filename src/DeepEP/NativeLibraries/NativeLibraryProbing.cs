@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
-using DeepEP.Ep;
+using DeepEP.Configuration;
 
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>
 /// The search for one native library, in order: the <c>DEEPEP_*_LIBRARY</c> override, the dynamic loader's own
@@ -29,7 +29,7 @@ internal static class NativeLibraryProbing
     /// <param name="tryLoad">Loads a path or soname (<see cref="NativeLibrary.TryLoad(string, out nint)"/> in production).</param>
     public static NativeLibraryProbe Run(
         NativeLibraryKind kind,
-        EpEnvironment environment,
+        EnvironmentKnobs environment,
         Func<IReadOnlyList<string>> pythonSitePackages,
         TryLoadLibrary tryLoad)
     {
@@ -45,9 +45,9 @@ internal static class NativeLibraryProbing
         {
             string variable = kind switch
             {
-                NativeLibraryKind.Cuda => EpEnvironment.CudaLibraryVariable,
-                NativeLibraryKind.Nvrtc => EpEnvironment.NvrtcLibraryVariable,
-                _ => EpEnvironment.NcclLibraryVariable,
+                NativeLibraryKind.Cuda => EnvironmentKnobs.CudaLibraryVariable,
+                NativeLibraryKind.Nvrtc => EnvironmentKnobs.NvrtcLibraryVariable,
+                _ => EnvironmentKnobs.NcclLibraryVariable,
             };
             if (tryLoad(overridePath, out nint handle))
             {

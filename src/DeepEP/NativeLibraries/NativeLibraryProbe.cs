@@ -1,4 +1,4 @@
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>The outcome of looking for one native library: its handle (0 when not found) and every place tried, in order.</summary>
 /// <param name="Kind">Which library.</param>

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace DeepEP.Interop;
+namespace DeepEP.NativeLibraries;
 
 /// <summary>
 /// python3's site-packages folders, where pip's <c>nvidia-*</c> wheels put CUDA libraries and headers. Asked of

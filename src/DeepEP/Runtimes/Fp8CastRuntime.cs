@@ -6,7 +6,7 @@ using DeepEP.Cuda;
 using DeepEP.Jit;
 using DeepEP.Tensors;
 
-namespace DeepEP.Ep.Runtimes;
+namespace DeepEP.Runtimes;
 
 /// <summary>
 /// Host side of <c>deep_ep/impls/fp8_cast.cuh</c>: per-token, per-128-channel FP8 E4M3 cast of a BF16 <c>[T, H]</c>

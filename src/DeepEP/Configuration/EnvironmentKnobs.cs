@@ -1,0 +1,139 @@
+using System.Globalization;
+
+namespace DeepEP.Configuration;
+
+/// <summary>
+/// The environment variables the library reads (documented in <c>docs/environment.md</c>), captured and parsed:
+/// the bottom layer every other layer reads its knobs from. Nothing else in the library reads the environment.
+/// Values are captured when the instance is created; parsing happens when a property is read, so a bad value
+/// fails where it is used, with a message naming it. <c>DeepEP.Ep.EpEnvironment</c> is the public face.
+/// </summary>
+internal sealed class EnvironmentKnobs
+{
+    /// <summary><c>DEEPEP_BACKEND</c>: <c>kernels</c>, <c>nccl</c> or <c>host</c>.</summary>
+    public const string BackendVariable = "DEEPEP_BACKEND";
+
+    /// <summary><c>DEEP_USE_MODE</c>: DeepEP-Ascend's alias, <c>default</c> (= kernels) or <c>alltoall</c> (= nccl).</summary>
+    public const string UseModeVariable = "DEEP_USE_MODE";
+
+    /// <summary><c>DEEPEP_CUDA_LIBRARY</c>: path of <c>libcuda.so.1</c> to try first.</summary>
+    public const string CudaLibraryVariable = "DEEPEP_CUDA_LIBRARY";
+
+    /// <summary><c>DEEPEP_NVRTC_LIBRARY</c>: path of <c>libnvrtc.so.*</c> to try first.</summary>
+    public const string NvrtcLibraryVariable = "DEEPEP_NVRTC_LIBRARY";
+
+    /// <summary><c>DEEPEP_NCCL_LIBRARY</c>: path of <c>libnccl.so.2</c> to try first.</summary>
+    public const string NcclLibraryVariable = "DEEPEP_NCCL_LIBRARY";
+
+    /// <summary><c>DEEPEP_CACHE_DIR</c>: kernel cache folder (default <c>~/.cache/deepep</c>).</summary>
+    public const string CacheDirectoryVariable = "DEEPEP_CACHE_DIR";
+
+    /// <summary><c>DEEPEP_TIMEOUT_S</c>: seconds before a spin-wait or collective gives up (default 100).</summary>
+    public const string TimeoutVariable = "DEEPEP_TIMEOUT_S";
+
+    /// <summary><c>CUDA_HOME</c>: the CUDA toolkit folder (libraries in <c>lib64</c>, headers in <c>include</c>).</summary>
+    public const string CudaHomeVariable = "CUDA_HOME";
+
+    /// <summary>The library's own variables; layers above (the rank variables of <c>DistributedEnvironment</c>) name theirs.</summary>
+    public static readonly IReadOnlyList<string> LibraryVariables =
+    [
+        BackendVariable, UseModeVariable, CudaLibraryVariable, NvrtcLibraryVariable, NcclLibraryVariable,
+        CacheDirectoryVariable, TimeoutVariable, CudaHomeVariable,
+    ];
+
+    private static readonly Lazy<EnvironmentKnobs> s_current = new(() => FromProcess([]));
+
+    private readonly Dictionary<string, string> _values;
+
+    private EnvironmentKnobs(Dictionary<string, string> values) => _values = values;
+
+    /// <summary>The library's variables in the process environment, captured at first use.</summary>
+    public static EnvironmentKnobs Current => s_current.Value;
+
+    /// <summary>Captures the library's variables and <paramref name="otherVariables"/> from the process environment now.</summary>
+    public static EnvironmentKnobs FromProcess(IEnumerable<string> otherVariables)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string name in LibraryVariables.Concat(otherVariables))
+        {
+            string? value = Environment.GetEnvironmentVariable(name);
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                values[name] = value.Trim();
+            }
+        }
+        return new EnvironmentKnobs(values);
+    }
+
+    /// <summary>An environment made of <paramref name="variables"/> only (tests, embedding hosts); empty values count as unset.</summary>
+    public static EnvironmentKnobs FromVariables(IReadOnlyDictionary<string, string> variables)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string name, string value) in variables)
+        {
+            if (!string.IsNullOrWhiteSpace(value))
+            {
+                values[name] = value.Trim();
+            }
+        }
+        return new EnvironmentKnobs(values);
+    }
+
+    /// <summary>The captured values of <paramref name="names"/>, null where unset.</summary>
+    public IReadOnlyDictionary<string, string?> Select(IEnumerable<string> names) => names.ToDictionary(name => name, Get);
+
+    /// <summary><c>DEEPEP_CUDA_LIBRARY</c>, or null.</summary>
+    public string? CudaLibrary => Get(CudaLibraryVariable);
+
+    /// <summary><c>DEEPEP_NVRTC_LIBRARY</c>, or null.</summary>
+    public string? NvrtcLibrary => Get(NvrtcLibraryVariable);
+
+    /// <summary><c>DEEPEP_NCCL_LIBRARY</c>, or null.</summary>
+    public string? NcclLibrary => Get(NcclLibraryVariable);
+
+    /// <summary><c>CUDA_HOME</c>, or null.</summary>
+    public string? CudaHome => Get(CudaHomeVariable);
+
+    /// <summary>The kernel cache folder: <c>DEEPEP_CACHE_DIR</c>, else <c>~/.cache/deepep</c>; a leading <c>~</c> is expanded.</summary>
+    public string CacheDirectory
+    {
+        get
+        {
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            string? configured = Get(CacheDirectoryVariable);
+            if (configured is null)
+            {
+                return Path.Combine(home, ".cache", "deepep");
+            }
+            return configured == "~" || configured.StartsWith("~/", StringComparison.Ordinal)
+                ? Path.Combine(home, configured.TrimStart('~').TrimStart('/'))
+                : Path.GetFullPath(configured);
+        }
+    }
+
+    /// <summary>
+    /// How long spin-waits and collectives wait: <c>DEEPEP_TIMEOUT_S</c> seconds (a number in (0, <see cref="Timeouts.MaxSeconds"/>]), else 100 s.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The value is not a number of seconds in that range; the message names the variable.</exception>
+    public TimeSpan Timeout
+    {
+        get
+        {
+            string? configured = Get(TimeoutVariable);
+            if (configured is null)
+            {
+                return Timeouts.Default;
+            }
+            if (!double.TryParse(configured, NumberStyles.Float, CultureInfo.InvariantCulture, out double seconds) || !(seconds > 0) || seconds > Timeouts.MaxSeconds)
+            {
+                throw new InvalidOperationException(
+                    $"{TimeoutVariable}='{configured}' is not a valid timeout: set it to a number of seconds greater than 0 and at most {Timeouts.MaxSeconds} (about 24 days), or unset it for {Timeouts.Default.TotalSeconds:0} s.");
+            }
+            return TimeSpan.FromSeconds(seconds);
+        }
+    }
+
+    /// <summary>The value of <paramref name="name"/>, or null when unset.</summary>
+    public string? Get(string name) => _values.GetValueOrDefault(name);
+}
