@@ -6,12 +6,16 @@ namespace DeepEP.Interop;
 /// </summary>
 public abstract class NativeCallException : Exception
 {
+    // RS0027 (PublicApiAnalyzers): the optional innerException predates the API baseline, which records the public
+    // surface as it is; changing this overload set is a breaking change for a later release.
+#pragma warning disable RS0027
     /// <summary>Creates the exception with a message only.</summary>
     protected NativeCallException(string message, Exception? innerException = null)
         : base(message, innerException)
     {
         ApiName = ErrorName = ErrorText = CallSite = "";
     }
+#pragma warning restore RS0027
 
     /// <summary>Creates the exception for one failed call.</summary>
     /// <param name="errorCode">The library's status value.</param>
