@@ -46,14 +46,21 @@ internal sealed record BenchBackendChoice(EpBackendKind Kind, string Reason)
     /// Why <paramref name="kind"/> cannot run here, naming <paramref name="reason"/> (how it was chosen, e.g.
     /// "--compare nccl"), or null when it can: the GPU backends need a GPU, both NVRTC, and NCCL its library.
     /// </summary>
-    public static string? Problem(EpBackendKind kind, string reason)
+    public static string? Problem(EpBackendKind kind, string reason) =>
+        Problem(kind, reason, kind == EpBackendKind.Host ? null : CudaDevice.UnavailableReason, NativeLibraryResolver.Probe);
+
+    /// <summary>
+    /// <see cref="Problem(EpBackendKind, string)"/> for a machine where <paramref name="noGpu"/> says why no GPU is
+    /// usable (null: one is) and <paramref name="probe"/> finds the native libraries.
+    /// </summary>
+    internal static string? Problem(EpBackendKind kind, string reason, string? noGpu, Func<NativeLibraryKind, NativeLibraryProbe> probe)
     {
         string source = $"The {Name(kind)} backend ({reason})";
         if (kind == EpBackendKind.Host)
         {
             return null;
         }
-        if (CudaDevice.UnavailableReason is { } noGpu)
+        if (noGpu is not null)
         {
             // The search list is long; deepep info prints it.
             string cause = noGpu.Split("; searched", 2)[0].TrimEnd('.');
@@ -61,7 +68,7 @@ internal sealed record BenchBackendChoice(EpBackendKind Kind, string Reason)
         }
         // Both GPU backends compile kernels with NVRTC; NCCL's also needs its library.
         NativeLibraryKind[] needed = kind == EpBackendKind.Nccl ? [NativeLibraryKind.Nvrtc, NativeLibraryKind.Nccl] : [NativeLibraryKind.Nvrtc];
-        NativeLibraryProbe? missing = needed.Select(NativeLibraryResolver.Probe).FirstOrDefault(p => !p.Found);
+        NativeLibraryProbe? missing = needed.Select(probe).FirstOrDefault(p => !p.Found);
         return missing is null ? null : $"{source} needs {missing.Describe()}.";
     }
 

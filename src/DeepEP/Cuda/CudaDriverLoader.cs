@@ -19,21 +19,26 @@ internal static class CudaDriverLoader
     {
         if (s_failure.Value is { } failure)
         {
-            throw new GpuUnavailableException(failure, NativeLibraryResolver.Probe(NativeLibraryKind.Cuda).Attempts);
+            throw Unavailable(failure, NativeLibraryResolver.Probe(NativeLibraryKind.Cuda));
         }
     }
 
-    private static string? Initialize()
+    /// <summary>The exception <see cref="EnsureInitialized"/> throws for <paramref name="failure"/>, with <paramref name="probe"/>'s places searched.</summary>
+    internal static GpuUnavailableException Unavailable(string failure, NativeLibraryProbe probe) => new(failure, probe.Attempts);
+
+    /// <summary>
+    /// Why the driver that <paramref name="probe"/> found (or did not) is unusable, or null when <paramref name="init"/>
+    /// (<c>cuInit</c>, called only when the library was found) succeeds.
+    /// </summary>
+    internal static string? DescribeFailure(NativeLibraryProbe probe, Func<CuResult> init)
     {
-        NativeLibraryProbe probe = NativeLibraryResolver.Probe(NativeLibraryKind.Cuda);
         if (!probe.Found)
         {
             return $"No CUDA GPU: {probe.Describe()}.";
         }
         try
         {
-            SetDriverDefaults();
-            CuResult result = CudaDriver.cuInit(0);
+            CuResult result = init();
             return result switch
             {
                 CuResult.Success => null,
@@ -46,6 +51,12 @@ internal static class CudaDriverLoader
             return $"No usable CUDA GPU: {probe.LoadedFrom} is not a CUDA driver ({e.Message}).";
         }
     }
+
+    private static string? Initialize() => DescribeFailure(NativeLibraryResolver.Probe(NativeLibraryKind.Cuda), () =>
+    {
+        SetDriverDefaults();
+        return CudaDriver.cuInit(0);
+    });
 
     // Unless the user set them, before cuInit reads them:
     // - Lazy loading (the default since CUDA 12.2) loads a kernel at its first launch and may synchronise the context

@@ -7,22 +7,67 @@ namespace DeepEP.Ep;
 /// the channel count (<see cref="NumChannels"/>) of the dispatch that created it. <see cref="SendHead"/> is
 /// rewritten in place by the first combine, as upstream does.
 /// </summary>
-/// <param name="RankPrefixMatrix"><c>[R, R]</c> Int32 inclusive prefix over source ranks of tokens sent to each rank.</param>
-/// <param name="ChannelPrefixMatrix"><c>[R, C]</c> Int32 sender side: this rank's tokens in channels 0..c going to rank d (inclusive).</param>
-/// <param name="RecvChannelPrefixMatrix"><c>[R, C]</c> Int32 receiver side: exclusive start of channel c inside source s's block.</param>
-/// <param name="RecvSrcIdx"><c>[M]</c> Int32 source token index of each received row.</param>
-/// <param name="IsTokenInRank"><c>[T, R]</c> Bool, the tensor passed to dispatch.</param>
-/// <param name="SendHead"><c>[T, R]</c> Int32 position of each sent token in its (channel, destination) stream, or a negative code.</param>
-/// <param name="NumChannels">Channel count C of the dispatch that created the handle.</param>
-public sealed record DispatchHandle(
-    DeviceTensor RankPrefixMatrix,
-    DeviceTensor ChannelPrefixMatrix,
-    DeviceTensor RecvChannelPrefixMatrix,
-    DeviceTensor RecvSrcIdx,
-    DeviceTensor IsTokenInRank,
-    DeviceTensor SendHead,
-    int NumChannels) : IDisposable
+/// <remarks>Only dispatch creates handles: the constructor is internal.</remarks>
+public sealed record DispatchHandle : IDisposable
 {
+    internal DispatchHandle(
+        DeviceTensor rankPrefixMatrix,
+        DeviceTensor channelPrefixMatrix,
+        DeviceTensor recvChannelPrefixMatrix,
+        DeviceTensor recvSrcIdx,
+        DeviceTensor isTokenInRank,
+        DeviceTensor sendHead,
+        int numChannels)
+    {
+        RankPrefixMatrix = rankPrefixMatrix;
+        ChannelPrefixMatrix = channelPrefixMatrix;
+        RecvChannelPrefixMatrix = recvChannelPrefixMatrix;
+        RecvSrcIdx = recvSrcIdx;
+        IsTokenInRank = isTokenInRank;
+        SendHead = sendHead;
+        NumChannels = numChannels;
+    }
+
+    /// <summary><c>[R, R]</c> Int32 inclusive prefix over source ranks of tokens sent to each rank.</summary>
+    public DeviceTensor RankPrefixMatrix { get; init; }
+
+    /// <summary><c>[R, C]</c> Int32 sender side: this rank's tokens in channels 0..c going to rank d (inclusive).</summary>
+    public DeviceTensor ChannelPrefixMatrix { get; init; }
+
+    /// <summary><c>[R, C]</c> Int32 receiver side: exclusive start of channel c inside source s's block.</summary>
+    public DeviceTensor RecvChannelPrefixMatrix { get; init; }
+
+    /// <summary><c>[M]</c> Int32 source token index of each received row.</summary>
+    public DeviceTensor RecvSrcIdx { get; init; }
+
+    /// <summary><c>[T, R]</c> Bool, the tensor passed to dispatch.</summary>
+    public DeviceTensor IsTokenInRank { get; init; }
+
+    /// <summary><c>[T, R]</c> Int32 position of each sent token in its (channel, destination) stream, or a negative code.</summary>
+    public DeviceTensor SendHead { get; init; }
+
+    /// <summary>Channel count C of the dispatch that created the handle.</summary>
+    public int NumChannels { get; init; }
+
+    /// <summary>Takes the handle apart, in the order upstream's handle tuple lists its tensors.</summary>
+    public void Deconstruct(
+        out DeviceTensor RankPrefixMatrix,
+        out DeviceTensor ChannelPrefixMatrix,
+        out DeviceTensor RecvChannelPrefixMatrix,
+        out DeviceTensor RecvSrcIdx,
+        out DeviceTensor IsTokenInRank,
+        out DeviceTensor SendHead,
+        out int NumChannels)
+    {
+        RankPrefixMatrix = this.RankPrefixMatrix;
+        ChannelPrefixMatrix = this.ChannelPrefixMatrix;
+        RecvChannelPrefixMatrix = this.RecvChannelPrefixMatrix;
+        RecvSrcIdx = this.RecvSrcIdx;
+        IsTokenInRank = this.IsTokenInRank;
+        SendHead = this.SendHead;
+        NumChannels = this.NumChannels;
+    }
+
     /// <summary>Frees the handle's own tensors; <see cref="IsTokenInRank"/> belongs to the caller and stays.</summary>
     public void Dispose()
     {

@@ -1,17 +1,21 @@
 namespace DeepEP.Ep;
 
 /// <summary>
-/// Normal-mode kernel configuration, DeepEP's <c>Config</c>: SM count (two blocks per channel, so
-/// <see cref="NumSms"/>/2 channels) and the NVLink/RDMA chunk sizes in tokens.
+/// Normal-mode kernel configuration, DeepEP's <c>Config</c>. With this library's kernels only <see cref="NumSms"/>
+/// matters: it is the number of blocks the dispatch and combine copy kernels launch, and the token layout
+/// (the handle's channel prefix matrices) uses <see cref="NumChannels"/> = <see cref="NumSms"/>/2 channels.
+/// Our kernels have no ring buffers and send no chunks (dispatch writes each token straight into its final row at the
+/// destination, combine reads the rows in place), so the four chunk sizes are accepted, checked and rounded as
+/// upstream does, for DeepEP compatibility, and otherwise ignored.
 /// </summary>
 public sealed record EpConfig
 {
     /// <summary>Creates a configuration, checking the same rules as upstream.</summary>
-    /// <param name="numSms">SMs (thread blocks) used by the kernels; must be even when used.</param>
-    /// <param name="numMaxNvlChunkedSendTokens">Tokens a sender writes before publishing its tail.</param>
-    /// <param name="numMaxNvlChunkedRecvTokens">Ring capacity per (channel, peer), in tokens.</param>
-    /// <param name="numMaxRdmaChunkedSendTokens">Internode send chunk (kept for API parity).</param>
-    /// <param name="numMaxRdmaChunkedRecvTokens">Internode ring capacity; rounded up to a multiple of the send chunk, as upstream does.</param>
+    /// <param name="numSms">Blocks of the copy kernels (<c>numSms / 2</c> channels); must be even when used.</param>
+    /// <param name="numMaxNvlChunkedSendTokens">Upstream's NVLink send chunk; checked (smaller than the receive size) and ignored by our kernels.</param>
+    /// <param name="numMaxNvlChunkedRecvTokens">Upstream's NVLink ring size per (channel, peer); checked and ignored by our kernels.</param>
+    /// <param name="numMaxRdmaChunkedSendTokens">Upstream's RDMA send chunk; checked (at most half the receive size) and ignored by our kernels.</param>
+    /// <param name="numMaxRdmaChunkedRecvTokens">Upstream's RDMA ring size; rounded up to a multiple of the send chunk, as upstream does, and ignored by our kernels.</param>
     public EpConfig(int numSms = 20, int numMaxNvlChunkedSendTokens = 6, int numMaxNvlChunkedRecvTokens = 256,
         int numMaxRdmaChunkedSendTokens = 6, int numMaxRdmaChunkedRecvTokens = 256)
     {
@@ -40,22 +44,22 @@ public sealed record EpConfig
         NumMaxRdmaChunkedRecvTokens = rdmaRecv;
     }
 
-    /// <summary>SMs used by the normal kernels (even); <c>NumSms / 2</c> channels.</summary>
+    /// <summary>Blocks the normal-mode copy kernels launch (even; at most <see cref="EpBuffer.SmBudget"/>); <c>NumSms / 2</c> channels.</summary>
     public int NumSms { get; }
 
-    /// <summary>Number of channels, <c>NumSms / 2</c>.</summary>
+    /// <summary>Channels of the token layout, <c>NumSms / 2</c>: a dispatch handle records it, and cached dispatch and combine must use the same.</summary>
     public int NumChannels => NumSms / 2;
 
-    /// <summary>NVLink send chunk in tokens.</summary>
+    /// <summary>Upstream's NVLink send chunk in tokens; kept for DeepEP compatibility, ignored by our kernels.</summary>
     public int NumMaxNvlChunkedSendTokens { get; }
 
-    /// <summary>NVLink ring capacity per (channel, peer) in tokens.</summary>
+    /// <summary>Upstream's NVLink ring size per (channel, peer) in tokens; kept for DeepEP compatibility, ignored by our kernels (which have no ring).</summary>
     public int NumMaxNvlChunkedRecvTokens { get; }
 
-    /// <summary>RDMA send chunk in tokens.</summary>
+    /// <summary>Upstream's RDMA send chunk in tokens; kept for DeepEP compatibility, ignored by our kernels.</summary>
     public int NumMaxRdmaChunkedSendTokens { get; }
 
-    /// <summary>RDMA ring capacity in tokens (already a multiple of the send chunk).</summary>
+    /// <summary>Upstream's RDMA ring size in tokens (already a multiple of the send chunk); kept for DeepEP compatibility, ignored by our kernels.</summary>
     public int NumMaxRdmaChunkedRecvTokens { get; }
 
     /// <summary>

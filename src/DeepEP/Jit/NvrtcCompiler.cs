@@ -22,9 +22,11 @@ internal static unsafe class NvrtcCompiler
     public static (int Major, int Minor) Version => s_version.Value;
 
     /// <summary>Throws <see cref="GpuUnavailableException"/>, listing the places searched, when NVRTC is not found.</summary>
-    public static void EnsureLoaded()
+    public static void EnsureLoaded() => EnsureFound(NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc));
+
+    /// <summary>Throws <see cref="GpuUnavailableException"/>, listing the places searched, unless <paramref name="probe"/> found NVRTC.</summary>
+    internal static void EnsureFound(NativeLibraryProbe probe)
     {
-        NativeLibraryProbe probe = NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc);
         if (!probe.Found)
         {
             throw new GpuUnavailableException($"Cannot compile kernels: {probe.Describe()}. Set {EnvironmentKnobs.NvrtcLibraryVariable} or CUDA_HOME.", probe.Attempts);

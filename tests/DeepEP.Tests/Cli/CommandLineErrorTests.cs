@@ -1,5 +1,10 @@
 using DeepEP.Cli;
+using DeepEP.Cli.Bench;
 using DeepEP.Cuda;
+using DeepEP.Ep;
+using DeepEP.Interop;
+using DeepEP.NativeLibraries;
+using DeepEP.Tests.Cuda;
 
 namespace DeepEP.Tests.Cli;
 
@@ -36,15 +41,31 @@ public sealed class CommandLineErrorTests
     }
 
     [Theory]
-    [InlineData("--backend kernels", "--backend kernels")]
-    [InlineData("--compare nccl", "--compare nccl")]
-    [InlineData("--backend nccl", "--backend nccl")]
-    public void AGpuBackendWithoutAGpuIsOneLine(string options, string named)
+    [InlineData(EpBackendKind.Kernels, "--backend kernels")]
+    [InlineData(EpBackendKind.Nccl, "--compare nccl")]
+    [InlineData(EpBackendKind.Nccl, "--backend nccl")]
+    public void AGpuBackendWithoutAGpuIsOneLine(EpBackendKind kind, string named)
     {
-        Assert.SkipWhen(CudaDevice.IsAvailable, "A GPU is usable here; this covers machines without one.");
-        (int status, string error) = Run(["bench", .. options.Split(' ')]);
-        Assert.Equal(2, status);
-        AssertOneLine(error, named, "needs an NVIDIA GPU");
+        string? noGpu = CudaDriverLoader.DescribeFailure(FakeProbes.Missing(NativeLibraryKind.Cuda), () => CuResult.Success);
+        Assert.NotNull(noGpu);
+        string? problem = BenchBackendChoice.Problem(kind, named, noGpu, k => throw new InvalidOperationException($"{k} must not be looked for without a GPU"));
+        Assert.NotNull(problem);
+        AssertOneLine(problem, named, "needs an NVIDIA GPU");
+        Assert.DoesNotContain("; searched", problem, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(EpBackendKind.Kernels, "Nvrtc", "NVRTC")]
+    [InlineData(EpBackendKind.Nccl, "Nccl", "NCCL")]
+    public void AGpuBackendWithoutItsLibraryNamesIt(EpBackendKind kind, string library, string named)
+    {
+        NativeLibraryKind missing = Enum.Parse<NativeLibraryKind>(library);
+        string? problem = BenchBackendChoice.Problem(kind, "--backend x", noGpu: null,
+            k => k == missing ? FakeProbes.Missing(k) : FakeProbes.Found(k));
+        Assert.NotNull(problem);
+        AssertOneLine(problem, "--backend x", named);
+        Assert.Null(BenchBackendChoice.Problem(kind, "--backend x", noGpu: null, FakeProbes.Found));
+        Assert.Null(BenchBackendChoice.Problem(EpBackendKind.Host, "--backend host", "no GPU", FakeProbes.Missing));
     }
 
     [Theory]

@@ -1,9 +1,11 @@
 using System.Runtime.InteropServices;
+using DeepEP.Configuration;
 using DeepEP.Cuda;
 using DeepEP.Interop;
 using DeepEP.Jit;
 using DeepEP.NativeLibraries;
 using DeepEP.Runtimes;
+using DeepEP.Tests.Cuda;
 
 namespace DeepEP.Tests.Jit;
 
@@ -50,10 +52,12 @@ public sealed class KernelProgramTests
     [Fact]
     public void CompilingWithoutNvrtcSaysWhatWasSearched()
     {
-        Assert.SkipWhen(NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc).Found, "NVRTC is installed here.");
-        var compiler = new KernelCompiler(Path.Combine(Path.GetTempPath(), $"deepep-{Guid.NewGuid():N}"));
-        var e = Assert.Throws<GpuUnavailableException>(() => compiler.Compile(Fp8CastRuntime.Generate(128, false, false), "sm_90a"));
+        NativeLibraryProbe probe = FakeProbes.Missing(NativeLibraryKind.Nvrtc);
+        var e = Assert.Throws<GpuUnavailableException>(() => NvrtcCompiler.EnsureFound(probe));
         Assert.Contains("libnvrtc", e.Message, StringComparison.Ordinal);
+        Assert.Contains(EnvironmentKnobs.NvrtcLibraryVariable, e.Message, StringComparison.Ordinal);
         Assert.NotEmpty(e.Searched);
+        Assert.Equal(probe.Attempts, e.Searched);
+        NvrtcCompiler.EnsureFound(FakeProbes.Found(NativeLibraryKind.Nvrtc));
     }
 }

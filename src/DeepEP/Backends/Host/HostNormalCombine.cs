@@ -7,7 +7,7 @@ namespace DeepEP.Backends.Host;
 
 // Spec §3: normal-mode combine, the reverse all-to-all plus an unweighted reduction. Each rank returns the
 // block of rows it received from every source; the source finds a token's row from send_head and the
-// sender-side channel prefix, exactly the positions the GPU ring buffers would use.
+// sender-side channel prefix, exactly the positions the GPU kernels compute.
 internal static class HostNormalCombine
 {
     public static CombineResult Combine(HostExchange group, NormalCombineRequest request)

@@ -2,8 +2,8 @@ using DeepEP.Runtimes;
 
 namespace DeepEP.Ep.Heuristics;
 
-/// <summary>Bytes the communication buffers need, by mode.</summary>
-public static class BufferSizeHints
+/// <summary>Bytes the communication buffers need, by mode; the public faces are <see cref="EpConfig.GetNvlBufferSizeHint(long, int)"/> and <see cref="EpBuffer.GetLowLatencyRdmaSizeHint"/>.</summary>
+internal static class BufferSizeHints
 {
     /// <summary>Alignment of every buffer size.</summary>
     public const int Alignment = BufferGeometry.Alignment;

@@ -29,7 +29,7 @@ public static class TunedConfigs
     /// <param name="numSms">The SM count to use.</param>
     /// <param name="measuredOn">The shape it was measured on, for people reading the file.</param>
     /// <param name="path">The file; <see cref="FilePath"/> when null.</param>
-    public static void Save(string gpuName, int numRanks, int numSms, string measuredOn, string? path = null)
+    internal static void Save(string gpuName, int numRanks, int numSms, string measuredOn, string? path = null)
     {
         path ??= FilePath;
         JsonObject all = Load(path);
