@@ -34,11 +34,21 @@ internal sealed class EnvironmentKnobs
     /// <summary><c>CUDA_HOME</c>: the CUDA toolkit folder (libraries in <c>lib64</c>, headers in <c>include</c>).</summary>
     public const string CudaHomeVariable = "CUDA_HOME";
 
+    /// <summary><c>MOE_EXPERT_TOKEN_NUMS_TYPE</c> (DeepEP-Ascend): <c>1</c> per-expert counts (default), <c>0</c> their inclusive prefix sums.</summary>
+    public const string ExpertTokenNumsTypeVariable = "MOE_EXPERT_TOKEN_NUMS_TYPE";
+
+    /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: <c>1</c> makes low-latency dispatch send BF16 even when FP8 is asked; <c>0</c> (default) does not.</summary>
+    public const string Bf16DispatchVariable = "SGLANG_DEEPEP_BF16_DISPATCH";
+
+    /// <summary><c>DEBUG_MODE</c> (DeepEP-Ascend): <c>ON</c> logs every buffer operation at Debug level; <c>OFF</c> (default) does not.</summary>
+    public const string DebugModeVariable = "DEBUG_MODE";
+
     /// <summary>The library's own variables; layers above (the rank variables of <c>DistributedEnvironment</c>) name theirs.</summary>
     public static readonly IReadOnlyList<string> LibraryVariables =
     [
         BackendVariable, UseModeVariable, CudaLibraryVariable, NvrtcLibraryVariable, NcclLibraryVariable,
-        CacheDirectoryVariable, TimeoutVariable, CudaHomeVariable,
+        CacheDirectoryVariable, TimeoutVariable, CudaHomeVariable, ExpertTokenNumsTypeVariable, Bf16DispatchVariable,
+        DebugModeVariable,
     ];
 
     private static readonly Lazy<EnvironmentKnobs> s_current = new(() => FromProcess([]));
@@ -133,6 +143,36 @@ internal sealed class EnvironmentKnobs
             return TimeSpan.FromSeconds(seconds);
         }
     }
+
+    /// <summary><c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>: true for prefix sums (<c>0</c>), false for counts (<c>1</c>), null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? ExpertTokenNumsCumulative => Get(ExpertTokenNumsTypeVariable) switch
+    {
+        null => null,
+        "0" => true,
+        "1" => false,
+        string other => throw Invalid(ExpertTokenNumsTypeVariable, other, "1 (per-expert counts, the default) or 0 (their inclusive prefix sums)"),
+    };
+
+    /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: true for <c>1</c>, false for <c>0</c>, null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? Bf16Dispatch => Get(Bf16DispatchVariable) switch
+    {
+        null => null,
+        "1" => true,
+        "0" => false,
+        string other => throw Invalid(Bf16DispatchVariable, other, "1 (low-latency dispatch sends BF16 even when FP8 is asked) or 0 (the default)"),
+    };
+
+    /// <summary><c>DEBUG_MODE</c>: true for <c>ON</c>, false for <c>OFF</c> (case-insensitive), null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? DebugMode => Get(DebugModeVariable) is not { } value ? null
+        : value.Equals("ON", StringComparison.OrdinalIgnoreCase) ? true
+        : value.Equals("OFF", StringComparison.OrdinalIgnoreCase) ? false
+        : throw Invalid(DebugModeVariable, value, "ON (log every buffer operation at Debug level) or OFF (the default), case-insensitive");
+
+    private static InvalidOperationException Invalid(string name, string value, string valid) =>
+        new($"{name}='{value}' is not valid; valid values: {valid}, or unset it.");
 
     /// <summary>The value of <paramref name="name"/>, or null when unset.</summary>
     public string? Get(string name) => _values.GetValueOrDefault(name);

@@ -9,9 +9,14 @@ public sealed partial class EpBuffer
     /// <summary>Zeroes the low-latency signalling areas between barriers (spec §5.2); required after normal-mode use of the same buffer.</summary>
     public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
     {
+        long started = DebugStart();
         EnsureUsable();
         CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
         _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts);
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(CleanLowLatencyBuffer), $"numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, hidden={hidden}, numExperts={numExperts}");
+        }
     }
 
     /// <summary>
@@ -24,7 +29,7 @@ public sealed partial class EpBuffer
     /// <param name="numExperts">E, divisible by the group size.</param>
     /// <param name="cumulativeLocalExpertRecvStats">Optional <c>[E_l]</c> Int32 to which each expert's receive count is added.</param>
     /// <param name="dispatchWaitRecvCostStats">Optional <c>[R]</c> Int64 to which the wait per source rank is added (clock cycles).</param>
-    /// <param name="useFp8">Cast to FP8 E4M3 with per-128-channel scales on the fly.</param>
+    /// <param name="useFp8">Cast to FP8 E4M3 with per-128-channel scales on the fly; ignored (BF16 is sent) when <see cref="Bf16Dispatch"/> is on.</param>
     /// <param name="roundScale">Round scales to powers of two.</param>
     /// <param name="useUe8m0">Pack scales as UE8M0 exponent bytes (needs <paramref name="roundScale"/>, H a multiple of 512).</param>
     /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
@@ -42,6 +47,7 @@ public sealed partial class EpBuffer
         bool asyncFinish = false,
         bool returnRecvHook = false)
     {
+        long started = DebugStart();
         EnsureLowLatency();
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         long tokens = x.Size(0);
@@ -64,8 +70,17 @@ public sealed partial class EpBuffer
         {
             TensorChecks.Require(dispatchWaitRecvCostStats, nameof(dispatchWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
         }
-        return _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
-            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, useFp8, roundScale, useUe8m0, asyncFinish, returnRecvHook));
+        // The arguments were checked as given; BF16 dispatch then drops FP8 and its scale options, so the result is exactly useFp8: false's.
+        bool fp8 = useFp8 && !Bf16Dispatch;
+        LowLatencyDispatchResult result = _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
+            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, asyncFinish, returnRecvHook));
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(LowLatencyDispatch), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, " +
+                $"numExperts={numExperts}, useFp8={useFp8} (sent {(fp8 ? "FP8" : "BF16")}), roundScale={roundScale}, useUe8m0={useUe8m0}, asyncFinish={asyncFinish}, " +
+                $"returnRecvHook={returnRecvHook}, packedRecvX={result.PackedRecvX.Describe()}");
+        }
+        return result;
     }
 
     /// <summary>
@@ -94,6 +109,7 @@ public sealed partial class EpBuffer
         DeviceTensor? @out = null,
         DeviceTensor? combineWaitRecvCostStats = null)
     {
+        long started = DebugStart();
         EnsureLowLatency();
         ArgumentNullException.ThrowIfNull(handle);
         int localExperts = handle.NumExperts / GroupSize;
@@ -118,6 +134,11 @@ public sealed partial class EpBuffer
         }
         LowLatencyCombineResult result = _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy,
             asyncFinish, returnRecvHook, @out, combineWaitRecvCostStats));
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(LowLatencyCombine), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, topkWeights={topkWeights.Describe()}, zeroCopy={zeroCopy}, " +
+                $"asyncFinish={asyncFinish}, returnRecvHook={returnRecvHook}, out={Describe(@out)}");
+        }
         // The caller owns `out`: hand back a view so disposing the result never frees it.
         return @out is null ? result : result with { CombinedX = @out.View(tokens, handle.Hidden) };
     }
@@ -125,32 +146,53 @@ public sealed partial class EpBuffer
     /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads when <c>zeroCopy</c> is set (spec §5.4).</summary>
     public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle)
     {
+        long started = DebugStart();
         EnsureLowLatency();
         ArgumentNullException.ThrowIfNull(handle);
         CheckLowLatencyShape(handle.NumMaxDispatchTokensPerRank, handle.Hidden, handle.NumExperts);
-        return _backend.GetNextLowLatencyCombineBuffer(handle);
+        DeviceTensor buffer = _backend.GetNextLowLatencyCombineBuffer(handle);
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(GetNextLowLatencyCombineBuffer), $"buffer={buffer.Describe()}");
+        }
+        return buffer;
     }
 
     /// <summary>Marks (<paramref name="mask"/> true) or unmarks a rank as failed (spec §5.6); needs <see cref="EpBufferOptions.EnableShrink"/>.</summary>
     public void LowLatencyUpdateMaskBuffer(int rankToMask, bool mask = false)
     {
+        long started = DebugStart();
         EnsureShrink();
         TensorChecks.That(rankToMask >= 0 && rankToMask < GroupSize, nameof(rankToMask), $"rankToMask ({rankToMask}) must be in [0, {GroupSize}).");
         _backend.UpdateMaskBuffer(rankToMask, mask);
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(LowLatencyUpdateMaskBuffer), $"rankToMask={rankToMask}, mask={mask}");
+        }
     }
 
     /// <summary>Copies the mask (1 = failed) into <paramref name="maskStatus"/>, <c>[R]</c> Int32 (spec §5.6).</summary>
     public void LowLatencyQueryMaskBuffer(DeviceTensor maskStatus)
     {
+        long started = DebugStart();
         EnsureShrink();
         TensorChecks.Require(maskStatus, nameof(maskStatus), DType.Int32, Device, [GroupSize]);
         _backend.QueryMaskBuffer(maskStatus);
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(LowLatencyQueryMaskBuffer), $"maskStatus={maskStatus.Describe()}");
+        }
     }
 
     /// <summary>Clears every mask (spec §5.6).</summary>
     public void LowLatencyCleanMaskBuffer()
     {
+        long started = DebugStart();
         EnsureShrink();
         _backend.CleanMaskBuffer();
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(LowLatencyCleanMaskBuffer), "all ranks unmasked");
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using DeepEP.Backends;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
@@ -39,14 +40,29 @@ public sealed partial class EpBuffer : IDisposable
             $"numNvlBytes ({numNvlBytes}) must be a non-negative multiple of {BufferSizeHints.Alignment}; use EpConfig.GetNvlBufferSizeHint.");
         TensorChecks.That(numRdmaBytes >= 0 && numRdmaBytes % BufferSizeHints.Alignment == 0, nameof(numRdmaBytes),
             $"numRdmaBytes ({numRdmaBytes}) must be a non-negative multiple of {BufferSizeHints.Alignment}; use EpBuffer.GetLowLatencyRdmaSizeHint.");
+        long started = Stopwatch.GetTimestamp();
         Options = options ?? new EpBufferOptions();
+        (ExpertTokenNumsType, Bf16Dispatch, _debugLog, _ownedLoggerFactory) = ResolveKnobs(Options);
         Timeout = EpEnvironment.ResolveTimeout(Options.Timeout, "options.Timeout");
         Group = group;
         NumNvlBytes = numNvlBytes;
         NumRdmaBytes = numRdmaBytes;
         LowLatencyMode = lowLatencyMode;
         // Every backend gets the resolved deadline, so none reads the environment on its own.
-        _backend = BackendFactory.Create(group, Options with { Timeout = Timeout }, numNvlBytes, lowLatencyMode ? numRdmaBytes : 0);
+        try
+        {
+            _backend = BackendFactory.Create(group, Options with { Timeout = Timeout }, numNvlBytes, lowLatencyMode ? numRdmaBytes : 0);
+        }
+        catch
+        {
+            _ownedLoggerFactory?.Dispose();
+            throw;
+        }
+        if (_debugLog is { } log && log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
+        {
+            DebugEnd(started, "Create", $"numNvlBytes={numNvlBytes}, numRdmaBytes={numRdmaBytes}, lowLatencyMode={lowLatencyMode}, device={Device}, " +
+                $"timeout={Timeout.TotalSeconds} s, expertTokenNumsType={ExpertTokenNumsType}, bf16Dispatch={Bf16Dispatch}");
+        }
     }
 
     /// <summary>SMs used by default configurations (DeepEP's class attribute <c>Buffer.num_sms</c>, default 20).</summary>
@@ -145,11 +161,17 @@ public sealed partial class EpBuffer : IDisposable
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, EventOverlap? previousEvent = null, bool asyncFinish = false, bool allocateOnCommStream = false)
     {
+        long started = DebugStart();
         EnsureUsable();
         CheckNumExperts(numExperts, nameof(numExperts));
         TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         CheckTopk(topkIdx, nameof(topkIdx), numExperts);
-        return _backend.GetDispatchLayout(topkIdx, numExperts, Streams(previousEvent, asyncFinish, allocateOnCommStream));
+        DispatchLayout layout = _backend.GetDispatchLayout(topkIdx, numExperts, Streams(previousEvent, asyncFinish, allocateOnCommStream));
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(GetDispatchLayout), $"topkIdx={topkIdx.Describe()}, numExperts={numExperts}, asyncFinish={asyncFinish}, allocateOnCommStream={allocateOnCommStream}");
+        }
+        return layout;
     }
 
     /// <summary>
@@ -189,6 +211,7 @@ public sealed partial class EpBuffer : IDisposable
         bool asyncFinish = false,
         bool allocateOnCommStream = false)
     {
+        long started = DebugStart();
         EnsureUsable();
         config ??= GetDispatchConfig(GroupSize);
         CheckConfig(config);
@@ -206,7 +229,12 @@ public sealed partial class EpBuffer : IDisposable
             TensorChecks.That(numWorstTokens == 0, nameof(numWorstTokens), "numWorstTokens applies to non-cached dispatch only; a cached dispatch already knows its receive count.");
             CheckHandle(handle, config, tokens);
             CheckNvlCapacity();
-            return _backend.Dispatch(new NormalDispatchRequest(x, xScales, handle, null, null, null, null, null, 0, expertAlignment, 0, config, streams));
+            DispatchResult cached = _backend.Dispatch(new NormalDispatchRequest(x, xScales, handle, null, null, null, null, null, 0, expertAlignment, 0, config, streams));
+            if (started != 0)
+            {
+                DebugEnd(started, nameof(Dispatch), $"cached, x={x.Describe()}, xScales={Describe(xScales)}, numRecvTokens={handle.NumRecvTokens}, config={config}, asyncFinish={asyncFinish}");
+            }
+            return cached;
         }
 
         int numExperts = CheckLayout(numTokensPerRank, isTokenInRank, numTokensPerExpert, tokens);
@@ -222,8 +250,15 @@ public sealed partial class EpBuffer : IDisposable
         }
         TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
         CheckNvlCapacity();
-        return _backend.Dispatch(new NormalDispatchRequest(x, xScales, null, numTokensPerRank, isTokenInRank, numTokensPerExpert,
-            topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams));
+        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(new NormalDispatchRequest(x, xScales, null, numTokensPerRank, isTokenInRank, numTokensPerExpert,
+            topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams)));
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(Dispatch), $"x={x.Describe()}, xScales={Describe(xScales)}, topkIdx={Describe(topkIdx)}, numExperts={numExperts}, " +
+                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, config={config}, asyncFinish={asyncFinish}, recvX={result.RecvX.Describe()}, " +
+                $"numRecvTokensPerExpertList ({ExpertTokenNumsType})=[{string.Join(", ", result.NumRecvTokensPerExpertList)}]");
+        }
+        return result;
     }
 
     /// <summary>
@@ -248,6 +283,7 @@ public sealed partial class EpBuffer : IDisposable
         bool asyncFinish = false,
         bool allocateOnCommStream = false)
     {
+        long started = DebugStart();
         EnsureUsable();
         ArgumentNullException.ThrowIfNull(handle);
         config ??= GetCombineConfig(GroupSize);
@@ -274,7 +310,12 @@ public sealed partial class EpBuffer : IDisposable
         CheckNvlCapacity();
         DeviceTensor? bias0 = bias is { Count: > 0 } ? bias[0] : null;
         DeviceTensor? bias1 = bias is { Count: > 1 } ? bias[1] : null;
-        return _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
+        CombineResult result = _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
+        if (started != 0)
+        {
+            DebugEnd(started, nameof(Combine), $"x={x.Describe()}, topkWeights={Describe(topkWeights)}, bias={bias?.Count ?? 0}, numTokens={tokens}, config={config}, asyncFinish={asyncFinish}");
+        }
+        return result;
     }
 
     /// <summary>Releases the buffers collectively (DeepEP's <c>destroy()</c>); needs <see cref="EpBufferOptions.ExplicitlyDestroy"/>.</summary>
@@ -284,7 +325,7 @@ public sealed partial class EpBuffer : IDisposable
         {
             throw new InvalidOperationException("Destroy() needs EpBufferOptions.ExplicitlyDestroy; otherwise Dispose() releases the buffer.");
         }
-        Release();
+        Release(nameof(Destroy));
     }
 
     /// <summary>Releases the buffers (collective: every rank must dispose). With <see cref="EpBufferOptions.ExplicitlyDestroy"/>, call <see cref="Destroy"/> first.</summary>
@@ -294,15 +335,21 @@ public sealed partial class EpBuffer : IDisposable
         {
             throw new InvalidOperationException("This EpBuffer was created with ExplicitlyDestroy: call Destroy() before disposing it.");
         }
-        Release();
+        Release(nameof(Dispose));
     }
 
-    private void Release()
+    private void Release(string operation)
     {
         if (!_destroyed)
         {
+            long started = DebugStart();
             _destroyed = true;
             _backend.Dispose();
+            if (started != 0)
+            {
+                DebugEnd(started, operation, $"numNvlBytes={NumNvlBytes}, numRdmaBytes={NumRdmaBytes}");
+            }
+            _ownedLoggerFactory?.Dispose();
         }
     }
 }

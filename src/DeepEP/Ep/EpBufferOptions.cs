@@ -33,6 +33,27 @@ public sealed record EpBufferOptions
     /// </summary>
     public nint NcclCommunicator { get; init; }
 
-    /// <summary>Where diagnostics go; null logs nothing.</summary>
+    /// <summary>
+    /// Where diagnostics go: with <see cref="DebugMode"/> on, every operation's parameters and timing at Debug level.
+    /// Null logs nothing, except that debug mode then writes to a console logger.
+    /// </summary>
     public ILoggerFactory? LoggerFactory { get; init; }
+
+    /// <summary>
+    /// What normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds; null uses <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>,
+    /// else <see cref="ExpertTokenNumsType.Counts"/>. The low-latency per-expert counts (a device tensor) are not affected.
+    /// </summary>
+    public ExpertTokenNumsType? ExpertTokenNumsType { get; init; }
+
+    /// <summary>
+    /// Low-latency dispatch sends BF16 even when <c>useFp8</c> is asked (DeepEP-Ascend's decode setting); null uses
+    /// <c>SGLANG_DEEPEP_BF16_DISPATCH</c>, else false.
+    /// </summary>
+    public bool? Bf16Dispatch { get; init; }
+
+    /// <summary>
+    /// Log every operation's parameters (shapes, dtypes, counts, configuration, backend, time in µs) at Debug level to
+    /// <see cref="LoggerFactory"/> (a console logger when that is null); null uses <c>DEBUG_MODE</c>, else false.
+    /// </summary>
+    public bool? DebugMode { get; init; }
 }

@@ -34,6 +34,15 @@ public sealed class EpEnvironment
     /// <summary><c>CUDA_HOME</c>: the CUDA toolkit folder (libraries in <c>lib64</c>, headers in <c>include</c>).</summary>
     public const string CudaHomeVariable = EnvironmentKnobs.CudaHomeVariable;
 
+    /// <summary><c>MOE_EXPERT_TOKEN_NUMS_TYPE</c> (DeepEP-Ascend): <c>1</c> per-expert counts (default), <c>0</c> their inclusive prefix sums.</summary>
+    public const string ExpertTokenNumsTypeVariable = EnvironmentKnobs.ExpertTokenNumsTypeVariable;
+
+    /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: <c>1</c> makes low-latency dispatch send BF16 even when FP8 is asked; <c>0</c> (default) does not.</summary>
+    public const string Bf16DispatchVariable = EnvironmentKnobs.Bf16DispatchVariable;
+
+    /// <summary><c>DEBUG_MODE</c> (DeepEP-Ascend): <c>ON</c> logs every buffer operation at Debug level; <c>OFF</c> (default) does not.</summary>
+    public const string DebugModeVariable = EnvironmentKnobs.DebugModeVariable;
+
     /// <summary>Largest <c>DEEPEP_TIMEOUT_S</c>: what host waits accept (<see cref="int.MaxValue"/> milliseconds).</summary>
     public const int MaxTimeoutSeconds = Timeouts.MaxSeconds;
 
@@ -126,6 +135,26 @@ public sealed class EpEnvironment
     /// </summary>
     /// <exception cref="InvalidOperationException">The value is not a number of seconds in that range; the message names the variable.</exception>
     public TimeSpan Timeout => Knobs.Timeout;
+
+    /// <summary>
+    /// <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>: <see cref="ExpertTokenNumsType.PrefixSums"/> for <c>0</c>, <see cref="ExpertTokenNumsType.Counts"/>
+    /// for <c>1</c>, null when unset. It shapes the normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> only.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public ExpertTokenNumsType? ExpertTokenNumsType => Knobs.ExpertTokenNumsCumulative switch
+    {
+        null => null,
+        true => Ep.ExpertTokenNumsType.PrefixSums,
+        false => Ep.ExpertTokenNumsType.Counts,
+    };
+
+    /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: true for <c>1</c>, false for <c>0</c>, null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? Bf16Dispatch => Knobs.Bf16Dispatch;
+
+    /// <summary><c>DEBUG_MODE</c>: true for <c>ON</c>, false for <c>OFF</c> (case-insensitive), null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? DebugMode => Knobs.DebugMode;
 
     /// <summary>
     /// The one deadline source of every backend and process group: <paramref name="timeout"/> when given, else
