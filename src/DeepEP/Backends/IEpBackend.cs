@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -18,6 +19,9 @@ internal interface IEpBackend : IDisposable
 
     /// <summary>SMs this rank's kernels may hold at once (its GPU's, split among the ranks sharing it); 0 on the host.</summary>
     int SmBudget { get; }
+
+    /// <summary>The stream the communication kernels run on (DeepEP's <c>comm_stream</c>); null on the host backend.</summary>
+    CudaStream? CommStream { get; }
 
     /// <summary>Spec §1.</summary>
     DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams);

@@ -13,7 +13,8 @@ internal sealed class EnvironmentKnobs
     /// <summary><c>DEEPEP_BACKEND</c>: <c>kernels</c>, <c>nccl</c> or <c>host</c>.</summary>
     public const string BackendVariable = "DEEPEP_BACKEND";
 
-    /// <summary><c>DEEP_USE_MODE</c>: DeepEP-Ascend's alias, <c>default</c> (= kernels) or <c>alltoall</c> (= nccl).</summary>
+    /// <summary><c>DEEP_USE_MODE</c>: DeepEP-Ascend's alias, <c>default</c> (= kernels) or <c>alltoall</c> (= nccl); its <c>ops</c>
+    /// (aclnn operator kernels) has no NVIDIA equivalent and is refused. When set with <c>DEEPEP_BACKEND</c>, the two must agree.</summary>
     public const string UseModeVariable = "DEEP_USE_MODE";
 
     /// <summary><c>DEEPEP_CUDA_LIBRARY</c>: path of <c>libcuda.so.1</c> to try first.</summary>

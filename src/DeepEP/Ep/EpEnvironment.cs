@@ -13,7 +13,8 @@ public sealed class EpEnvironment
     /// <summary><c>DEEPEP_BACKEND</c>: <c>kernels</c>, <c>nccl</c> or <c>host</c>.</summary>
     public const string BackendVariable = EnvironmentKnobs.BackendVariable;
 
-    /// <summary><c>DEEP_USE_MODE</c>: DeepEP-Ascend's alias, <c>default</c> (= kernels) or <c>alltoall</c> (= nccl).</summary>
+    /// <summary><c>DEEP_USE_MODE</c>: DeepEP-Ascend's alias, <c>default</c> (= kernels) or <c>alltoall</c> (= nccl); its <c>ops</c>
+    /// (aclnn operator kernels) has no NVIDIA equivalent and is refused. When set with <c>DEEPEP_BACKEND</c>, the two must agree.</summary>
     public const string UseModeVariable = EnvironmentKnobs.UseModeVariable;
 
     /// <summary><c>DEEPEP_CUDA_LIBRARY</c>: path of <c>libcuda.so.1</c> to try first.</summary>
@@ -86,34 +87,46 @@ public sealed class EpEnvironment
 
     /// <summary>
     /// The backend chosen by <c>DEEPEP_BACKEND</c> (or its alias <c>DEEP_USE_MODE</c>); null when neither is set.
+    /// When both are set they must name the same backend: <c>kernels</c> with <c>default</c>, <c>nccl</c> with <c>alltoall</c>.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The value is not one of the valid names (the message lists them).</exception>
+    /// <exception cref="InvalidOperationException">A value is not one of the valid names, <c>DEEP_USE_MODE</c> is
+    /// DeepEP-Ascend's <c>ops</c> (aclnn operator kernels, which have no NVIDIA equivalent), or the two variables disagree;
+    /// the message lists the valid values or pairs.</exception>
     public EpBackendKind? Backend
     {
         get
         {
-            if (Knobs.Get(BackendVariable) is { } backend)
+            EpBackendKind? backend = Knobs.Get(BackendVariable) is { } name ? ParseBackend(name) : null;
+            EpBackendKind? mode = Knobs.Get(UseModeVariable) is { } value ? ParseUseMode(value) : null;
+            if (backend is { } b && mode is { } m && b != m)
             {
-                return backend.ToLowerInvariant() switch
-                {
-                    "kernels" => EpBackendKind.Kernels,
-                    "nccl" => EpBackendKind.Nccl,
-                    "host" => EpBackendKind.Host,
-                    _ => throw new InvalidOperationException($"{BackendVariable}='{backend}' is not a backend; valid values: kernels, nccl, host."),
-                };
+                throw new InvalidOperationException(
+                    $"{BackendVariable}='{Knobs.Get(BackendVariable)}' and {UseModeVariable}='{Knobs.Get(UseModeVariable)}' disagree; " +
+                    $"valid pairs: {BackendVariable}=kernels with {UseModeVariable}=default, {BackendVariable}=nccl with {UseModeVariable}=alltoall " +
+                    $"({BackendVariable}=host has no {UseModeVariable} value). Unset one of them.");
             }
-            if (Knobs.Get(UseModeVariable) is { } mode)
-            {
-                return mode.ToLowerInvariant() switch
-                {
-                    "default" => EpBackendKind.Kernels,
-                    "alltoall" => EpBackendKind.Nccl,
-                    _ => throw new InvalidOperationException($"{UseModeVariable}='{mode}' is not a mode; valid values: default (kernels), alltoall (nccl). Or set {BackendVariable} to kernels, nccl or host."),
-                };
-            }
-            return null;
+            return backend ?? mode;
         }
     }
+
+    private static EpBackendKind ParseBackend(string backend) => backend.ToLowerInvariant() switch
+    {
+        "kernels" => EpBackendKind.Kernels,
+        "nccl" => EpBackendKind.Nccl,
+        "host" => EpBackendKind.Host,
+        _ => throw new InvalidOperationException($"{BackendVariable}='{backend}' is not a backend; valid values: kernels, nccl, host."),
+    };
+
+    private static EpBackendKind ParseUseMode(string mode) => mode.ToLowerInvariant() switch
+    {
+        "default" => EpBackendKind.Kernels,
+        "alltoall" => EpBackendKind.Nccl,
+        "ops" => throw new InvalidOperationException(
+            $"{UseModeVariable}='{mode}' is not supported: DeepEP-Ascend's ops mode selects aclnn operator kernels, which have no " +
+            $"NVIDIA equivalent. Valid values: default ({BackendVariable}=kernels), alltoall ({BackendVariable}=nccl); " +
+            $"or set {BackendVariable} to kernels, nccl or host."),
+        _ => throw new InvalidOperationException($"{UseModeVariable}='{mode}' is not a mode; valid values: default ({BackendVariable}=kernels), alltoall ({BackendVariable}=nccl). Or set {BackendVariable} to kernels, nccl or host."),
+    };
 
     /// <summary><c>DEEPEP_CUDA_LIBRARY</c>, or null.</summary>
     public string? CudaLibrary => Knobs.CudaLibrary;

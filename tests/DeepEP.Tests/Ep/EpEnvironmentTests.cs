@@ -20,9 +20,40 @@ public sealed class EpEnvironmentTests
     public void UseModeIsAnAlias(string value, EpBackendKind expected) =>
         Assert.Equal(expected, With((EpEnvironment.UseModeVariable, value)).Backend);
 
+    [Theory]
+    [InlineData("kernels", "default", EpBackendKind.Kernels)]
+    [InlineData("nccl", "AllToAll", EpBackendKind.Nccl)]
+    public void AgreeingBackendAndUseModeAreAccepted(string backend, string mode, EpBackendKind expected) =>
+        Assert.Equal(expected, With((EpEnvironment.BackendVariable, backend), (EpEnvironment.UseModeVariable, mode)).Backend);
+
+    [Theory]
+    [InlineData("host", "alltoall")]
+    [InlineData("host", "default")]
+    [InlineData("kernels", "alltoall")]
+    [InlineData("nccl", "default")]
+    public void DisagreeingBackendAndUseModeListTheValidPairs(string backend, string mode)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => With((EpEnvironment.BackendVariable, backend), (EpEnvironment.UseModeVariable, mode)).Backend);
+        Assert.Contains($"DEEPEP_BACKEND='{backend}' and DEEP_USE_MODE='{mode}' disagree", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DEEPEP_BACKEND=kernels with DEEP_USE_MODE=default", e.Message, StringComparison.Ordinal);
+        Assert.Contains("DEEPEP_BACKEND=nccl with DEEP_USE_MODE=alltoall", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ops")]
+    [InlineData("OPS")]
+    public void OpsModeIsRefusedWithTheReason(string mode)
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => With((EpEnvironment.UseModeVariable, mode)).Backend);
+        Assert.Contains("aclnn operator kernels", e.Message, StringComparison.Ordinal);
+        Assert.Contains("no NVIDIA equivalent", e.Message, StringComparison.Ordinal);
+        Assert.Contains("default (DEEPEP_BACKEND=kernels)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("alltoall (DEEPEP_BACKEND=nccl)", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
-    public void BackendWinsOverUseMode() =>
-        Assert.Equal(EpBackendKind.Host, With((EpEnvironment.BackendVariable, "host"), (EpEnvironment.UseModeVariable, "alltoall")).Backend);
+    public void OpsModeIsRefusedEvenBesideABackend() =>
+        Assert.Throws<InvalidOperationException>(() => With((EpEnvironment.BackendVariable, "kernels"), (EpEnvironment.UseModeVariable, "ops")).Backend);
 
     [Fact]
     public void UnsetBackendIsNull() => Assert.Null(With().Backend);

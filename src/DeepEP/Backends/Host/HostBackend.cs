@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
@@ -55,6 +56,9 @@ internal sealed class HostBackend : IEpBackend
     public int Device => DeviceTensor.HostDevice;
 
     public int SmBudget => 0;
+
+    /// <inheritdoc />
+    public CudaStream? CommStream => null;
 
     /// <inheritdoc />
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>

@@ -54,6 +54,9 @@ internal sealed partial class KernelBackend : IEpBackend
 
     private CudaStream Comm => _mesh.CommStream;
 
+    /// <inheritdoc />
+    public CudaStream? CommStream => _mesh.CommStream;
+
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
     {
         _mesh.ThrowIfTimedOut();

@@ -72,6 +72,9 @@ internal sealed partial class NcclBackend : IEpBackend
     // NCCL allows one rank per GPU, so this rank has the whole GPU.
     public int SmBudget => CudaDevice.Get(Device).MultiprocessorCount;
 
+    /// <inheritdoc />
+    public CudaStream? CommStream => _comm;
+
     private int NumRanks => _group.Size;
 
     private int Rank => _group.Rank;
