@@ -1,6 +1,7 @@
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Api;
 
@@ -13,10 +14,7 @@ internal static class HostBuffers
     {
         ProcessGroup[] groups = ProcessGroup.CreateInProcess(ranks);
         options = (options ?? new EpBufferOptions()) with { Backend = EpBackendKind.Host };
-        var buffers = new EpBuffer[ranks];
-        Parallel.For(0, ranks, new ParallelOptions { MaxDegreeOfParallelism = ranks },
-            r => buffers[r] = new EpBuffer(groups[r], nvlBytes, rdmaBytes, lowLatencyMode: rdmaBytes > 0, options));
-        return buffers;
+        return RankThreads.RunAll(ranks, r => new EpBuffer(groups[r], nvlBytes, rdmaBytes, lowLatencyMode: rdmaBytes > 0, options));
     }
 
     public static EpBuffer Single(long nvlBytes = NvlBytes, long rdmaBytes = 0, EpBufferOptions? options = null) =>

@@ -1,5 +1,6 @@
 using CsCheck;
 using DeepEP.Distributed;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Distributed;
 

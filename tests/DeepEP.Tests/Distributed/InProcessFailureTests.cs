@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DeepEP.Distributed;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Distributed;
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using DeepEP.Distributed;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Distributed;
 
@@ -17,7 +18,7 @@ internal static class LoopbackRanks
     public static DistributedEnvironment Environment(int rank, int size, int port) =>
         new(rank, size, rank, size, "127.0.0.1", port);
 
-    /// <summary>Each rank joins the group, runs <paramref name="body"/> and leaves.</summary>
+    /// <summary>Each rank joins the group, runs <paramref name="body"/> and leaves; the ranks run on <see cref="RankThreads"/>.</summary>
     public static RankOutcome<T>[] Run<T>(int size, Func<ProcessGroup, T> body, TimeSpan? timeout = null)
     {
         int port = FreePort();
@@ -28,5 +29,5 @@ internal static class LoopbackRanks
         });
     }
 
-    public static T[] RunAll<T>(int size, Func<ProcessGroup, T> body) => [.. Run(size, body).Select(outcome => outcome.Ok)];
+    public static T[] RunAll<T>(int size, Func<ProcessGroup, T> body) => RankThreads.Values(Run(size, body));
 }

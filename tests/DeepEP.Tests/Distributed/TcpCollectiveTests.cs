@@ -1,4 +1,5 @@
 using DeepEP.Distributed;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Distributed;
 

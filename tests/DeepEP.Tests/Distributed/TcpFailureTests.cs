@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using DeepEP.Distributed;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Distributed;
 

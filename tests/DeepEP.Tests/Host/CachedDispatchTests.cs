@@ -4,6 +4,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -17,7 +18,7 @@ public sealed class CachedDispatchTests
         {
             RankData[] first = c.Build();
             bool useFp8 = (c.Seed & 1) != 0;
-            (DispatchResult Cached, DispatchResult Fresh)[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            (DispatchResult Cached, DispatchResult Fresh)[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 RankData me = first[group.Rank];

@@ -4,6 +4,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -18,7 +19,7 @@ public sealed class Fp8DispatchTests
             RankData[] ranks = c.Build();
             bool useUe8m0 = (c.Seed & 1) != 0 && c.Hidden % 512 == 0;
             bool columnMajorScales = (c.Seed & 2) != 0;
-            (byte[] Data, int[] Scales, DispatchResult Result)[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            (byte[] Data, int[] Scales, DispatchResult Result)[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 RankData me = ranks[group.Rank];

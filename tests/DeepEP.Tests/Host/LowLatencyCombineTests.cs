@@ -3,6 +3,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -18,7 +19,7 @@ public sealed class LowLatencyCombineTests
             int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
             bool zeroCopy = (c.Seed & 1) != 0;
             bool withOut = (c.Seed & 2) != 0;
-            (LowLatencyCombineResult Result, DeviceTensor? Out)[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            (LowLatencyCombineResult Result, DeviceTensor? Out)[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 RankData me = ranks[group.Rank];
@@ -56,7 +57,7 @@ public sealed class LowLatencyCombineTests
         {
             RankData[] ranks = c.Build();
             int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-            LowLatencyCombineResult[] results = InProcessRanks.Run(c.NumRanks, group =>
+            LowLatencyCombineResult[] results = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 RankData me = ranks[group.Rank];
@@ -80,7 +81,7 @@ public sealed class LowLatencyCombineTests
         var c = new RoutingCase(1, 2, 2, 128, 1, 1, RoutingPattern.Random, 0);
         float x = -(1 + MathF.ScaleB(1, -7));
         var me = new RankData(new long[,] { { 0, 1 } }, new float[,] { { -2f, 1 + MathF.ScaleB(1, -23) } }, [.. Enumerable.Repeat(BFloat16.FromFloat(x), c.Hidden)], c.Hidden);
-        LowLatencyCombineResult result = InProcessRanks.Run(1, group =>
+        LowLatencyCombineResult result = RankThreads.RunInProcess(1, group =>
         {
             using var backend = new HostBackend(group);
             LowLatencyDispatchResult dispatched = LowLatencyRun.Dispatch(backend, me, c, 1);
@@ -96,7 +97,7 @@ public sealed class LowLatencyCombineTests
     {
         var c = new RoutingCase(1, 2, 2, 128, 1, 2, RoutingPattern.Random, 9);
         RankData me = c.Build()[0];
-        InProcessRanks.Run(1, group =>
+        RankThreads.RunInProcess(1, group =>
         {
             using var backend = new HostBackend(group);
             LowLatencyDispatchResult dispatched = LowLatencyRun.Dispatch(backend, me, c, 2);

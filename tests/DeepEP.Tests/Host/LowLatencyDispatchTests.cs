@@ -3,6 +3,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -44,7 +45,7 @@ public sealed class LowLatencyDispatchTests
         bool roundScale = mode is Fp8Mode.RoundScale or Fp8Mode.Ue8m0;
         bool useUe8m0 = mode == Fp8Mode.Ue8m0;
         int[][] statsBefore = [.. ranks.Select((_, r) => Enumerable.Range(0, c.NumLocalExperts).Select(e => (r * 7) + e).ToArray())];
-        (LowLatencyDispatchResult Result, int[] Stats)[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+        (LowLatencyDispatchResult Result, int[] Stats)[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
             var stats = DeviceTensor.FromArray<int>(statsBefore[group.Rank], [c.NumLocalExperts]);

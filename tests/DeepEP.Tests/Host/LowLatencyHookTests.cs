@@ -2,6 +2,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -15,7 +16,7 @@ public sealed class LowLatencyHookTests
     {
         RankData[] ranks = Case.Build();
         int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        InProcessRanks.Run(Case.NumRanks, group =>
+        RankThreads.RunInProcess(Case.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];
@@ -44,7 +45,7 @@ public sealed class LowLatencyHookTests
     {
         RankData[] ranks = Case.Build();
         int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        InProcessRanks.Run(Case.NumRanks, group =>
+        RankThreads.RunInProcess(Case.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];
@@ -65,7 +66,7 @@ public sealed class LowLatencyHookTests
     {
         RankData[] ranks = Case.Build();
         int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        InProcessRanks.Run(Case.NumRanks, group =>
+        RankThreads.RunInProcess(Case.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];
@@ -83,7 +84,7 @@ public sealed class LowLatencyHookTests
     {
         RankData[] ranks = Case.Build();
         int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        InProcessRanks.Run(Case.NumRanks, group =>
+        RankThreads.RunInProcess(Case.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];
@@ -110,7 +111,7 @@ public sealed class LowLatencyHookTests
     {
         RankData[] ranks = Case.Build();
         int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        InProcessRanks.Run(Case.NumRanks, group =>
+        RankThreads.RunInProcess(Case.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];

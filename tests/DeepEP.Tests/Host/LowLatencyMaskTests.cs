@@ -3,6 +3,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -18,7 +19,7 @@ public sealed class LowLatencyMaskTests
             int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
             int maskedRank = Math.Abs(c.Seed % c.NumRanks);
             bool[] masked = [.. Enumerable.Range(0, c.NumRanks).Select(s => s == maskedRank)];
-            Outputs[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            Outputs[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group, enableShrink: true);
                 RankData me = ranks[group.Rank];
@@ -55,7 +56,7 @@ public sealed class LowLatencyMaskTests
     [Fact]
     public void MaskBufferNeedsShrinkMode()
     {
-        InProcessRanks.Run(2, group =>
+        RankThreads.RunInProcess(2, group =>
         {
             using var backend = new HostBackend(group);
             Assert.Throws<InvalidOperationException>(() => backend.UpdateMaskBuffer(1, mask: true));

@@ -1,9 +1,11 @@
 using CsCheck;
 using DeepEP.Backends;
 using DeepEP.Backends.Host;
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -16,7 +18,7 @@ public sealed class NormalCombineTests
         Check.Sample(RoutingCase.Generator([1, 2, 4, 8], [128, 256, 7168]), c =>
         {
             RankData[] ranks = c.Build(exactlySummable: true);
-            CombineResult[] results = InProcessRanks.Run(c.NumRanks, group =>
+            CombineResult[] results = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 DispatchResult dispatched = NormalDispatchTests.Dispatch(backend, ranks[group.Rank], c);
@@ -54,7 +56,7 @@ public sealed class NormalCombineTests
             float[][] bias0 = [.. ranks.Select(rank => RandomBf16(random, rank.NumTokens * c.Hidden))];
             float[][] bias1 = [.. ranks.Select(rank => RandomBf16(random, rank.NumTokens * c.Hidden))];
 
-            CombineResult[] results = InProcessRanks.Run(c.NumRanks, group =>
+            CombineResult[] results = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 int r = group.Rank;
                 using var backend = new HostBackend(group);
@@ -80,7 +82,7 @@ public sealed class NormalCombineTests
     {
         var c = new RoutingCase(4, 2, 3, 128, 2, 5, RoutingPattern.Nowhere, 3);
         RankData[] ranks = c.Build();
-        CombineResult[] results = InProcessRanks.Run(c.NumRanks, group =>
+        CombineResult[] results = RankThreads.RunInProcess(c.NumRanks, group =>
         {
             RankData me = ranks[group.Rank];
             using var backend = new HostBackend(group);
@@ -101,7 +103,7 @@ public sealed class NormalCombineTests
         Check.Sample(RoutingCase.Generator([1, 2, 4, 8], [128]), c =>
         {
             RankData[] ranks = c.Build();
-            (DispatchHandle Handle, CombineResult First, CombineResult Second)[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            (DispatchHandle Handle, CombineResult First, CombineResult Second)[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 DispatchResult dispatched = NormalDispatchTests.Dispatch(backend, ranks[group.Rank], c);
@@ -124,13 +126,14 @@ public sealed class NormalCombineTests
     {
         var c = new RoutingCase(2, 2, 2, 128, 3, 4, RoutingPattern.Random, 5);
         RankData[] ranks = c.Build();
-        Assert.Throws<InvalidOperationException>(() => InProcessRanks.Run(c.NumRanks, group =>
+        var outcomes = RankThreads.Run(ProcessGroup.CreateInProcess(c.NumRanks), group =>
         {
             using var backend = new HostBackend(group);
             DispatchResult dispatched = NormalDispatchTests.Dispatch(backend, ranks[group.Rank], c);
             return backend.Combine(new NormalCombineRequest(
                 dispatched.RecvX, dispatched.Handle!, null, null, null, HostRequests.Config(c.NumChannels + 1), StreamOptions.Default));
-        }));
+        });
+        Assert.IsType<InvalidOperationException>(RankThreads.FirstOwnFailure(outcomes));
     }
 
     private static DeviceTensor Bf16Tensor(float[] values, long rows, long columns) =>

@@ -1,9 +1,11 @@
 using CsCheck;
 using DeepEP.Backends;
 using DeepEP.Backends.Host;
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -44,7 +46,7 @@ public sealed class NormalDispatchTests
         {
             RankData[] ranks = c.Build();
             int alignment = ExpertAlignments[c.Seed & 3];
-            (DispatchLayout Layout, DispatchResult Result)[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            (DispatchLayout Layout, DispatchResult Result)[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 RankData me = ranks[group.Rank];
@@ -89,7 +91,7 @@ public sealed class NormalDispatchTests
         Check.Sample(RoutingCase.Generator([1, 2, 4, 8], [128]), c =>
         {
             RankData[] ranks = c.Build();
-            DispatchHandle[] handles = InProcessRanks.Run(c.NumRanks, group =>
+            DispatchHandle[] handles = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 return Dispatch(backend, ranks[group.Rank], c).Handle!;
@@ -114,7 +116,7 @@ public sealed class NormalDispatchTests
         Check.Sample(RoutingCase.Generator([2, 4], [256]), c =>
         {
             RankData[] ranks = c.Build();
-            DispatchResult[] results = InProcessRanks.Run(c.NumRanks, group =>
+            DispatchResult[] results = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 RankData me = ranks[group.Rank];
@@ -136,7 +138,7 @@ public sealed class NormalDispatchTests
     {
         var c = new RoutingCase(2, 4, 2, 128, 3, 6, RoutingPattern.Random, 11);
         RankData[] ranks = c.Build();
-        var error = Assert.Throws<InvalidOperationException>(() => InProcessRanks.Run(c.NumRanks, group =>
+        var outcomes = RankThreads.Run(ProcessGroup.CreateInProcess(c.NumRanks), group =>
         {
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];
@@ -148,7 +150,8 @@ public sealed class NormalDispatchTests
             }
             return backend.Dispatch(HostRequests.Dispatch(
                 HostTensors.From(me.X, me.NumTokens, c.Hidden), null, layout, topkIdx, HostTensors.From(me.TopkWeights), c.NumExperts, c.NumChannels));
-        }));
+        });
+        var error = Assert.IsType<InvalidOperationException>(RankThreads.FirstOwnFailure(outcomes));
         Assert.Contains("rank(s) 1", error.Message);
     }
 

@@ -3,6 +3,7 @@ using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Host;
 
@@ -16,7 +17,7 @@ public sealed class WorstTokensDispatchTests
         {
             RankData[] ranks = c.Build();
             int numWorstTokens = ranks.Sum(rank => rank.NumTokens) + 1;
-            Outputs[] outputs = InProcessRanks.Run(c.NumRanks, group =>
+            Outputs[] outputs = RankThreads.RunInProcess(c.NumRanks, group =>
             {
                 using var backend = new HostBackend(group);
                 DispatchResult normal = NormalDispatchTests.Dispatch(backend, ranks[group.Rank], c);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tests.Distributed;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Reliability;
 
@@ -20,35 +21,34 @@ internal static class FaultRun
 {
     public const int NumRanks = 3;
 
-    /// <summary>No survivor may take longer than this: a hang fails the test instead of blocking CI.</summary>
-    private static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(30);
-
+    /// <summary>
+    /// Every rank runs on <see cref="RankThreads"/>, whose hang limit fails the test instead of blocking CI. A stalled
+    /// faulty rank parks until the last survivor has finished, so survivors are judged while it is still stuck.
+    /// </summary>
     public static RankReport[] Run(FaultCase fault, ProcessModel model, TimeSpan timeout)
     {
         ProcessGroup[]? inProcess = model == ProcessModel.Threads ? ProcessGroup.CreateInProcess(NumRanks) : null;
         int port = LoopbackRanks.FreePort();
         using var release = new ManualResetEventSlim();
-        var reports = new RankReport[NumRanks];
+        using var survivorsLeft = new CountdownEvent(NumRanks - 1);
         var clock = Stopwatch.StartNew();
-        var threads = Enumerable.Range(0, NumRanks).Select(rank => new Thread(() =>
+        return RankThreads.RunAll(NumRanks, rank =>
         {
-            // The rendezvous has its own, longer deadline: only the buffer's operations run under the short one.
-            ProcessGroup group = inProcess?[rank] ?? ProcessGroup.Connect(LoopbackRanks.Environment(rank, NumRanks, port), TimeSpan.FromSeconds(20));
-            FaultyGroup? faulty = rank == fault.FaultyRank && fault.Kind == FaultKind.Throw ? new FaultyGroup(group) : null;
-            reports[rank] = RunRank(fault, rank, faulty ?? group, faulty, timeout, clock, release);
-        })
-        { IsBackground = true, Name = $"rank {rank}" }).ToArray();
-        foreach (Thread thread in threads)
-        {
-            thread.Start();
-        }
-        foreach (int rank in Enumerable.Range(0, NumRanks).Where(r => r != fault.FaultyRank))
-        {
-            Assert.True(threads[rank].Join(HangLimit), $"rank {rank} hung in {fault}");
-        }
-        release.Set();
-        Assert.True(threads[fault.FaultyRank].Join(HangLimit), $"the faulty rank hung in {fault}");
-        return reports;
+            try
+            {
+                // The rendezvous has its own, longer deadline: only the buffer's operations run under the short one.
+                ProcessGroup group = inProcess?[rank] ?? ProcessGroup.Connect(LoopbackRanks.Environment(rank, NumRanks, port), TimeSpan.FromSeconds(20));
+                FaultyGroup? faulty = rank == fault.FaultyRank && fault.Kind == FaultKind.Throw ? new FaultyGroup(group) : null;
+                return RunRank(fault, rank, faulty ?? group, faulty, timeout, clock, release);
+            }
+            finally
+            {
+                if (rank != fault.FaultyRank && survivorsLeft.Signal())
+                {
+                    release.Set();
+                }
+            }
+        });
     }
 
     private static RankReport RunRank(FaultCase fault, int rank, ProcessGroup group, FaultyGroup? faulty, TimeSpan timeout, Stopwatch clock,
