@@ -47,6 +47,17 @@ public sealed class GpuSharingTests
     }
 
     [Fact]
+    public void AnSmCountTheSharedGpuCannotHoldIsRefusedByName()
+    {
+        PeerMesh.CheckSmBudget(16, (8, 132));
+        PeerMesh.CheckSmBudget(132, (1, 132));
+        var e = Assert.Throws<ArgumentException>(() => PeerMesh.CheckSmBudget(20, (8, 132)));
+        Assert.Equal("config", e.ParamName);
+        Assert.Contains("8 ranks share a GPU of 132 SMs and would ask for 160 at once", e.Message, StringComparison.Ordinal);
+        Assert.Contains("NumSms <= 16", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NcclNamesTheRanksThatShareAGpuAndTheFix()
     {
         RankIdentity[] identities = [new("p/1", Gpu0, 0, 132), new("p/2", Gpu1, 1, 132), new("p/3", Gpu0, 0, 132)];

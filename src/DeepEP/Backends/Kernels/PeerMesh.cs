@@ -132,14 +132,17 @@ internal sealed class PeerMesh : IDisposable
     /// Refuses a normal-mode SM count that the ranks sharing a GPU cannot hold at once (their copy kernels wait for
     /// each other, so one that is not resident would stall the rest until the deadline).
     /// </summary>
-    public void CheckSmBudget(int numSms)
+    public void CheckSmBudget(int numSms) => CheckSmBudget(numSms, BusiestGpu);
+
+    /// <summary>The rule of <see cref="CheckSmBudget(int)"/> for the ranks and SMs of the busiest GPU.</summary>
+    internal static void CheckSmBudget(int numSms, (int Ranks, int Sms) busiest)
     {
-        if (numSms > SmBudget)
+        int budget = busiest.Sms / busiest.Ranks;
+        if (numSms > budget)
         {
-            (int ranks, int sms) = BusiestGpu;
             throw new ArgumentException(
-                $"config.NumSms ({numSms}) does not fit: {ranks} ranks share a GPU of {sms} SMs and would ask for {(long)numSms * ranks} at once, " +
-                $"so each rank may hold at most {SmBudget}. Use a config with NumSms <= {SmBudget - (SmBudget % 2)} (EpBuffer.SetNumSms, or new EpConfig).",
+                $"config.NumSms ({numSms}) does not fit: {busiest.Ranks} ranks share a GPU of {busiest.Sms} SMs and would ask for {(long)numSms * busiest.Ranks} at once, " +
+                $"so each rank may hold at most {budget}. Use a config with NumSms <= {budget - (budget % 2)} (EpBuffer.SetNumSms, or new EpConfig).",
                 "config");
         }
     }
