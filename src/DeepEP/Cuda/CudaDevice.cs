@@ -16,15 +16,17 @@ public sealed partial class CudaDevice
 
     // Per thread, as PyTorch's current stream: ranks that are threads sharing one GPU must not queue behind each other.
     [ThreadStatic]
-    private static Dictionary<int, CudaStream>? t_libraryStreams;
+    private static Dictionary<int, LibraryStreamPool.Lease>? t_libraryStreams;
 
     private readonly Lazy<PrimaryContextHandle> _context;
+    private readonly LibraryStreamPool _streams;
     private readonly Lazy<bool> _poolConfigured;
 
     private CudaDevice(int ordinal)
     {
         Ordinal = ordinal;
         _context = new Lazy<PrimaryContextHandle>(() => PrimaryContextHandle.Retain(ordinal));
+        _streams = new LibraryStreamPool(this);
         _poolConfigured = new Lazy<bool>(ConfigurePool);
     }
 
@@ -131,19 +133,20 @@ public sealed partial class CudaDevice
     /// The library's default stream for this device on the calling thread (non-blocking; used when an operation is given
     /// no stream). Each thread has its own, as PyTorch's current stream is per thread, so ranks that are threads of one
     /// process sharing a GPU never wait behind each other's kernels; work handed between threads must be ordered by the
-    /// caller (an event, or a stream passed explicitly). Never disposed by the library; released when its thread ends.
+    /// caller (an event, or a stream passed explicitly). Lent from the device's <see cref="LibraryStreamPool"/>, so the
+    /// threads alive at once use distinct hardware queues; returned to it when its thread ends.
     /// </summary>
     public CudaStream LibraryStream
     {
         get
         {
-            Dictionary<int, CudaStream> streams = t_libraryStreams ??= [];
-            if (!streams.TryGetValue(Ordinal, out CudaStream? stream))
+            Dictionary<int, LibraryStreamPool.Lease> leases = t_libraryStreams ??= [];
+            if (!leases.TryGetValue(Ordinal, out LibraryStreamPool.Lease? lease))
             {
-                stream = CudaStream.CreateLibraryStream(this);
-                streams.Add(Ordinal, stream);
+                lease = _streams.Rent();
+                leases.Add(Ordinal, lease);
             }
-            return stream;
+            return lease.Stream;
         }
     }
 
@@ -165,6 +168,21 @@ public sealed partial class CudaDevice
 
     /// <summary>Makes this device's primary context current on the calling thread, with no restore (like <c>cudaSetDevice</c>).</summary>
     public void MakeCurrent() => Check(CudaDriver.cuCtxSetCurrent(Context));
+
+    /// <summary>
+    /// Waits for the calling thread's library stream before a module load or a kernel attribute change. Those calls
+    /// may wait for the whole GPU and hold back other threads' launches meanwhile; a kernel this thread left spinning
+    /// for a rank that is another thread on this GPU would then wait for a launch that cannot happen until its deadline.
+    /// Skipped while the stream is being captured (nothing runs then).
+    /// </summary>
+    internal void QuiesceCallingThread()
+    {
+        CudaStream stream = LibraryStream;
+        if (!stream.IsCapturing)
+        {
+            stream.Synchronize();
+        }
+    }
 
     /// <summary>Blocks until all work on every stream of this device has finished.</summary>
     public void Synchronize()

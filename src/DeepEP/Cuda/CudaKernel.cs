@@ -127,6 +127,7 @@ internal sealed class CudaKernel
         {
             if (bytes > _dynamicSharedMemoryOptIn)
             {
+                CudaDevice.Get(Device).QuiesceCallingThread();
                 SetAttribute(CudaDriver.FunctionAttributeMaxDynamicSharedSizeBytes, bytes);
                 Volatile.Write(ref _dynamicSharedMemoryOptIn, bytes);
             }

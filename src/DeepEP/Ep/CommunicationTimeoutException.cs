@@ -9,10 +9,17 @@ public sealed class CommunicationTimeoutException : Exception
 {
     /// <summary>Creates the exception with what was waited for.</summary>
     public CommunicationTimeoutException(string operation, int rank, int peerRank, int channel, long expected, long seen, TimeSpan waited)
+        : this(operation, rank, peerRank, channel, expected, seen, waited, detail: null)
+    {
+    }
+
+    /// <summary>As above, with <paramref name="detail"/> (the waiting rank's own state) appended to the message.</summary>
+    internal CommunicationTimeoutException(string operation, int rank, int peerRank, int channel, long expected, long seen, TimeSpan waited, string? detail)
         : base($"DeepEP {operation} timed out on rank {rank} after {waited.TotalSeconds:F1} s waiting for "
             + (peerRank >= 0 ? $"rank {peerRank}" : "the device")
             + (channel >= 0 ? $" (channel/slot {channel})" : "")
-            + $": expected {expected}, saw {seen}. A peer may have died, or the ranks issued different operations.")
+            + $": expected {expected}, saw {seen}. A peer may have died, or the ranks issued different operations."
+            + (detail is null ? "" : $" {detail}"))
     {
         Operation = operation;
         Rank = rank;

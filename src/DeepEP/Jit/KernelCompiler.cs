@@ -101,7 +101,11 @@ internal sealed class KernelCompiler
             {
                 throw new ArgumentException($"'{k.Expression}' is not one of program '{program.Name}''s name expressions: {string.Join(", ", program.NameExpressions)}.", nameof(nameExpression));
             }
-            CudaModule module = _modules.GetOrAdd((k.Key, k.Device), m => new Lazy<CudaModule>(() => CudaModule.Load(m.Device, entry.Cubin))).Value;
+            CudaModule module = _modules.GetOrAdd((k.Key, k.Device), m => new Lazy<CudaModule>(() =>
+            {
+                device.QuiesceCallingThread();
+                return CudaModule.Load(m.Device, entry.Cubin);
+            })).Value;
             return module.GetKernel(lowered);
         });
     }

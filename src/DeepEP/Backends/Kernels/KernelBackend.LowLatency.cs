@@ -23,6 +23,7 @@ internal sealed partial class KernelBackend
         int numTopk = checked((int)request.TopkIdx.Size(1));
         var layout = new LowLatencyLayout(n, hidden, request.NumExperts);
         CheckLowLatencyFits(layout, numTopk, request.UseFp8);
+        ll.LastLayout = layout;
         (DeviceTensor packedRecvX, DeviceTensor? packedRecvXScales, DeviceTensor packedRecvCount, DeviceTensor srcInfo, DeviceTensor layoutRange) =
             LowLatencyOutputs.Allocate(Device, compute, request, ranks);
 

@@ -40,6 +40,7 @@ internal sealed partial class KernelBackend : IEpBackend
         if (lowLatencyBytes > 0)
         {
             _lowLatency = new LowLatencyResources(_mesh, lowLatencyBytes, options.EnableShrink);
+            _mesh.LowLatencyState = _lowLatency.Describe;
         }
         // cuMemAlloc may wait for the whole GPU: with ranks sharing it, a rank that finished creating its buffer must not
         // launch a waiting kernel while another rank still allocates, or each waits for the other until the deadline.

@@ -284,8 +284,12 @@ internal sealed class PeerMesh : IDisposable
             throw new InvalidOperationException(
                 $"Rank {ints[1]} had to write row {longs[1]} of rank {ints[2]}'s outputs, which hold {longs[0]} rows: {cause}. Nothing was written past the end.");
         }
-        throw new CommunicationTimeoutException(WaitCode.Describe(ints[4]), ints[1], ints[2], ints[3], longs[0], longs[1], waited);
+        string? detail = ints[4] is WaitCode.LowLatencyDispatch or WaitCode.LowLatencyCombine ? LowLatencyState?.Invoke() : null;
+        throw new CommunicationTimeoutException(WaitCode.Describe(ints[4]), ints[1], ints[2], ints[3], longs[0], longs[1], waited, detail);
     }
+
+    /// <summary>Describes this rank's low-latency state (epochs, masks, signals) for a low-latency timeout's message.</summary>
+    public Func<string>? LowLatencyState { get; set; }
 
     public void Dispose()
     {

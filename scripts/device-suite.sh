@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the GPU suite from a published bundle (scripts/publish-device.sh), one part per rank filter so each part fits a
+# device call: scripts/device-suite.sh SECONDS_PER_PART "2" "4,8" [-- extra runner arguments]. Logs land in $OUT (or
+# ./suite-logs), one per part, and each part's summary line is printed.
+set -uo pipefail
+limit="$1"; shift
+parts=()
+while [[ $# -gt 0 && "$1" != "--" ]]; do parts+=("$1"); shift; done
+[[ "${1:-}" == "--" ]] && shift
+out="${OUT:-suite-logs}"; mkdir -p "$out"
+bundle="$(mktemp -d)"
+tar xJf .device/bundle.tar.xz -C "$bundle"
+export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1
+for part in "${parts[@]}"; do
+  log="$out/suite-ranks-${part//,/_}.log"
+  start=$SECONDS
+  DEEPEP_TEST_RANKS="$part" timeout -k 5 "$limit" "$bundle/DeepEP.Tests.Gpu" -noColor -reporter verbose "$@" >"$log" 2>&1
+  rc=$?
+  echo "ranks $part: exit $rc after $((SECONDS - start)) s: $(grep -E 'Total: [0-9]+' "$log" | tail -1)"
+  grep -E '^\s*\[FAIL\]' "$log" | head -20
+done
