@@ -9,7 +9,7 @@ namespace DeepEP.Cuda;
 /// same stream when disposed, so the pool can hand it out again in stream order); <see cref="Allocate"/> makes a
 /// plain <c>cuMemAlloc</c> allocation, the kind CUDA IPC can export (communication buffers). Never managed memory.
 /// </summary>
-internal sealed class DeviceMemory : SafeHandle
+internal sealed class DeviceMemory : DeferredReleaseHandle
 {
     private readonly int _device;
     private readonly nint _freeStream;
@@ -17,7 +17,6 @@ internal sealed class DeviceMemory : SafeHandle
     private readonly bool _pooled;
 
     private DeviceMemory(int device, long bytes, bool pooled, nint freeStream, SafeHandle? freeStreamOwner)
-        : base(0, ownsHandle: true)
     {
         _device = device;
         _pooled = pooled;
@@ -35,8 +34,6 @@ internal sealed class DeviceMemory : SafeHandle
     /// <summary>Size in bytes.</summary>
     public long Bytes { get; }
 
-    /// <inheritdoc />
-    public override bool IsInvalid => handle == 0;
 
     /// <summary>
     /// Allocates <paramref name="bytes"/> from <paramref name="device"/>'s default pool, ordered on
@@ -76,6 +73,7 @@ internal sealed class DeviceMemory : SafeHandle
         {
             return memory;
         }
+        DrainDeferred();
         using CudaContextScope scope = owner.Activate();
         Check(CudaDriver.cuMemAlloc_v2(out nint pointer, (nuint)bytes));
         memory.SetHandle(pointer);
@@ -158,15 +156,22 @@ internal sealed class DeviceMemory : SafeHandle
     }
 
     /// <inheritdoc />
-    protected override bool ReleaseHandle()
+    protected override bool ReleaseMayWait => !_pooled;
+
+    /// <inheritdoc />
+    protected override Func<bool> CreateRelease()
     {
-        using CudaContextScope scope = CudaDevice.Get(_device).Activate();
-        if (!_pooled)
+        (int device, nint pointer, bool pooled, nint freeStream, SafeHandle? freeStreamOwner) = (_device, handle, _pooled, _freeStream, _freeStreamOwner);
+        return () =>
         {
-            return CudaDriver.cuMemFree_v2(handle) == CuResult.Success;
-        }
-        bool freed = CudaDriver.cuMemFreeAsync(handle, _freeStream) == CuResult.Success;
-        _freeStreamOwner?.DangerousRelease();
-        return freed;
+            using CudaContextScope scope = CudaDevice.Get(device).Activate();
+            if (!pooled)
+            {
+                return CudaDriver.cuMemFree_v2(pointer) == CuResult.Success;
+            }
+            bool freed = CudaDriver.cuMemFreeAsync(pointer, freeStream) == CuResult.Success;
+            freeStreamOwner?.DangerousRelease();
+            return freed;
+        };
     }
 }

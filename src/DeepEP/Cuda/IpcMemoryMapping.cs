@@ -5,10 +5,9 @@ using static DeepEP.Cuda.CudaCheck;
 namespace DeepEP.Cuda;
 
 /// <summary>Another process's allocation mapped into this one (<c>cuIpcOpenMemHandle_v2</c>); unmapped on dispose.</summary>
-internal sealed class IpcMemoryMapping : SafeHandle
+internal sealed class IpcMemoryMapping : DeferredReleaseHandle
 {
-    private IpcMemoryMapping(int device)
-        : base(0, ownsHandle: true) => Device = device;
+    private IpcMemoryMapping(int device) => Device = device;
 
     /// <summary>The mapped address, valid on <see cref="Device"/>.</summary>
     public nint Pointer => handle;
@@ -16,11 +15,10 @@ internal sealed class IpcMemoryMapping : SafeHandle
     /// <summary>The device whose context mapped it.</summary>
     public int Device { get; }
 
-    /// <inheritdoc />
-    public override bool IsInvalid => handle == 0;
 
     internal static IpcMemoryMapping Open(int device, CuIpcMemHandle handle)
     {
+        DrainDeferred();
         using CudaContextScope scope = CudaDevice.Get(device).Activate();
         var mapping = new IpcMemoryMapping(device);
         Check(CudaDriver.cuIpcOpenMemHandle_v2(out nint pointer, handle, CudaDriver.IpcMemLazyEnablePeerAccess));
@@ -29,9 +27,13 @@ internal sealed class IpcMemoryMapping : SafeHandle
     }
 
     /// <inheritdoc />
-    protected override bool ReleaseHandle()
+    protected override Func<bool> CreateRelease()
     {
-        using CudaContextScope scope = CudaDevice.Get(Device).Activate();
-        return CudaDriver.cuIpcCloseMemHandle(handle) == CuResult.Success;
+        (int device, nint pointer) = (Device, handle);
+        return () =>
+        {
+            using CudaContextScope scope = CudaDevice.Get(device).Activate();
+            return CudaDriver.cuIpcCloseMemHandle(pointer) == CuResult.Success;
+        };
     }
 }

@@ -10,12 +10,11 @@ namespace DeepEP.Cuda;
 /// <c>DEVICEMAP | PORTABLE</c>): kernels read and write it through <see cref="DevicePointer"/> while the host uses
 /// <see cref="HostPointer"/>. Used for counters the host polls and for kernel diagnostics blocks.
 /// </summary>
-internal sealed class PinnedHostMemory : SafeHandle
+internal sealed class PinnedHostMemory : DeferredReleaseHandle
 {
     private readonly int _device;
 
     private PinnedHostMemory(int device, long bytes)
-        : base(0, ownsHandle: true)
     {
         _device = device;
         Bytes = bytes;
@@ -30,13 +29,12 @@ internal sealed class PinnedHostMemory : SafeHandle
     /// <summary>Size in bytes.</summary>
     public long Bytes { get; }
 
-    /// <inheritdoc />
-    public override bool IsInvalid => handle == 0;
 
     /// <summary>Allocates <paramref name="bytes"/> (at least 1) of zero-filled mapped pinned memory, using <paramref name="device"/>'s context.</summary>
     public static unsafe PinnedHostMemory Allocate(int device, long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        DrainDeferred();
         using CudaContextScope scope = CudaDevice.Get(device).Activate();
         var memory = new PinnedHostMemory(device, bytes);
         Check(CudaDriver.cuMemHostAlloc(out nint host, (nuint)bytes, CudaDriver.MemHostAllocDeviceMap | CudaDriver.MemHostAllocPortable));
@@ -52,9 +50,13 @@ internal sealed class PinnedHostMemory : SafeHandle
         where T : unmanaged => new((void*)handle, checked((int)(Bytes / Unsafe.SizeOf<T>())));
 
     /// <inheritdoc />
-    protected override bool ReleaseHandle()
+    protected override Func<bool> CreateRelease()
     {
-        using CudaContextScope scope = CudaDevice.Get(_device).Activate();
-        return CudaDriver.cuMemFreeHost(handle) == CuResult.Success;
+        (int device, nint host) = (_device, handle);
+        return () =>
+        {
+            using CudaContextScope scope = CudaDevice.Get(device).Activate();
+            return CudaDriver.cuMemFreeHost(host) == CuResult.Success;
+        };
     }
 }
