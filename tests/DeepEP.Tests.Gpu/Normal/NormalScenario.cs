@@ -21,17 +21,17 @@ internal static class NormalScenario
         using DeviceTensor weights = inputs.WeightsOn(device);
         using DeviceTensor bias = inputs.BiasOn(device);
 
-        DispatchLayout layout = buffer.GetDispatchLayout(topk, c.Experts, asyncFinish: asyncFinish);
+        using DispatchLayout layout = buffer.GetDispatchLayout(topk, c.Experts, asyncFinish: asyncFinish);
         Wait(layout.Event);
         snapshot["layout.numTokensPerRank"] = Bytes(layout.NumTokensPerRank);
         snapshot["layout.numTokensPerExpert"] = Bytes(layout.NumTokensPerExpert);
         snapshot["layout.isTokenInRank"] = Bytes(layout.IsTokenInRank);
 
-        DispatchResult bf16 = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+        using DispatchResult bf16 = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, expertAlignment: expertAlignment,
             config: config, asyncFinish: asyncFinish);
         Wait(bf16.Event);
-        DispatchHandle handle = bf16.Handle!;
+        using DispatchHandle handle = bf16.Handle!;
         snapshot["dispatch.recvX"] = Bytes(bf16.RecvX);
         snapshot["dispatch.recvTopkIdx"] = Bytes(bf16.RecvTopkIdx!);
         snapshot["dispatch.recvTopkWeights"] = Bytes(bf16.RecvTopkWeights!);
@@ -42,11 +42,11 @@ internal static class NormalScenario
         snapshot["handle.recvSrcIdx"] = Bytes(handle.RecvSrcIdx);
         snapshot["handle.sendHead"] = Bytes(handle.SendHead);
 
-        DispatchResult cached = buffer.Dispatch(x, handle: handle, config: config);
+        using DispatchResult cached = buffer.Dispatch(x, handle: handle, config: config);
         snapshot["cached.recvX"] = Bytes(cached.RecvX);
 
         using Fp8Tensor fp8 = CastWithColumnMajorScales(inputs, device);
-        DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
         snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
         snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
@@ -57,7 +57,7 @@ internal static class NormalScenario
             using Fp8Tensor ue8m0 = Fp8Cast.PerTokenCast(hostX, roundScale: true, useUe8m0: true);
             using DeviceTensor data = ue8m0.Data.To(device);
             using DeviceTensor scales = ue8m0.Scales.To(device);
-            DispatchResult packed = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+            using DispatchResult packed = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
                 numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
             snapshot["ue8m0.recvX"] = Bytes(packed.RecvX);
             snapshot["ue8m0.recvXScales"] = Bytes(packed.RecvXScales!);
@@ -65,13 +65,13 @@ internal static class NormalScenario
 
         long real = bf16.RecvX.Size(0);
         int worstRows = (c.Tokens * buffer.GroupSize) + 1;
-        DispatchResult worst = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+        using DispatchResult worst = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
             numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
         snapshot["worst.leadingRecvX"] = Bytes(worst.RecvX.Slice(0, real));
         snapshot["worst.recvTopkIdx"] = Bytes(worst.RecvTopkIdx!);
         Assert.Empty(worst.NumRecvTokensPerExpertList);
 
-        CombineResult combined = buffer.Combine(bf16.RecvX, handle, topkWeights: bf16.RecvTopkWeights, bias: [bias, bias], config: config,
+        using CombineResult combined = buffer.Combine(bf16.RecvX, handle, topkWeights: bf16.RecvTopkWeights, bias: [bias, bias], config: config,
             asyncFinish: asyncFinish);
         Wait(combined.Event);
         snapshot["combine.x"] = Bytes(combined.CombinedX);
