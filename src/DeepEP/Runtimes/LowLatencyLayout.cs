@@ -52,5 +52,8 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     /// padded to 16 bytes), then N messages (the FP8 row and S Float32 scales, or the BF16 row).
     /// </summary>
     public long DispatchSourceBytes(int numTopk, bool useFp8) =>
-        16 + BufferGeometry.AlignUp(N * numTopk * 4, 16) + (N * (useFp8 ? Hidden + (4L * NumScales) : 2L * Hidden));
+        16 + BufferGeometry.AlignUp(N * numTopk * 4, 16) + (N * DispatchRowBytes(useFp8));
+
+    /// <summary>One message of the kernels backend's dispatch area: the row, then its scales, padded to 16 bytes (the receive copies 16-byte words).</summary>
+    public long DispatchRowBytes(bool useFp8) => useFp8 ? BufferGeometry.AlignUp(Hidden + (4L * NumScales), 16) : 2L * Hidden;
 }

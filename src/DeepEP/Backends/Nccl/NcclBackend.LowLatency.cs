@@ -37,7 +37,9 @@ internal sealed partial class NcclBackend
         int hidden = checked((int)request.X.Size(1));
         int numTopk = checked((int)request.TopkIdx.Size(1));
         int numScales = hidden / Fp8Cast.ChannelsPerScale;
-        int messageBytes = MessageHeaderBytes + (request.UseFp8 ? hidden + (numScales * sizeof(float)) : hidden * sizeof(ushort));
+        // Padded to 16 bytes: messages are read and written in 16-byte words (an FP8 row with an odd number of
+        // 128-channel groups, H = 1152, ends 4 bytes off that grid).
+        int messageBytes = (int)BufferGeometry.AlignUp(MessageHeaderBytes + (request.UseFp8 ? hidden + (numScales * sizeof(float)) : hidden * sizeof(ushort)), 16);
 
         int set = _lowLatencyBuffers.Acquire("LowLatencyDispatch");
         (DeviceTensor packedRecvX, DeviceTensor? packedRecvXScales, DeviceTensor packedRecvCount, DeviceTensor srcInfo, DeviceTensor layoutRange) =

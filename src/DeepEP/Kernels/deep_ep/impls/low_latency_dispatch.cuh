@@ -50,8 +50,10 @@ struct LowLatencyMessage {
     static_assert(kHidden % kNumChannelsPerScale == 0, "kHidden must be a multiple of 128");
     static constexpr int kNumScales = kHidden / kNumChannelsPerScale;
     static constexpr int kPayloadBytes = kUseFp8 ? kHidden : kHidden * 2;
-    static constexpr int kBytes = kPayloadBytes + (kUseFp8 ? kNumScales * 4 : 0);
-    static_assert(kBytes % 16 == 0, "messages are copied in 16-byte words");
+    static_assert(kPayloadBytes % 16 == 0, "rows are copied in 16-byte words");
+    // Padded to 16 bytes so every message starts on the copy grid: an FP8 row with an odd number of 128-channel
+    // groups (H = 1152) ends 4 bytes off it. C# twin: LowLatencyLayout.DispatchSourceBytes.
+    static constexpr int kBytes = (kPayloadBytes + (kUseFp8 ? kNumScales * 4 : 0) + 15) / 16 * 16;
 };
 
 __device__ __forceinline__ long long routing_bytes(int num_max_tokens, int num_topk) {
