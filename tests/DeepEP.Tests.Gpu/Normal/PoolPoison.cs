@@ -12,8 +12,12 @@ internal static class PoolPoison
     {
         for (int d = 0; d < CudaDevice.Count; d++)
         {
-            using DeviceTensor block = DeviceTensor.Empty(DType.UInt8, [Bytes], d);
-            block.FillBytes(0xFF);
+            using (DeviceTensor block = DeviceTensor.Empty(DType.UInt8, [Bytes], d))
+            {
+                block.FillBytes(0xFF);
+            }
+            // After the free, so the pool knows the block is free and can hand it to any rank's stream, instead of
+            // growing while ranks' kernels run.
             CudaStream.ForDevice(d).Synchronize();
         }
     }
