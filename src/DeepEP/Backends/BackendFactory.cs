@@ -17,7 +17,7 @@ internal static class BackendFactory
         EpBackendKind kind = Resolve(options);
         return kind switch
         {
-            EpBackendKind.Host => new Host.HostBackend(group, options.EnableShrink, options.Timeout),
+            EpBackendKind.Host => new Host.HostBackend(group, options.EnableShrink, options.Timeout, numNvlBytes, lowLatencyBytes),
             EpBackendKind.Kernels => new Kernels.KernelBackend(group, options, numNvlBytes, lowLatencyBytes),
             EpBackendKind.Nccl => new Nccl.NcclBackend(group, options),
             _ => throw new ArgumentOutOfRangeException(nameof(options), kind, "Unknown backend; valid: kernels, nccl, host."),

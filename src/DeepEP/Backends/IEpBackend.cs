@@ -23,6 +23,13 @@ internal interface IEpBackend : IDisposable
     /// <summary>The stream the communication kernels run on (DeepEP's <c>comm_stream</c>); null on the host backend.</summary>
     CudaStream? CommStream { get; }
 
+    /// <summary>
+    /// This rank's communication buffer (<paramref name="useRdmaBuffer"/>: the low-latency one, else the normal-mode one)
+    /// as a 1-D UInt8 view of its declared size, owned by the backend (DeepEP's <c>get_local_buffer_tensor</c>).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The backend holds no such buffer of its own; the message says why.</exception>
+    DeviceTensor LocalBufferBytes(bool useRdmaBuffer);
+
     /// <summary>Spec §1.</summary>
     DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams);
 

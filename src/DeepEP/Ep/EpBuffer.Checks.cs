@@ -63,17 +63,21 @@ public sealed partial class EpBuffer
     private long CheckDispatchPayload(DeviceTensor x, DeviceTensor? xScales)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (x.DType == DType.Float8E4M3)
+        if (x.DType is DType.Float8E4M3 or DType.Int8)
         {
-            TensorChecks.Require(x, nameof(x), DType.Float8E4M3, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
-            TensorChecks.That(x.Size(1) % 16 == 0, nameof(x), $"FP8 rows must be a multiple of 16 bytes; H = {x.Size(1)}.");
-            TensorChecks.That(xScales is not null, nameof(xScales), "FP8 dispatch needs xScales ([T, S] Float32, or Int32 for UE8M0).");
-            TensorChecks.That(xScales!.DType is DType.Float32 or DType.Int32, nameof(xScales), $"xScales must be Float32 or Int32 (UE8M0); got {xScales.Describe()}.");
+            string kind = x.DType == DType.Int8 ? "INT8" : "FP8";
+            TensorChecks.Require(x, nameof(x), x.DType, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
+            TensorChecks.That(x.Size(1) % 16 == 0, nameof(x), $"{kind} rows must be a multiple of 16 bytes; H = {x.Size(1)}.");
+            TensorChecks.That(xScales is not null, nameof(xScales), x.DType == DType.Int8
+                ? "INT8 dispatch needs xScales ([T, S] Float32, e.g. [T, 1] from Int8Cast.PerTokenCast)."
+                : "FP8 dispatch needs xScales ([T, S] Float32, or Int32 for UE8M0).");
+            TensorChecks.That(xScales!.DType == DType.Float32 || (x.DType == DType.Float8E4M3 && xScales.DType == DType.Int32), nameof(xScales),
+                x.DType == DType.Int8 ? $"INT8 xScales must be Float32; got {xScales.Describe()}." : $"xScales must be Float32 or Int32 (UE8M0); got {xScales.Describe()}.");
             TensorChecks.Require(xScales, nameof(xScales), xScales.DType, Device, [x.Size(0), TensorChecks.AnySize], allowStrided: true);
             return x.Size(0);
         }
-        TensorChecks.That(xScales is null, nameof(xScales), "xScales applies to FP8 (Float8E4M3) x only.");
-        TensorChecks.That(x.DType == DType.BFloat16, nameof(x), $"x must be BFloat16 or Float8E4M3 (with xScales); got {x.Describe()}.");
+        TensorChecks.That(xScales is null, nameof(xScales), "xScales applies to FP8 (Float8E4M3) or INT8 (Int8) x only.");
+        TensorChecks.That(x.DType == DType.BFloat16, nameof(x), $"x must be BFloat16, or Float8E4M3 / Int8 with xScales; got {x.Describe()}.");
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         TensorChecks.That(x.Size(1) * 2 % 16 == 0, nameof(x), $"BF16 rows must be a multiple of 16 bytes (H a multiple of 8); H = {x.Size(1)}.");
         return x.Size(0);

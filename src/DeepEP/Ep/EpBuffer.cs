@@ -179,8 +179,8 @@ public sealed partial class EpBuffer : IDisposable
     /// <paramref name="handle"/> it needs the layout tensors; with a handle it is a cached dispatch (same routing,
     /// new data, no host synchronisation, no new handle).
     /// </summary>
-    /// <param name="x"><c>[T, H]</c> BF16 (H*2 a multiple of 16) or FP8 E4M3 (H a multiple of 16, with <paramref name="xScales"/>).</param>
-    /// <param name="xScales">FP8 only: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales, any strides (column-major works).</param>
+    /// <param name="x"><c>[T, H]</c> BF16 (H*2 a multiple of 16), or FP8 E4M3 / INT8 (H a multiple of 16, with <paramref name="xScales"/>); rows arrive byte for byte.</param>
+    /// <param name="xScales">FP8: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales; INT8: <c>[T, S]</c> Float32 (<c>[T, 1]</c> from <see cref="Int8Cast.PerTokenCast"/>); any strides (column-major works).</param>
     /// <param name="handle">A handle from an earlier dispatch for a cached dispatch.</param>
     /// <param name="numTokensPerRank"><c>[R]</c> Int32 from <see cref="GetDispatchLayout"/>.</param>
     /// <param name="numTokensPerRdmaRank">Internode only; must be null within one NVLink domain.</param>

@@ -19,6 +19,8 @@ public enum DType
     UInt8,
     /// <summary>One byte per element, 0 or 1.</summary>
     Bool,
+    /// <summary>8-bit signed integer (INT8 dispatch payloads, with Float32 per-token scales).</summary>
+    Int8,
 }
 
 /// <summary>Sizes and names of <see cref="DType"/> values.</summary>
@@ -30,7 +32,7 @@ public static class DTypeExtensions
         DType.BFloat16 or DType.Float16 => 2,
         DType.Float32 or DType.Int32 => 4,
         DType.Int64 => 8,
-        DType.Float8E4M3 or DType.UInt8 or DType.Bool => 1,
+        DType.Float8E4M3 or DType.UInt8 or DType.Int8 or DType.Bool => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
 
@@ -44,6 +46,7 @@ public static class DTypeExtensions
         DType.Int32 => typeof(int),
         DType.Int64 => typeof(long),
         DType.UInt8 => typeof(byte),
+        DType.Int8 => typeof(sbyte),
         DType.Bool => typeof(bool),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };

@@ -261,6 +261,7 @@ public sealed partial class DeviceTensor : IDisposable
             var t when t == typeof(int) => DType.Int32,
             var t when t == typeof(long) => DType.Int64,
             var t when t == typeof(byte) => DType.UInt8,
+            var t when t == typeof(sbyte) => DType.Int8,
             var t when t == typeof(bool) => DType.Bool,
             _ => throw new ArgumentException($"{typeof(T).Name} is not a tensor element type."),
         };

@@ -4,7 +4,7 @@ using DeepEP.Tensors;
 namespace DeepEP.Tests.Gpu.Normal;
 
 /// <summary>
-/// Everything normal mode does to one rank's inputs — layout, BF16 and FP8 dispatch, cached dispatch, worst-case
+/// Everything normal mode does to one rank's inputs — layout, BF16, FP8 and INT8 dispatch, cached dispatch, worst-case
 /// dispatch, combine with bias and weights — recorded as named byte snapshots so two backends can be compared exactly.
 /// </summary>
 internal static class NormalScenario
@@ -61,6 +61,26 @@ internal static class NormalScenario
                 numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
             snapshot["ue8m0.recvX"] = Bytes(packed.RecvX);
             snapshot["ue8m0.recvXScales"] = Bytes(packed.RecvXScales!);
+        }
+
+        if (c.Hidden % 16 == 0)
+        {
+            // INT8 rows with one Float32 scale per token ([T, 1]), first and cached: the same byte-moving path as FP8.
+            using DeviceTensor hostX = inputs.XOn(DeviceTensor.HostDevice);
+            (DeviceTensor hostData, DeviceTensor hostScales) = Int8Cast.PerTokenCast(hostX);
+            using (hostData)
+            using (hostScales)
+            {
+                using DeviceTensor data = hostData.To(device);
+                using DeviceTensor scales = hostScales.To(device);
+                DispatchResult int8 = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
+                    numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+                snapshot["int8.recvX"] = Bytes(int8.RecvX);
+                snapshot["int8.recvXScales"] = Bytes(int8.RecvXScales!);
+                DispatchResult int8Cached = buffer.Dispatch(data, scales, handle: int8.Handle, config: config);
+                snapshot["int8.cachedRecvX"] = Bytes(int8Cached.RecvX);
+                snapshot["int8.cachedRecvXScales"] = Bytes(int8Cached.RecvXScales!);
+            }
         }
 
         long real = bf16.RecvX.Size(0);

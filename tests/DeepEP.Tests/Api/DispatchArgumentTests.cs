@@ -37,6 +37,20 @@ public sealed class DispatchArgumentTests
     }
 
     [Fact]
+    public void Int8NeedsFloat32Scales()
+    {
+        using var buffer = HostBuffers.Single();
+        using var layout = new Routing(buffer);
+        using var x = HostBuffers.Zeros(DType.Int8, Tokens, Hidden);
+        HostBuffers.Throws<ArgumentException>("xScales", () => layout.Dispatch(x));
+        using var ue8m0 = HostBuffers.Zeros(DType.Int32, Tokens, 1);
+        HostBuffers.Throws<ArgumentException>("xScales", () => layout.Dispatch(x, ue8m0));
+        using var narrow = HostBuffers.Zeros(DType.Int8, Tokens, 8);
+        using var scales = HostBuffers.Zeros(DType.Float32, Tokens, 1);
+        HostBuffers.Throws<ArgumentException>("x", () => layout.Dispatch(narrow, scales));
+    }
+
+    [Fact]
     public void ScalesMustMatchTheTokenCount()
     {
         using var buffer = HostBuffers.Single();

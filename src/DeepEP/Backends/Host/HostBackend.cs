@@ -35,18 +35,22 @@ internal sealed class HostBackend : IEpBackend
     private readonly bool _enableShrink;
     private readonly bool[] _maskedRanks;
     private readonly LowLatencyCombineBuffers _lowLatencyBuffers = new(DeviceTensor.HostDevice);
+    private readonly HostCommBuffers _commBuffers;
 
     /// <summary>Creates the backend for this rank of <paramref name="group"/> (which the caller keeps owning).</summary>
     /// <param name="group">The expert-parallel group; every rank calls every operation in the same order.</param>
     /// <param name="enableShrink">DeepEP's <c>enable_shrink</c>: allow the mask buffer operations of spec §5.6.</param>
     /// <param name="timeout">Deadline of every exchange (null: the group's default); a peer that has not joined by then is
     /// named in a <see cref="CommunicationTimeoutException"/>.</param>
-    public HostBackend(ProcessGroup group, bool enableShrink = false, TimeSpan? timeout = null)
+    /// <param name="numNvlBytes">Bytes of the normal-mode buffer <see cref="LocalBufferBytes"/> views (allocated on first use).</param>
+    /// <param name="numRdmaBytes">Bytes of the low-latency buffer <see cref="LocalBufferBytes"/> views (allocated on first use).</param>
+    public HostBackend(ProcessGroup group, bool enableShrink = false, TimeSpan? timeout = null, long numNvlBytes = 0, long numRdmaBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(group);
         _group = new HostExchange(group, timeout ?? group.DefaultTimeout);
         _enableShrink = enableShrink;
         _maskedRanks = new bool[group.Size];
+        _commBuffers = new HostCommBuffers(numNvlBytes, numRdmaBytes);
     }
 
     /// <inheritdoc />
@@ -59,6 +63,9 @@ internal sealed class HostBackend : IEpBackend
 
     /// <inheritdoc />
     public CudaStream? CommStream => null;
+
+    /// <inheritdoc />
+    public DeviceTensor LocalBufferBytes(bool useRdmaBuffer) => _commBuffers.Bytes(useRdmaBuffer);
 
     /// <inheritdoc />
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
@@ -115,8 +122,12 @@ internal sealed class HostBackend : IEpBackend
     /// <inheritdoc />
     public void CleanMaskBuffer() => Array.Clear(_maskedRanks);
 
-    /// <summary>Frees the zero-copy combine buffers; the process group stays with its owner.</summary>
-    public void Dispose() => _lowLatencyBuffers.Dispose();
+    /// <summary>Frees the zero-copy combine buffers and the local buffers; the process group stays with its owner.</summary>
+    public void Dispose()
+    {
+        _lowLatencyBuffers.Dispose();
+        _commBuffers.Dispose();
+    }
 
     private void RequireShrink()
     {

@@ -1,5 +1,6 @@
 using DeepEP.Cuda;
 using DeepEP.Runtimes;
+using DeepEP.Tensors;
 
 namespace DeepEP.Backends.Kernels;
 
@@ -27,6 +28,9 @@ internal sealed class SymmetricAllocation : IDisposable
 
     /// <summary>Bytes on each rank.</summary>
     public long Bytes => _local.Bytes;
+
+    /// <summary>This rank's copy as a 1-D UInt8 device view of all <see cref="Bytes"/> bytes (freed with this allocation).</summary>
+    public DeviceTensor LocalBytes() => DeviceTensor.BytesOf(_local, _local.Pointer, _local.Bytes, _local.Device);
 
     /// <summary>Every rank's copy, as addressed from this device.</summary>
     public PeerArray<nint> Peers { get; }
