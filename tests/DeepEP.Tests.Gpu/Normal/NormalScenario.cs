@@ -27,8 +27,7 @@ internal static class NormalScenario
         snapshot["layout.numTokensPerExpert"] = Bytes(layout.NumTokensPerExpert);
         snapshot["layout.isTokenInRank"] = Bytes(layout.IsTokenInRank);
 
-        DispatchResult bf16 = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, expertAlignment: expertAlignment,
+        DispatchResult bf16 = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, expertAlignment: expertAlignment,
             config: config, asyncFinish: asyncFinish);
         Wait(bf16.Event);
         DispatchHandle handle = bf16.Handle!;
@@ -42,12 +41,11 @@ internal static class NormalScenario
         snapshot["handle.recvSrcIdx"] = Bytes(handle.RecvSrcIdx);
         snapshot["handle.sendHead"] = Bytes(handle.SendHead);
 
-        DispatchResult cached = buffer.Dispatch(x, handle: handle, config: config);
+        DispatchResult cached = buffer.Dispatch(x, handle, config: config);
         snapshot["cached.recvX"] = Bytes(cached.RecvX);
 
         using Fp8Tensor fp8 = CastWithColumnMajorScales(inputs, device);
-        DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+        DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, layout, topkIdx: topk, topkWeights: weights, config: config);
         snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
         snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
         if (c.Hidden % 512 == 0)
@@ -57,16 +55,14 @@ internal static class NormalScenario
             using Fp8Tensor ue8m0 = Fp8Cast.PerTokenCast(hostX, roundScale: true, useUe8m0: true);
             using DeviceTensor data = ue8m0.Data.To(device);
             using DeviceTensor scales = ue8m0.Scales.To(device);
-            DispatchResult packed = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-                numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+            DispatchResult packed = buffer.Dispatch(data, scales, layout, topkIdx: topk, topkWeights: weights, config: config);
             snapshot["ue8m0.recvX"] = Bytes(packed.RecvX);
             snapshot["ue8m0.recvXScales"] = Bytes(packed.RecvXScales!);
         }
 
         long real = bf16.RecvX.Size(0);
         int worstRows = (c.Tokens * buffer.GroupSize) + 1;
-        DispatchResult worst = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
+        DispatchResult worst = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
         snapshot["worst.leadingRecvX"] = Bytes(worst.RecvX.Slice(0, real));
         snapshot["worst.recvTopkIdx"] = Bytes(worst.RecvTopkIdx!);
         Assert.Empty(worst.NumRecvTokensPerExpertList);
