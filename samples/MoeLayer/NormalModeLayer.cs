@@ -26,9 +26,7 @@ internal static class NormalModeLayer
         using DeviceTensor topkWeights = DeviceTensor.FromArray<float>(routedWeights, [numTokens, numTopk], buffer.Device);
 
         using DispatchLayout layout = buffer.GetDispatchLayout(topkIdx, numExperts);
-        using DispatchResult received = buffer.Dispatch(x,
-            numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights);
+        using DispatchResult received = buffer.Dispatch(x, layout, topkIdx, topkWeights);
         using DispatchHandle handle = received.Handle!;
 
         // received.RecvX: [M, H] rows ordered by (source rank, source token); RecvTopkIdx is rebased to this rank's

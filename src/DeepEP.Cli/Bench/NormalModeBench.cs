@@ -37,19 +37,17 @@ internal static class NormalModeBench
         var expected = NormalChecks.ExpectedReceives(rank, ranks, localExperts, Inputs);
         long received = expected.Count;
 
-        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
+        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, layout, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
         string fp8Error = NormalChecks.Fp8Dispatch(fp8Result, expected, Inputs);
         using DispatchHandle fp8Handle = fp8Result.Handle!;
-        Timing fp8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(fp8.Data, fp8.Scales, handle: fp8Handle, config: config).Dispose());
+        Timing fp8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(fp8.Data, fp8.Scales, fp8Handle, config: config).Dispose());
         long fp8Bytes = received * s.Hidden * (128 + 4) / 128;
         results.Add(new RankMeasurement("dispatch FP8", Mode, sms, fp8Time, fp8Bytes, fp8Error.Length == 0, Describe(fp8Error, "bit-exact rows, scales, order")));
 
-        using DispatchResult bf16Result = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
+        using DispatchResult bf16Result = buffer.Dispatch(x, layout, topkIdx: topkIdx, topkWeights: topkWeights, config: config);
         string bf16Error = NormalChecks.Bf16Dispatch(bf16Result, expected, Inputs, rank, localExperts);
         using DispatchHandle handle = bf16Result.Handle!;
-        Timing bf16Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, handle: handle, config: config).Dispose());
+        Timing bf16Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, handle, config: config).Dispose());
         long bf16Bytes = received * s.Hidden * 2;
         results.Add(new RankMeasurement("dispatch BF16", Mode, sms, bf16Time, bf16Bytes, bf16Error.Length == 0, Describe(bf16Error, "bit-exact rows, top-k, order")));
 

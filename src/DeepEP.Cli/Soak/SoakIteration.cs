@@ -20,8 +20,7 @@ internal sealed class SoakIteration(EpBuffer buffer, SoakSettings s)
         BFloat16[] values = Values(iteration);
         using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(values, [s.Tokens, s.Hidden], buffer.Device);
         using DispatchLayout layout = buffer.GetDispatchLayout(topk, s.Experts);
-        using DispatchResult received = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights);
+        using DispatchResult received = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights);
         using DispatchHandle handle = received.Handle!;
         using CombineResult combined = buffer.Combine(received.RecvX, handle);
         // Combine sums, unweighted, one copy of the row from every rank the token went to (integers: exact in BF16).

@@ -48,15 +48,15 @@ internal interface IEpBackend : IDisposable
     /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads in zero-copy mode.</summary>
     DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle);
 
-    /// <summary>Spec §5.2: zero both signalling areas between barriers.</summary>
-    void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts);
+    /// <summary>Spec §5.2: zero both signalling areas between barriers, ordered after, and waited for by, the compute stream.</summary>
+    void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, StreamOptions streams);
 
-    /// <summary>Spec §5.6: set or clear the mask of one rank.</summary>
-    void UpdateMaskBuffer(int rankToMask, bool mask);
+    /// <summary>Spec §5.6: set or clear the mask of one rank (on the compute stream).</summary>
+    void UpdateMaskBuffer(int rankToMask, bool mask, StreamOptions streams);
 
-    /// <summary>Spec §5.6: copy the mask into <paramref name="maskStatus"/> (<c>[R]</c> Int32).</summary>
-    void QueryMaskBuffer(DeviceTensor maskStatus);
+    /// <summary>Spec §5.6: copy the mask into <paramref name="maskStatus"/> (<c>[R]</c> Int32) on the compute stream.</summary>
+    void QueryMaskBuffer(DeviceTensor maskStatus, StreamOptions streams);
 
-    /// <summary>Spec §5.6: clear every mask.</summary>
-    void CleanMaskBuffer();
+    /// <summary>Spec §5.6: clear every mask (on the compute stream).</summary>
+    void CleanMaskBuffer(StreamOptions streams);
 }

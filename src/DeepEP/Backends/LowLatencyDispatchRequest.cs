@@ -2,7 +2,10 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Backends;
 
-/// <summary>A validated low-latency dispatch (spec §5.3).</summary>
+/// <summary>
+/// A validated low-latency dispatch (spec §5.3). Of <see cref="Streams"/> only <c>AsyncFinish</c> and
+/// <c>ComputeStream</c> apply (DeepEP's low-latency calls take no previous event and allocate on the caller's stream).
+/// </summary>
 internal sealed record LowLatencyDispatchRequest(
     DeviceTensor X,
     DeviceTensor TopkIdx,
@@ -13,5 +16,5 @@ internal sealed record LowLatencyDispatchRequest(
     bool UseFp8,
     bool RoundScale,
     bool UseUe8m0,
-    bool AsyncFinish,
+    StreamOptions Streams,
     bool ReturnRecvHook);

@@ -2,7 +2,7 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Ep;
 
-/// <summary>Result of a normal-mode <see cref="EpBuffer.Dispatch"/> (spec §2.2); cached dispatch fills only <see cref="RecvX"/>, <see cref="RecvXScales"/> and <see cref="Event"/>.</summary>
+/// <summary>Result of a normal-mode <c>EpBuffer.Dispatch</c> (spec §2.2); cached dispatch fills only <see cref="RecvX"/>, <see cref="RecvXScales"/> and <see cref="Event"/>.</summary>
 /// <param name="RecvX"><c>[M, H]</c> received rows, BF16 or FP8 like the input, ordered by (source rank, source token).</param>
 /// <param name="RecvXScales"><c>[M, S]</c> row-major scales (FP8 input only), copied bit for bit.</param>
 /// <param name="RecvTopkIdx"><c>[M, K]</c> top-k indices rebased to local experts, -1 elsewhere (null without top-k or in cached mode).</param>

@@ -29,12 +29,22 @@ public sealed partial class EpBuffer
         }
     }
 
-    private static StreamOptions Streams(EventOverlap? previousEvent, bool asyncFinish, bool allocateOnCommStream)
+    /// <summary>
+    /// DeepEP's stream arguments plus the caller's stream (its current stream), checked: a stream must be on this
+    /// buffer's device, and <c>allocateOnCommStream</c> needs the event and <c>asyncFinish</c> to order later use.
+    /// </summary>
+    private StreamOptions Streams(EventOverlap? previousEvent, bool asyncFinish, bool allocateOnCommStream, CudaStream? stream)
     {
+        CheckStream(stream);
         TensorChecks.That(!allocateOnCommStream || (previousEvent is not null && asyncFinish), nameof(allocateOnCommStream),
             "allocateOnCommStream needs previousEvent and asyncFinish: true, so the caller can order later use of the outputs.");
-        return new StreamOptions(previousEvent, asyncFinish, allocateOnCommStream, null);
+        return new StreamOptions(previousEvent, asyncFinish, allocateOnCommStream, stream);
     }
+
+    private void CheckStream(CudaStream? stream) =>
+        TensorChecks.That(stream is null || stream.Device == Device, nameof(stream), Device == DeviceTensor.HostDevice
+            ? $"This EpBuffer uses the {Backend} backend, which runs on the host and takes no CUDA stream; got a stream of cuda:{stream?.Device}. Pass stream: null."
+            : $"stream belongs to cuda:{stream?.Device} but this EpBuffer's tensors are on cuda:{Device}; pass a stream of cuda:{Device} (or null for the library stream).");
 
     private void CheckNumExperts(int numExperts, string name)
     {
@@ -42,17 +52,17 @@ public sealed partial class EpBuffer
         TensorChecks.That(numExperts / GroupSize <= MaxLocalExperts, name, $"{name} ({numExperts}) gives {numExperts / GroupSize} experts per rank; at most {MaxLocalExperts} are supported.");
     }
 
-    private void CheckTopk(DeviceTensor topkIdx, string name, int numExperts, bool distinct = false)
+    private void CheckTopk(DeviceTensor topkIdx, string name, int numExperts, CudaStream? stream, bool distinct = false)
     {
         TensorChecks.That(topkIdx.Size(1) is > 0 and <= MaxTopk, name, $"{name} has {topkIdx.Size(1)} top-k columns; 1 to {MaxTopk} are supported.");
-        if (Options.ValidateExpertIds && !IsCapturing())
+        if (Options.ValidateExpertIds && !IsCapturing(stream))
         {
             TensorChecks.RequireExpertIds(topkIdx, name, numExperts, distinct);
         }
     }
 
-    /// <summary>True while the device's library stream is being captured into a CUDA graph (host copies are illegal then).</summary>
-    private bool IsCapturing() => Device != DeviceTensor.HostDevice && CudaStream.ForDevice(Device).IsCapturing;
+    /// <summary>True while the caller's stream (null: the device's library stream) is being captured into a CUDA graph (host copies are illegal then).</summary>
+    private bool IsCapturing(CudaStream? stream) => Device != DeviceTensor.HostDevice && (stream ?? CudaStream.ForDevice(Device)).IsCapturing;
 
     private static void CheckConfig(EpConfig config)
     {
@@ -83,41 +93,46 @@ public sealed partial class EpBuffer
         return x.Size(0);
     }
 
-    private int CheckLayout(DeviceTensor? numTokensPerRank, DeviceTensor? isTokenInRank, DeviceTensor? numTokensPerExpert, long tokens)
+    /// <summary>Checks the layout tensors against x's <paramref name="tokens"/> and each other; returns E. Errors name <c>layout.Part</c>.</summary>
+    private int CheckLayout(DispatchLayout layout, long tokens, CudaStream? stream)
     {
-        TensorChecks.That(numTokensPerRank is not null || isTokenInRank is not null || numTokensPerExpert is not null, nameof(numTokensPerRank),
-            "Dispatch needs either the layout tensors (numTokensPerRank, isTokenInRank, numTokensPerExpert from GetDispatchLayout) "
-            + "or the handle of an earlier dispatch (a cached dispatch: handle: result.Handle).");
-        TensorChecks.Require(numTokensPerRank, nameof(numTokensPerRank), DType.Int32, Device, [GroupSize]);
-        TensorChecks.Require(isTokenInRank, nameof(isTokenInRank), DType.Bool, Device, [TensorChecks.AnySize, GroupSize]);
-        TensorChecks.Require(numTokensPerExpert, nameof(numTokensPerExpert), DType.Int32, Device, [TensorChecks.AnySize]);
+        ArgumentNullException.ThrowIfNull(layout);
+        const string PerRank = $"{nameof(layout)}.{nameof(DispatchLayout.NumTokensPerRank)}";
+        const string InRank = $"{nameof(layout)}.{nameof(DispatchLayout.IsTokenInRank)}";
+        const string PerExpert = $"{nameof(layout)}.{nameof(DispatchLayout.NumTokensPerExpert)}";
+        TensorChecks.That(layout.NumTokensPerRdmaRank is null, $"{nameof(layout)}.{nameof(DispatchLayout.NumTokensPerRdmaRank)}",
+            "layout.NumTokensPerRdmaRank applies to internode dispatch only; it must be null within one NVLink domain.");
+        DeviceTensor perRank = TensorChecks.Require(layout.NumTokensPerRank, PerRank, DType.Int32, Device, [GroupSize]);
+        DeviceTensor inRank = TensorChecks.Require(layout.IsTokenInRank, InRank, DType.Bool, Device, [TensorChecks.AnySize, GroupSize]);
+        DeviceTensor perExpert = TensorChecks.Require(layout.NumTokensPerExpert, PerExpert, DType.Int32, Device, [TensorChecks.AnySize]);
         // The layout describes T tokens; x is the argument that disagrees with it.
-        TensorChecks.That(isTokenInRank!.Size(0) == tokens, "x",
-            $"x has {tokens} rows but the layout (isTokenInRank) is for {isTokenInRank.Size(0)} tokens; pass the x whose topkIdx the layout was computed from.");
-        int numExperts = checked((int)numTokensPerExpert!.Size(0));
-        CheckNumExperts(numExperts, nameof(numTokensPerExpert));
-        if (numTokensPerExpert.IsHost || (Options.ValidateExpertIds && !IsCapturing()))
+        TensorChecks.That(inRank.Size(0) == tokens, "x",
+            $"x has {tokens} rows but the layout (IsTokenInRank) is for {inRank.Size(0)} tokens; pass the x whose topkIdx the layout was computed from.");
+        int numExperts = checked((int)perExpert.Size(0));
+        CheckNumExperts(numExperts, PerExpert);
+        bool readDevice = Options.ValidateExpertIds && !IsCapturing(stream);
+        if (perExpert.IsHost || readDevice)
         {
-            TensorChecks.RequireNonNegative(numTokensPerExpert.ToArray<int>(), nameof(numTokensPerExpert));
+            TensorChecks.RequireNonNegative(perExpert.ToArray<int>(), PerExpert);
         }
-        if (numTokensPerRank!.IsHost || (Options.ValidateExpertIds && !IsCapturing()))
+        if (perRank.IsHost || readDevice)
         {
-            TensorChecks.RequireNonNegative(numTokensPerRank.ToArray<int>(), nameof(numTokensPerRank));
+            TensorChecks.RequireNonNegative(perRank.ToArray<int>(), PerRank);
         }
-        if (isTokenInRank.IsHost && numTokensPerRank.IsHost)
+        if (inRank.IsHost && perRank.IsHost)
         {
             // Receivers wait for exactly the advertised counts, so a mismatch would only surface as a timeout.
-            bool[] inRank = isTokenInRank.ToArray<bool>();
-            int[] perRank = numTokensPerRank.ToArray<int>();
+            bool[] marked = inRank.ToArray<bool>();
+            int[] counts = perRank.ToArray<int>();
             for (int d = 0; d < GroupSize; d++)
             {
                 int count = 0;
                 for (long t = 0; t < tokens; t++)
                 {
-                    count += inRank[(t * GroupSize) + d] ? 1 : 0;
+                    count += marked[(t * GroupSize) + d] ? 1 : 0;
                 }
-                TensorChecks.That(count == perRank[d], nameof(numTokensPerRank),
-                    $"numTokensPerRank[{d}] = {perRank[d]} but isTokenInRank marks {count} tokens for rank {d}; pass both from GetDispatchLayout.");
+                TensorChecks.That(count == counts[d], PerRank,
+                    $"{PerRank}[{d}] = {counts[d]} but layout.IsTokenInRank marks {count} tokens for rank {d}; pass a layout from GetDispatchLayout.");
             }
         }
         return numExperts;

@@ -1,4 +1,5 @@
 using DeepEP.Backends;
+using DeepEP.Cuda;
 using DeepEP.Tensors;
 
 namespace DeepEP.Ep;
@@ -7,12 +8,17 @@ namespace DeepEP.Ep;
 public sealed partial class EpBuffer
 {
     /// <summary>Zeroes the low-latency signalling areas between barriers (spec §5.2); required after normal-mode use of the same buffer.</summary>
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    /// <param name="numMaxDispatchTokensPerRank">N of the low-latency calls that follow.</param>
+    /// <param name="hidden">H of those calls, a multiple of 128.</param>
+    /// <param name="numExperts">E of those calls, divisible by the group size.</param>
+    /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream. The zeroing is ordered after its work, and it waits for the zeroing.</param>
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureUsable();
+        StreamOptions streams = Streams(null, false, false, stream);
         CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
-        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts);
+        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts, streams);
         if (started != 0)
         {
             DebugEnd(started, nameof(CleanLowLatencyBuffer), $"numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, hidden={hidden}, numExperts={numExperts}");
@@ -33,7 +39,8 @@ public sealed partial class EpBuffer
     /// <param name="roundScale">Round scales to powers of two.</param>
     /// <param name="useUe8m0">Pack scales as UE8M0 exponent bytes (needs <paramref name="roundScale"/>, H a multiple of 512).</param>
     /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
-    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
+    /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase (on <paramref name="stream"/>).</param>
+    /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
     public LowLatencyDispatchResult LowLatencyDispatch(
         DeviceTensor x,
         DeviceTensor topkIdx,
@@ -45,10 +52,12 @@ public sealed partial class EpBuffer
         bool roundScale = false,
         bool useUe8m0 = false,
         bool asyncFinish = false,
-        bool returnRecvHook = false)
+        bool returnRecvHook = false,
+        CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureLowLatency();
+        StreamOptions streams = Streams(null, asyncFinish, false, stream);
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         long tokens = x.Size(0);
         int hidden = checked((int)x.Size(1));
@@ -57,7 +66,7 @@ public sealed partial class EpBuffer
             $"x has {tokens} tokens but numMaxDispatchTokensPerRank is {numMaxDispatchTokensPerRank}; raise it (and the buffer) or split the batch.");
         TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
         // Each expert holds R*N rows: one per (source rank, token), so a token may select an expert only once.
-        CheckTopk(topkIdx, nameof(topkIdx), numExperts, distinct: true);
+        CheckTopk(topkIdx, nameof(topkIdx), numExperts, stream, distinct: true);
         TensorChecks.That(!useUe8m0 || roundScale, nameof(useUe8m0), "useUe8m0 requires roundScale: UE8M0 stores only power-of-two scales.");
         TensorChecks.That(!useUe8m0 || hidden % 512 == 0, nameof(useUe8m0), $"UE8M0 packs four scale groups per Int32, so H ({hidden}) must be a multiple of 512.");
         TensorChecks.That(useFp8 || !roundScale, nameof(roundScale), "roundScale applies to FP8 dispatch only (useFp8: true).");
@@ -73,7 +82,7 @@ public sealed partial class EpBuffer
         // The arguments were checked as given; BF16 dispatch then drops FP8 and its scale options, so the result is exactly useFp8: false's.
         bool fp8 = useFp8 && !Bf16Dispatch;
         LowLatencyDispatchResult result = _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
-            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, asyncFinish, returnRecvHook));
+            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, streams, returnRecvHook));
         if (started != 0)
         {
             DebugEnd(started, nameof(LowLatencyDispatch), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, " +
@@ -97,6 +106,7 @@ public sealed partial class EpBuffer
     /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
     /// <param name="out">Optional <c>[T, H]</c> BF16 written in place and returned.</param>
     /// <param name="combineWaitRecvCostStats">Optional <c>[R]</c> Int64 wait statistics.</param>
+    /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
     public LowLatencyCombineResult LowLatencyCombine(
         DeviceTensor x,
         DeviceTensor topkIdx,
@@ -107,11 +117,13 @@ public sealed partial class EpBuffer
         bool asyncFinish = false,
         bool returnRecvHook = false,
         DeviceTensor? @out = null,
-        DeviceTensor? combineWaitRecvCostStats = null)
+        DeviceTensor? combineWaitRecvCostStats = null,
+        CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureLowLatency();
         ArgumentNullException.ThrowIfNull(handle);
+        StreamOptions streams = Streams(null, asyncFinish, false, stream);
         int localExperts = handle.NumExperts / GroupSize;
         long rows = (long)GroupSize * handle.NumMaxDispatchTokensPerRank;
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [localExperts, rows, handle.Hidden]);
@@ -119,7 +131,7 @@ public sealed partial class EpBuffer
         long tokens = topkIdx.Size(0);
         TensorChecks.That(tokens <= handle.NumMaxDispatchTokensPerRank, nameof(topkIdx), $"topkIdx has {tokens} tokens, more than the handle's N = {handle.NumMaxDispatchTokensPerRank}.");
         TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, topkIdx.Size(1)]);
-        CheckTopk(topkIdx, nameof(topkIdx), handle.NumExperts);
+        CheckTopk(topkIdx, nameof(topkIdx), handle.NumExperts, stream);
         TensorChecks.Require(handle.PackedRecvSrcInfo, nameof(handle), DType.Int32, Device, [localExperts, rows]);
         TensorChecks.Require(handle.PackedRecvLayoutRange, nameof(handle), DType.Int64, Device, [localExperts, GroupSize]);
         TensorChecks.That(!useLogfmt, nameof(useLogfmt), "LogFMT-10 combine is not supported by this version; pass useLogfmt: false.");
@@ -133,7 +145,7 @@ public sealed partial class EpBuffer
             TensorChecks.Require(combineWaitRecvCostStats, nameof(combineWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
         }
         LowLatencyCombineResult result = _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy,
-            asyncFinish, returnRecvHook, @out, combineWaitRecvCostStats));
+            streams, returnRecvHook, @out, combineWaitRecvCostStats));
         if (started != 0)
         {
             DebugEnd(started, nameof(LowLatencyCombine), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, topkWeights={topkWeights.Describe()}, zeroCopy={zeroCopy}, " +
@@ -159,12 +171,16 @@ public sealed partial class EpBuffer
     }
 
     /// <summary>Marks (<paramref name="mask"/> true) or unmarks a rank as failed (spec §5.6); needs <see cref="EpBufferOptions.EnableShrink"/>.</summary>
-    public void LowLatencyUpdateMaskBuffer(int rankToMask, bool mask = false)
+    /// <param name="rankToMask">The rank, 0 to R - 1.</param>
+    /// <param name="mask">True marks it failed, false clears the mark.</param>
+    /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream. The update is queued on it.</param>
+    public void LowLatencyUpdateMaskBuffer(int rankToMask, bool mask = false, CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureShrink();
+        StreamOptions streams = Streams(null, false, false, stream);
         TensorChecks.That(rankToMask >= 0 && rankToMask < GroupSize, nameof(rankToMask), $"rankToMask ({rankToMask}) must be in [0, {GroupSize}).");
-        _backend.UpdateMaskBuffer(rankToMask, mask);
+        _backend.UpdateMaskBuffer(rankToMask, mask, streams);
         if (started != 0)
         {
             DebugEnd(started, nameof(LowLatencyUpdateMaskBuffer), $"rankToMask={rankToMask}, mask={mask}");
@@ -172,12 +188,15 @@ public sealed partial class EpBuffer
     }
 
     /// <summary>Copies the mask (1 = failed) into <paramref name="maskStatus"/>, <c>[R]</c> Int32 (spec §5.6).</summary>
-    public void LowLatencyQueryMaskBuffer(DeviceTensor maskStatus)
+    /// <param name="maskStatus"><c>[R]</c> Int32 on <see cref="Device"/>, overwritten.</param>
+    /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream. The copy is queued on it.</param>
+    public void LowLatencyQueryMaskBuffer(DeviceTensor maskStatus, CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureShrink();
+        StreamOptions streams = Streams(null, false, false, stream);
         TensorChecks.Require(maskStatus, nameof(maskStatus), DType.Int32, Device, [GroupSize]);
-        _backend.QueryMaskBuffer(maskStatus);
+        _backend.QueryMaskBuffer(maskStatus, streams);
         if (started != 0)
         {
             DebugEnd(started, nameof(LowLatencyQueryMaskBuffer), $"maskStatus={maskStatus.Describe()}");
@@ -185,11 +204,13 @@ public sealed partial class EpBuffer
     }
 
     /// <summary>Clears every mask (spec §5.6).</summary>
-    public void LowLatencyCleanMaskBuffer()
+    /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream. The clearing is queued on it.</param>
+    public void LowLatencyCleanMaskBuffer(CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureShrink();
-        _backend.CleanMaskBuffer();
+        StreamOptions streams = Streams(null, false, false, stream);
+        _backend.CleanMaskBuffer(streams);
         if (started != 0)
         {
             DebugEnd(started, nameof(LowLatencyCleanMaskBuffer), "all ranks unmasked");

@@ -37,8 +37,7 @@ public sealed class NcclFailureTests
             using DeviceTensor topk = inputs.TopkOn(buffer.Device);
             using DeviceTensor weights = inputs.WeightsOn(buffer.Device);
             using DispatchLayout layout = buffer.GetDispatchLayout(topk, c.Experts);
-            return buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-                numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, numWorstTokens: 1);
+            return buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, numWorstTokens: 1);
         }));
         var failures = ((AggregateException)e).InnerExceptions;
         Assert.Equal(ranks, failures.Count);

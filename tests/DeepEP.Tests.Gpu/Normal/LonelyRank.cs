@@ -17,7 +17,6 @@ internal static class LonelyRank
         DeviceTensor topk = DeviceTensor.FromArray<long>([0, 1, 2, 3], [2, 2], device: 0);
         DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [2, 128], device: 0);
         DispatchLayout layout = buffers[0].GetDispatchLayout(topk, 4);
-        return () => buffers[0].Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert);
+        return () => buffers[0].Dispatch(x, layout);
     }
 }

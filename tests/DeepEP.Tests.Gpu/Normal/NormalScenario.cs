@@ -27,8 +27,7 @@ internal static class NormalScenario
         snapshot["layout.numTokensPerExpert"] = Bytes(layout.NumTokensPerExpert);
         snapshot["layout.isTokenInRank"] = Bytes(layout.IsTokenInRank);
 
-        using DispatchResult bf16 = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, expertAlignment: expertAlignment,
+        using DispatchResult bf16 = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, expertAlignment: expertAlignment,
             config: config, asyncFinish: asyncFinish);
         Wait(bf16.Event);
         using DispatchHandle handle = bf16.Handle!;
@@ -42,12 +41,11 @@ internal static class NormalScenario
         snapshot["handle.recvSrcIdx"] = Bytes(handle.RecvSrcIdx);
         snapshot["handle.sendHead"] = Bytes(handle.SendHead);
 
-        using DispatchResult cached = buffer.Dispatch(x, handle: handle, config: config);
+        using DispatchResult cached = buffer.Dispatch(x, handle, config: config);
         snapshot["cached.recvX"] = Bytes(cached.RecvX);
 
         using Fp8Tensor fp8 = CastWithColumnMajorScales(inputs, device);
-        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, layout, topkIdx: topk, topkWeights: weights, config: config);
         snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
         snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
         if (c.Hidden % 512 == 0)
@@ -57,8 +55,7 @@ internal static class NormalScenario
             using Fp8Tensor ue8m0 = Fp8Cast.PerTokenCast(hostX, roundScale: true, useUe8m0: true);
             using DeviceTensor data = ue8m0.Data.To(device);
             using DeviceTensor scales = ue8m0.Scales.To(device);
-            using DispatchResult packed = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-                numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+            using DispatchResult packed = buffer.Dispatch(data, scales, layout, topkIdx: topk, topkWeights: weights, config: config);
             snapshot["ue8m0.recvX"] = Bytes(packed.RecvX);
             snapshot["ue8m0.recvXScales"] = Bytes(packed.RecvXScales!);
         }
@@ -73,11 +70,11 @@ internal static class NormalScenario
             {
                 using DeviceTensor data = hostData.To(device);
                 using DeviceTensor scales = hostScales.To(device);
-                DispatchResult int8 = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-                    numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, config: config);
+                using DispatchResult int8 = buffer.Dispatch(data, scales, layout, topkIdx: topk, topkWeights: weights, config: config);
+                using DispatchHandle int8Handle = int8.Handle!;
                 snapshot["int8.recvX"] = Bytes(int8.RecvX);
                 snapshot["int8.recvXScales"] = Bytes(int8.RecvXScales!);
-                DispatchResult int8Cached = buffer.Dispatch(data, scales, handle: int8.Handle, config: config);
+                using DispatchResult int8Cached = buffer.Dispatch(data, scales, int8Handle, config: config);
                 snapshot["int8.cachedRecvX"] = Bytes(int8Cached.RecvX);
                 snapshot["int8.cachedRecvXScales"] = Bytes(int8Cached.RecvXScales!);
             }
@@ -85,8 +82,7 @@ internal static class NormalScenario
 
         long real = bf16.RecvX.Size(0);
         int worstRows = (c.Tokens * buffer.GroupSize) + 1;
-        using DispatchResult worst = buffer.Dispatch(x, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
+        using DispatchResult worst = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
         snapshot["worst.leadingRecvX"] = Bytes(worst.RecvX.Slice(0, real));
         snapshot["worst.recvTopkIdx"] = Bytes(worst.RecvTopkIdx!);
         Assert.Empty(worst.NumRecvTokensPerExpertList);

@@ -76,8 +76,7 @@ public sealed class DispatchArgumentTests
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        HostBuffers.Throws<ArgumentException>("topkWeights", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
-            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert, topkIdx: layout.TopkIdx));
+        HostBuffers.Throws<ArgumentException>("topkWeights", () => buffer.Dispatch(x, layout.Layout, topkIdx: layout.TopkIdx));
     }
 
     [Fact]
@@ -86,8 +85,7 @@ public sealed class DispatchArgumentTests
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        HostBuffers.Throws<ArgumentException>("numWorstTokens", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
-            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert, numWorstTokens: 8));
+        HostBuffers.Throws<ArgumentException>("numWorstTokens", () => buffer.Dispatch(x, layout.Layout, numWorstTokens: 8));
     }
 
     [Theory]
@@ -103,13 +101,12 @@ public sealed class DispatchArgumentTests
     }
 
     [Fact]
-    public void WithoutLayoutOrHandleTheMessageNamesBoth()
+    public void NullLayoutOrHandleIsNamed()
     {
         using var buffer = HostBuffers.Single();
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        var e = HostBuffers.Throws<ArgumentException>("numTokensPerRank", () => buffer.Dispatch(x));
-        Assert.Contains("GetDispatchLayout", e.Message, StringComparison.Ordinal);
-        Assert.Contains("handle", e.Message, StringComparison.Ordinal);
+        HostBuffers.Throws<ArgumentNullException>("layout", () => buffer.Dispatch(x, (DispatchLayout)null!));
+        HostBuffers.Throws<ArgumentNullException>("handle", () => buffer.Dispatch(x, (DispatchHandle)null!));
     }
 
     [Fact]
@@ -118,8 +115,7 @@ public sealed class DispatchArgumentTests
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        HostBuffers.Throws<ArgumentNullException>("isTokenInRank", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
-            numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        HostBuffers.Throws<ArgumentNullException>("layout.IsTokenInRank", () => buffer.Dispatch(x, layout.Layout with { IsTokenInRank = null! }));
     }
 
     [Theory]
@@ -130,8 +126,7 @@ public sealed class DispatchArgumentTests
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens + extraRows, Hidden);
-        var e = HostBuffers.Throws<ArgumentException>("x", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
-            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        var e = HostBuffers.Throws<ArgumentException>("x", () => buffer.Dispatch(x, layout.Layout));
         Assert.Contains($"{Tokens + extraRows} rows", e.Message, StringComparison.Ordinal);
         Assert.Contains($"{Tokens} tokens", e.Message, StringComparison.Ordinal);
     }
@@ -143,8 +138,7 @@ public sealed class DispatchArgumentTests
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
         using var wide = HostBuffers.Zeros(DType.Bool, Tokens, 2);
-        HostBuffers.Throws<ArgumentException>("isTokenInRank", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
-            isTokenInRank: wide, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        HostBuffers.Throws<ArgumentException>("layout.IsTokenInRank", () => buffer.Dispatch(x, layout.Layout with { IsTokenInRank = wide }));
     }
 
     [Fact]
@@ -156,9 +150,9 @@ public sealed class DispatchArgumentTests
         int[] counts = layout.Layout.NumTokensPerExpert.ToArray<int>();
         counts[2] = -12;
         using var perExpert = DeviceTensor.FromArray<int>(counts, [Experts]);
-        var e = HostBuffers.Throws<ArgumentException>("numTokensPerExpert", () => buffer.Dispatch(x, numTokensPerRank: layout.Layout.NumTokensPerRank,
-            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: perExpert, topkIdx: layout.TopkIdx, topkWeights: layout.TopkWeights));
-        Assert.Contains("numTokensPerExpert[2] = -12", e.Message, StringComparison.Ordinal);
+        var e = HostBuffers.Throws<ArgumentException>("layout.NumTokensPerExpert", () => buffer.Dispatch(x, layout.Layout with { NumTokensPerExpert = perExpert },
+            layout.TopkIdx, layout.TopkWeights));
+        Assert.Contains("layout.NumTokensPerExpert[2] = -12", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -168,8 +162,7 @@ public sealed class DispatchArgumentTests
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
         using var perRank = DeviceTensor.FromArray<int>([-3], [1]);
-        var e = HostBuffers.Throws<ArgumentException>("numTokensPerRank", () => buffer.Dispatch(x, numTokensPerRank: perRank,
-            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        var e = HostBuffers.Throws<ArgumentException>("layout.NumTokensPerRank", () => buffer.Dispatch(x, layout.Layout with { NumTokensPerRank = perRank }));
         Assert.Contains("negative", e.Message, StringComparison.Ordinal);
     }
 
@@ -180,8 +173,7 @@ public sealed class DispatchArgumentTests
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
         using var wrongCounts = DeviceTensor.FromArray<int>([Tokens + 3], [1]);
-        var e = HostBuffers.Throws<ArgumentException>("numTokensPerRank", () => buffer.Dispatch(x, numTokensPerRank: wrongCounts,
-            isTokenInRank: layout.Layout.IsTokenInRank, numTokensPerExpert: layout.Layout.NumTokensPerExpert));
+        var e = HostBuffers.Throws<ArgumentException>("layout.NumTokensPerRank", () => buffer.Dispatch(x, layout.Layout with { NumTokensPerRank = wrongCounts }));
         Assert.Contains("GetDispatchLayout", e.Message);
     }
 
@@ -191,7 +183,7 @@ public sealed class DispatchArgumentTests
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
         using var x = HostBuffers.Zeros(DType.BFloat16, Tokens, Hidden);
-        HostBuffers.Throws<ArgumentException>("numTokensPerRdmaRank", () => layout.Dispatch(x, numTokensPerRdmaRank: layout.Layout.NumTokensPerRank));
+        HostBuffers.Throws<ArgumentException>("layout.NumTokensPerRdmaRank", () => buffer.Dispatch(x, layout.Layout with { NumTokensPerRdmaRank = layout.Layout.NumTokensPerRank }));
     }
 
     [Fact]
@@ -232,23 +224,13 @@ public sealed class DispatchArgumentTests
     }
 
     [Fact]
-    public void CachedDispatchTakesNoRouting()
-    {
-        using var buffer = HostBuffers.Single();
-        using var layout = new Routing(buffer);
-        using var x = Random(Tokens, Hidden);
-        DispatchResult first = layout.Dispatch(x);
-        HostBuffers.Throws<ArgumentException>("handle", () => buffer.Dispatch(x, handle: first.Handle, topkIdx: layout.TopkIdx, topkWeights: layout.TopkWeights));
-    }
-
-    [Fact]
     public void CachedDispatchNeedsTheHandlesSmCount()
     {
         using var buffer = HostBuffers.Single();
         using var layout = new Routing(buffer);
         using var x = Random(Tokens, Hidden);
         DispatchResult first = layout.Dispatch(x, config: new EpConfig(numSms: 8));
-        var e = HostBuffers.Throws<ArgumentException>("config", () => buffer.Dispatch(x, handle: first.Handle, config: new EpConfig(numSms: 10)));
+        var e = HostBuffers.Throws<ArgumentException>("config", () => buffer.Dispatch(x, first.Handle!, config: new EpConfig(numSms: 10)));
         Assert.Contains("8 SMs", e.Message);
     }
 
@@ -260,7 +242,7 @@ public sealed class DispatchArgumentTests
         using var x = Random(Tokens, Hidden);
         using var other = Random(Tokens - 1, Hidden);
         DispatchResult first = layout.Dispatch(x);
-        HostBuffers.Throws<ArgumentException>("handle", () => buffer.Dispatch(other, handle: first.Handle));
+        HostBuffers.Throws<ArgumentException>("handle", () => buffer.Dispatch(other, first.Handle!));
     }
 
     internal static DeviceTensor Random(int tokens, int hidden)
@@ -293,11 +275,8 @@ public sealed class DispatchArgumentTests
 
         public DispatchLayout Layout { get; }
 
-        public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales = null, int expertAlignment = 1, int numWorstTokens = 0,
-            EpConfig? config = null, DeviceTensor? numTokensPerRdmaRank = null) =>
-            _buffer.Dispatch(x, xScales, numTokensPerRank: Layout.NumTokensPerRank, numTokensPerRdmaRank: numTokensPerRdmaRank,
-                isTokenInRank: Layout.IsTokenInRank, numTokensPerExpert: Layout.NumTokensPerExpert, topkIdx: TopkIdx, topkWeights: TopkWeights,
-                expertAlignment: expertAlignment, numWorstTokens: numWorstTokens, config: config);
+        public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales = null, int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null) =>
+            _buffer.Dispatch(x, xScales, Layout, TopkIdx, TopkWeights, expertAlignment, numWorstTokens, config);
 
         public void Dispose()
         {

@@ -70,7 +70,7 @@ public sealed class DisposedTensorTests
         using var routing = new DispatchArgumentTests.Routing(buffer);
         using DeviceTensor x = DispatchArgumentTests.Random(4, 128);
         routing.Layout.Dispose();
-        ThrowsDisposed("numTokensPerRank", () => routing.Dispatch(x));
+        ThrowsDisposed("layout.NumTokensPerRank", () => routing.Dispatch(x));
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class DisposedTensorTests
         using DispatchResult received = routing.Dispatch(x);
         received.Handle!.Dispose();
         ThrowsDisposed("handle", () => buffer.Combine(received.RecvX, received.Handle));
-        ThrowsDisposed("handle", () => buffer.Dispatch(x, handle: received.Handle));
+        ThrowsDisposed("handle", () => buffer.Dispatch(x, received.Handle));
     }
 
     [Fact]

@@ -29,11 +29,10 @@ public sealed class Int8DispatchTests
                 DeviceTensor topkIdx = HostTensors.From(me.TopkIdx);
                 DispatchLayout layout = buffer.GetDispatchLayout(topkIdx, c.NumExperts);
                 var config = new EpConfig(numSms: 2 * c.NumChannels);
-                DispatchResult first = buffer.Dispatch(data, scales, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-                    numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topkIdx, topkWeights: HostTensors.From(me.TopkWeights), config: config);
+                DispatchResult first = buffer.Dispatch(data, scales, layout, topkIdx: topkIdx, topkWeights: HostTensors.From(me.TopkWeights), config: config);
                 Assert.Equal(DType.Int8, first.RecvX.DType);
                 Assert.Equal(DType.Float32, first.RecvXScales!.DType);
-                DispatchResult cached = buffer.Dispatch(data, scales, handle: first.Handle, config: config);
+                DispatchResult cached = buffer.Dispatch(data, scales, first.Handle!, config: config);
                 return (data.ToArray<sbyte>(), scales.ToArray<float>(), first.RecvX.ToArray<sbyte>(), first.RecvXScales.ToArray<float>(),
                     cached.RecvX.ToArray<sbyte>(), cached.RecvXScales!.ToArray<float>());
             });

@@ -1,3 +1,4 @@
+using DeepEP.Backends;
 using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
@@ -71,7 +72,7 @@ public sealed class LowLatencyHookTests
             using var backend = new HostBackend(group);
             RankData me = ranks[group.Rank];
             LowLatencyDispatchResult pending = LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
-            backend.CleanLowLatencyBuffer(maxTokens, Case.Hidden, Case.NumExperts);
+            backend.CleanLowLatencyBuffer(maxTokens, Case.Hidden, Case.NumExperts, StreamOptions.Default);
             Assert.Throws<InvalidOperationException>(pending.Hook!);
             LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
             LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);

@@ -1,4 +1,5 @@
 using CsCheck;
+using DeepEP.Backends;
 using DeepEP.Backends.Host;
 using DeepEP.Ep;
 using DeepEP.Tensors;
@@ -23,15 +24,15 @@ public sealed class LowLatencyMaskTests
             {
                 using var backend = new HostBackend(group, enableShrink: true);
                 RankData me = ranks[group.Rank];
-                backend.UpdateMaskBuffer(maskedRank, mask: true);
+                backend.UpdateMaskBuffer(maskedRank, mask: true, StreamOptions.Default);
                 var status = DeviceTensor.Zeros(DType.Int32, [c.NumRanks]);
-                backend.QueryMaskBuffer(status);
+                backend.QueryMaskBuffer(status, StreamOptions.Default);
                 LowLatencyDispatchResult dispatched = LowLatencyRun.Dispatch(backend, me, c, maxTokens);
                 LowLatencyCombineResult combined = backend.LowLatencyCombine(HostRequests.LowLatencyCombine(
                     LowLatencyRun.ExpertOutputs(dispatched, group.Rank), HostTensors.From(me.TopkIdx), HostTensors.From(me.TopkWeights), dispatched.Handle));
-                backend.CleanMaskBuffer();
+                backend.CleanMaskBuffer(StreamOptions.Default);
                 var cleared = DeviceTensor.Zeros(DType.Int32, [c.NumRanks]);
-                backend.QueryMaskBuffer(cleared);
+                backend.QueryMaskBuffer(cleared, StreamOptions.Default);
                 LowLatencyDispatchResult unmasked = LowLatencyRun.Dispatch(backend, me, c, maxTokens);
                 return new Outputs(status.ToArray<int>(), cleared.ToArray<int>(), dispatched, combined, unmasked);
             });
@@ -59,8 +60,8 @@ public sealed class LowLatencyMaskTests
         RankThreads.RunInProcess(2, group =>
         {
             using var backend = new HostBackend(group);
-            Assert.Throws<InvalidOperationException>(() => backend.UpdateMaskBuffer(1, mask: true));
-            Assert.Throws<InvalidOperationException>(() => backend.QueryMaskBuffer(DeviceTensor.Zeros(DType.Int32, [2])));
+            Assert.Throws<InvalidOperationException>(() => backend.UpdateMaskBuffer(1, mask: true, StreamOptions.Default));
+            Assert.Throws<InvalidOperationException>(() => backend.QueryMaskBuffer(DeviceTensor.Zeros(DType.Int32, [2]), StreamOptions.Default));
             return 0;
         });
     }

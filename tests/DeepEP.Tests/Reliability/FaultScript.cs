@@ -30,7 +30,7 @@ internal sealed class FaultScript(FaultCase fault, int rank)
         using DispatchLayout layout = Enter(FaultStep.Layout, isFaulty, faulty, clock, release, () => buffer.GetDispatchLayout(topk, Experts))!;
         using DeviceTensor x = Rows(Tokens, MyHidden(FaultStep.Dispatch, isFaulty));
         using DispatchResult received = Enter(FaultStep.Dispatch, isFaulty, faulty, clock, release, () => buffer.Dispatch(x,
-            numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank, numTokensPerExpert: layout.NumTokensPerExpert,
+            layout,
             topkIdx: topk, topkWeights: weights))!;
         using DispatchHandle handle = received.Handle!;
         using DeviceTensor expertOut = Rows(received.RecvX.Size(0), MyHidden(FaultStep.Combine, isFaulty));

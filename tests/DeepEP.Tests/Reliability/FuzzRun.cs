@@ -89,8 +89,8 @@ internal sealed class FuzzRun : IDisposable
         using DeviceTensor perRank = DeviceTensor.FromArray<int>([inRank.Count(b => b) + Math.Sign(_c.CountOffset)], [1]);
         using DeviceTensor isTokenInRank = DeviceTensor.FromArray<bool>(inRank, [inRank.Length, 1]);
         using DeviceTensor perExpertTensor = DeviceTensor.FromArray<int>(perExpert, [perExpert.Length]);
-        using DispatchResult? received = Fuzzed(() => _buffer.Dispatch(x, numTokensPerRank: perRank, isTokenInRank: isTokenInRank,
-            numTokensPerExpert: perExpertTensor, topkIdx: topk, topkWeights: weights));
+        using DispatchResult? received = Fuzzed(() => _buffer.Dispatch(x, new DispatchLayout(perRank, null, perExpertTensor, isTokenInRank, EventOverlap.None),
+            topk, weights));
         if (received is null)
         {
             return;
@@ -113,14 +113,13 @@ internal sealed class FuzzRun : IDisposable
         using DeviceTensor weights = Tensor(DType.Float32, tokens, 2);
         using DeviceTensor first = Tensor(DType.BFloat16, tokens, hidden);
         using DispatchLayout layout = _buffer.GetDispatchLayout(topk, 1);
-        using DispatchResult received = _buffer.Dispatch(first, numTokensPerRank: layout.NumTokensPerRank, isTokenInRank: layout.IsTokenInRank,
-            numTokensPerExpert: layout.NumTokensPerExpert, topkIdx: topk, topkWeights: weights);
+        using DispatchResult received = _buffer.Dispatch(first, layout, topkIdx: topk, topkWeights: weights);
         DispatchHandle handle = received.Handle!;
         DisposeIf(4, handle);
         int[] rows = [0, 2, 3];
         if (_c.Operation == FuzzOperation.CachedDispatch)
         {
-            using DispatchResult? cached = Fuzzed(() => _buffer.Dispatch(x, handle: handle));
+            using DispatchResult? cached = Fuzzed(() => _buffer.Dispatch(x, handle));
             if (cached is not null)
             {
                 Assert.Equal(Rows(x.ToArray<ushort>(), rows, _c.Hidden), cached.RecvX.ToArray<ushort>());

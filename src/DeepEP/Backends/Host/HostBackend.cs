@@ -91,21 +91,21 @@ internal sealed class HostBackend : IEpBackend
         _lowLatencyBuffers.NextCombineSendBuffer(handle.NumExperts / _group.Size, _group.Size * handle.NumMaxDispatchTokensPerRank, handle.Hidden);
 
     /// <inheritdoc />
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts) => _group.Step("clean low-latency buffer", () =>
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, StreamOptions streams) => _group.Step("clean low-latency buffer", () =>
     {
         _group.Barrier();
         _lowLatencyBuffers.DiscardPendingReceives();
     });
 
     /// <inheritdoc />
-    public void UpdateMaskBuffer(int rankToMask, bool mask)
+    public void UpdateMaskBuffer(int rankToMask, bool mask, StreamOptions streams)
     {
         RequireShrink();
         _maskedRanks[rankToMask] = mask;
     }
 
     /// <inheritdoc />
-    public void QueryMaskBuffer(DeviceTensor maskStatus)
+    public void QueryMaskBuffer(DeviceTensor maskStatus, StreamOptions streams)
     {
         RequireShrink();
         Span<int> status = maskStatus.AsSpan<int>();
@@ -120,7 +120,7 @@ internal sealed class HostBackend : IEpBackend
     }
 
     /// <inheritdoc />
-    public void CleanMaskBuffer() => Array.Clear(_maskedRanks);
+    public void CleanMaskBuffer(StreamOptions streams) => Array.Clear(_maskedRanks);
 
     /// <summary>Frees the zero-copy combine buffers and the local buffers; the process group stays with its owner.</summary>
     public void Dispose()

@@ -16,7 +16,7 @@ internal sealed partial class KernelBackend
     public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(StreamOptions.Default);
+        CudaStream compute = ComputeStream(request.Streams);
         int ranks = _mesh.NumRanks;
         int n = request.NumMaxDispatchTokensPerRank;
         int hidden = checked((int)request.X.Size(1));
@@ -58,7 +58,7 @@ internal sealed partial class KernelBackend
         void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, p);
         void Receive(CudaStream stream) => LowLatencyDispatchRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, request.UseFp8, request.UseUe8m0, p);
         void Both(CudaStream stream) => LowLatencyDispatchRuntime.Launch(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, request.UseUe8m0, p);
-        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
+        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
         var handle = new LowLatencyHandle(srcInfo, layoutRange, n, hidden, request.NumExperts);
         return new LowLatencyDispatchResult(packedRecvX, packedRecvXScales, packedRecvCount, handle, done, hook);
@@ -67,7 +67,7 @@ internal sealed partial class KernelBackend
     public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(StreamOptions.Default);
+        CudaStream compute = ComputeStream(request.Streams);
         LowLatencyHandle handle = request.Handle;
         int ranks = _mesh.NumRanks;
         int hidden = handle.Hidden;
@@ -112,7 +112,7 @@ internal sealed partial class KernelBackend
         void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, p);
         void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, p);
         void Both(CudaStream stream) => LowLatencyCombineRuntime.Launch(Device, _mesh.Share, stream, hidden, p);
-        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
+        (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, request.TopkWeights, combined]);
         return new LowLatencyCombineResult(combined, done, hook);
     }
@@ -124,38 +124,38 @@ internal sealed partial class KernelBackend
         return CombineSendView(ll, layout, ll.Sets.CurrentSet);
     }
 
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(StreamOptions.Default);
+        CudaStream compute = ComputeStream(streams);
         var layout = new LowLatencyLayout(numMaxDispatchTokensPerRank, hidden, numExperts);
         nint mask = ll.Shrink ? ll.Mask : 0;
-        Begin(StreamOptions.Default, compute);
+        Begin(streams, compute);
         _mesh.Barrier(mask);
         DeviceMemory.Fill(Device, ll.Buffer.Local + (nint)layout.SignalOffset(0), 0, LowLatencyLayout.NumSets * layout.SignalBytes, Comm);
         _mesh.Barrier(mask);
-        Finish(StreamOptions.Default, compute, []);
+        Finish(streams, compute, []);
         ll.Sets.DiscardPendingReceives();
     }
 
-    public void UpdateMaskBuffer(int rankToMask, bool mask)
+    public void UpdateMaskBuffer(int rankToMask, bool mask, StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(StreamOptions.Default);
+        CudaStream compute = ComputeStream(streams);
         DeviceMemory.Fill32(Device, ll.Mask + (rankToMask * sizeof(int)), mask ? 1 : 0, 1, compute);
     }
 
-    public void QueryMaskBuffer(DeviceTensor maskStatus)
+    public void QueryMaskBuffer(DeviceTensor maskStatus, StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(StreamOptions.Default);
+        CudaStream compute = ComputeStream(streams);
         DeviceMemory.CopyAsync(Device, maskStatus.Pointer, ll.Mask, _mesh.NumRanks * sizeof(int), compute);
     }
 
-    public void CleanMaskBuffer()
+    public void CleanMaskBuffer(StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(StreamOptions.Default);
+        CudaStream compute = ComputeStream(streams);
         DeviceMemory.Fill32(Device, ll.Mask, 0, _mesh.NumRanks, compute);
     }
 

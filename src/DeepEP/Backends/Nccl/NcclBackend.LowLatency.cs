@@ -29,7 +29,7 @@ internal sealed partial class NcclBackend
 
     public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request)
     {
-        CudaStream compute = _order.ComputeStream(StreamOptions.Default);
+        CudaStream compute = _order.ComputeStream(request.Streams);
         int ranks = NumRanks;
         int localExperts = request.NumExperts / ranks;
         int n = request.NumMaxDispatchTokensPerRank;
@@ -120,7 +120,7 @@ internal sealed partial class NcclBackend
             NcclLowLatencyRuntime.LaunchUnpack(Device, _comm, unpack);
             received.Dispose();
         }
-        (EventOverlap done, Action? hook) = Complete(set, compute, request.AsyncFinish, request.ReturnRecvHook, Receive,
+        (EventOverlap done, Action? hook) = Complete(set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Receive,
             [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
         var handle = new LowLatencyHandle(srcInfo, layoutRange, n, hidden, request.NumExperts) { BackendState = plan };
         return new LowLatencyDispatchResult(packedRecvX, packedRecvXScales, packedRecvCount, handle, done, hook);
@@ -133,7 +133,7 @@ internal sealed partial class NcclBackend
         {
             throw new InvalidOperationException("This low-latency handle was not made by a dispatch of an NCCL-backend buffer; combine with the buffer that dispatched.");
         }
-        CudaStream compute = _order.ComputeStream(StreamOptions.Default);
+        CudaStream compute = _order.ComputeStream(request.Streams);
         int hidden = handle.Hidden;
         int numTokens = checked((int)request.TopkIdx.Size(0));
         int numTopk = checked((int)request.TopkIdx.Size(1));
@@ -192,7 +192,7 @@ internal sealed partial class NcclBackend
             NcclLowLatencyRuntime.LaunchReduce(Device, _comm, reduce);
             received.Dispose();
         }
-        (EventOverlap done, Action? hook) = Complete(set, compute, request.AsyncFinish, request.ReturnRecvHook, Receive,
+        (EventOverlap done, Action? hook) = Complete(set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Receive,
             [request.X, request.TopkIdx, request.TopkWeights, combined]);
         return new LowLatencyCombineResult(combined, done, hook);
     }
@@ -201,28 +201,28 @@ internal sealed partial class NcclBackend
         _lowLatencyBuffers.NextCombineSendBuffer(handle.NumExperts / NumRanks, NumRanks * handle.NumMaxDispatchTokensPerRank, handle.Hidden);
 
     /// <summary>A barrier over the process group; receives whose hooks have not run are discarded.</summary>
-    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
+    public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, StreamOptions streams)
     {
-        CudaStream compute = _order.ComputeStream(StreamOptions.Default);
-        _order.Begin(StreamOptions.Default, compute);
+        CudaStream compute = _order.ComputeStream(streams);
+        _order.Begin(streams, compute);
         _countsReady.Record(_comm);
         _nccl.WaitFor(_countsReady, "low-latency buffer clean");
         _group.Barrier(_nccl.Timeout);
         _lowLatencyBuffers.DiscardPendingReceives();
     }
 
-    public void UpdateMaskBuffer(int rankToMask, bool mask) => _maskedRanks[rankToMask] = mask;
+    public void UpdateMaskBuffer(int rankToMask, bool mask, StreamOptions streams) => _maskedRanks[rankToMask] = mask;
 
-    public void QueryMaskBuffer(DeviceTensor maskStatus)
+    public void QueryMaskBuffer(DeviceTensor maskStatus, StreamOptions streams)
     {
-        CudaStream compute = _order.ComputeStream(StreamOptions.Default);
+        CudaStream compute = _order.ComputeStream(streams);
         for (int r = 0; r < _maskedRanks.Length; r++)
         {
             DeviceMemory.Fill32(Device, maskStatus.Pointer + (r * sizeof(int)), _maskedRanks[r] ? 1 : 0, 1, compute);
         }
     }
 
-    public void CleanMaskBuffer() => Array.Clear(_maskedRanks);
+    public void CleanMaskBuffer(StreamOptions streams) => Array.Clear(_maskedRanks);
 
     /// <summary>
     /// The receive step now (on the communication stream, then asyncFinish's event or the caller's stream waits), or in

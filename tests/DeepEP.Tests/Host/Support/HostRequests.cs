@@ -22,12 +22,12 @@ internal static class HostRequests
     public static LowLatencyDispatchRequest LowLatencyDispatch(
         DeviceTensor x, DeviceTensor topkIdx, int maxTokensPerRank, int numExperts, DeviceTensor? stats = null,
         bool useFp8 = false, bool roundScale = false, bool useUe8m0 = false, bool returnRecvHook = false) =>
-        new(x, topkIdx, maxTokensPerRank, numExperts, stats, null, useFp8, roundScale, useUe8m0, AsyncFinish: false, returnRecvHook);
+        new(x, topkIdx, maxTokensPerRank, numExperts, stats, null, useFp8, roundScale, useUe8m0, StreamOptions.Default, returnRecvHook);
 
     public static LowLatencyCombineRequest LowLatencyCombine(
         DeviceTensor x, DeviceTensor topkIdx, DeviceTensor topkWeights, LowLatencyHandle handle,
         bool zeroCopy = false, bool returnRecvHook = false, DeviceTensor? output = null) =>
-        new(x, topkIdx, topkWeights, handle, UseLogfmt: false, zeroCopy, AsyncFinish: false, returnRecvHook, output, null);
+        new(x, topkIdx, topkWeights, handle, UseLogfmt: false, zeroCopy, StreamOptions.Default, returnRecvHook, output, null);
 
     public static EpConfig Config(int numChannels) => new(numSms: 2 * numChannels);
 }
