@@ -19,6 +19,8 @@ public enum DType
     UInt8,
     /// <summary>One byte per element, 0 or 1.</summary>
     Bool,
+    /// <summary>8-bit signed integer (W8A8 weights and activations, values in [-127, 127]).</summary>
+    Int8,
 }
 
 /// <summary>Sizes and names of <see cref="DType"/> values.</summary>
@@ -30,7 +32,7 @@ public static class DTypeExtensions
         DType.BFloat16 or DType.Float16 => 2,
         DType.Float32 or DType.Int32 => 4,
         DType.Int64 => 8,
-        DType.Float8E4M3 or DType.UInt8 or DType.Bool => 1,
+        DType.Float8E4M3 or DType.UInt8 or DType.Bool or DType.Int8 => 1,
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
 
@@ -45,6 +47,7 @@ public static class DTypeExtensions
         DType.Int64 => typeof(long),
         DType.UInt8 => typeof(byte),
         DType.Bool => typeof(bool),
+        DType.Int8 => typeof(sbyte),
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown dtype."),
     };
 }

@@ -262,6 +262,7 @@ public sealed partial class DeviceTensor : IDisposable
             var t when t == typeof(long) => DType.Int64,
             var t when t == typeof(byte) => DType.UInt8,
             var t when t == typeof(bool) => DType.Bool,
+            var t when t == typeof(sbyte) => DType.Int8,
             _ => throw new ArgumentException($"{typeof(T).Name} is not a tensor element type."),
         };
 
