@@ -45,6 +45,9 @@ internal interface IEpBackend : IDisposable
     /// <summary>Spec §5.4.</summary>
     LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request);
 
+    /// <summary>Low-latency dispatch, each local expert's FFN, low-latency combine (docs/fused-moe.md).</summary>
+    FusedMoeResult FusedDeepMoe(FusedMoeRequest request);
+
     /// <summary>The BF16 <c>[E_l, R*N, H]</c> view the next low-latency combine reads in zero-copy mode.</summary>
     DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle);
 

@@ -19,7 +19,7 @@ public enum DType
     UInt8,
     /// <summary>One byte per element, 0 or 1.</summary>
     Bool,
-    /// <summary>8-bit signed integer (INT8 dispatch payloads, with Float32 per-token scales).</summary>
+    /// <summary>8-bit signed integer, [-127, 127] from <see cref="Int8Cast"/> (INT8 dispatch payloads, W8A8 weights and activations).</summary>
     Int8,
 }
 

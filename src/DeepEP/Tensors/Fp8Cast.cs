@@ -82,23 +82,70 @@ public static class Fp8Cast
             {
                 amax = MathF.Max(amax, MathF.Abs(v.ToFloat()));
             }
-            float scale;
-            if (roundScale)
-            {
-                int exponent = CeilLog2(amax * InverseFp8Max);
-                scale = MathF.ScaleB(1f, -exponent);
-                scaleInv[g] = MathF.ScaleB(1f, exponent);
-            }
-            else
-            {
-                scale = Float8E4M3.MaxValue / amax;
-                scaleInv[g] = amax * InverseFp8Max;
-            }
+            float scale = Scale(amax, roundScale, out scaleInv[g]);
             for (int h = 0; h < ChannelsPerScale; h++)
             {
                 q[(g * ChannelsPerScale) + h] = Float8E4M3.FromFloat(group[h].ToFloat() * scale);
             }
         }
+    }
+
+    /// <summary>
+    /// Casts BF16 weights to FP8 with one scale per 128 × 128 block of the last two dimensions (DeepSeek-V3's
+    /// checkpoint format): for each block, scale_inv = max(amax, <see cref="AmaxFloor"/>) / 448 and
+    /// q = fp8(w · 448 / amax), the arithmetic of <see cref="CastRow"/> over a block instead of a row group.
+    /// </summary>
+    /// <param name="weights">Contiguous host BF16 <c>[..., M, K]</c> (rank ≥ 2), M and K multiples of 128.</param>
+    /// <returns><see cref="Fp8Tensor.Data"/> Float8E4M3 of the same shape and <see cref="Fp8Tensor.Scales"/> Float32
+    /// <c>[..., M/128, K/128]</c> (contiguous) with w ≈ q · scale of its block.</returns>
+    public static Fp8Tensor BlockCast(DeviceTensor weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (!weights.IsHost || weights.DType != DType.BFloat16 || weights.Rank < 2 || !weights.IsContiguous
+            || weights.Size(-1) % ChannelsPerScale != 0 || weights.Size(-2) % ChannelsPerScale != 0)
+        {
+            throw new ArgumentException(
+                $"weights must be a contiguous host BFloat16 [..., M, K] tensor with M and K multiples of {ChannelsPerScale}, not {weights.Describe()}.", nameof(weights));
+        }
+        int rows = checked((int)weights.Size(-2));
+        int columns = checked((int)weights.Size(-1));
+        long matrices = weights.NumElements / ((long)rows * columns);
+        long[] scaleShape = [.. weights.Shape[..^2], rows / ChannelsPerScale, columns / ChannelsPerScale];
+        var data = DeviceTensor.Empty(DType.Float8E4M3, weights.Shape);
+        var scales = DeviceTensor.Empty(DType.Float32, scaleShape);
+        ReadOnlySpan<BFloat16> source = weights.AsSpan<BFloat16>();
+        Span<Float8E4M3> target = data.AsSpan<Float8E4M3>();
+        Span<float> scaleInv = scales.AsSpan<float>();
+        int blockRows = rows / ChannelsPerScale;
+        int blockColumns = columns / ChannelsPerScale;
+        for (long m = 0; m < matrices; m++)
+        {
+            for (int br = 0; br < blockRows; br++)
+            {
+                for (int bc = 0; bc < blockColumns; bc++)
+                {
+                    long first = (m * rows * columns) + ((long)br * ChannelsPerScale * columns) + ((long)bc * ChannelsPerScale);
+                    float amax = AmaxFloor;
+                    for (int r = 0; r < ChannelsPerScale; r++)
+                    {
+                        foreach (BFloat16 v in source.Slice((int)(first + ((long)r * columns)), ChannelsPerScale))
+                        {
+                            amax = MathF.Max(amax, MathF.Abs(v.ToFloat()));
+                        }
+                    }
+                    float scale = Scale(amax, roundScale: false, out scaleInv[(int)((((m * blockRows) + br) * blockColumns) + bc)]);
+                    for (int r = 0; r < ChannelsPerScale; r++)
+                    {
+                        int offset = (int)(first + ((long)r * columns));
+                        for (int c = 0; c < ChannelsPerScale; c++)
+                        {
+                            target[offset + c] = Float8E4M3.FromFloat(source[offset + c].ToFloat() * scale);
+                        }
+                    }
+                }
+            }
+        }
+        return new Fp8Tensor(data, scales);
     }
 
     /// <summary>
@@ -135,6 +182,19 @@ public static class Fp8Cast
             }
         }
         return result;
+    }
+
+    // The multiplier that maps amax onto the FP8 range and its inverse (the stored scale), as the kernels compute them.
+    private static float Scale(float amax, bool roundScale, out float scaleInv)
+    {
+        if (roundScale)
+        {
+            int exponent = CeilLog2(amax * InverseFp8Max);
+            scaleInv = MathF.ScaleB(1f, exponent);
+            return MathF.ScaleB(1f, -exponent);
+        }
+        scaleInv = amax * InverseFp8Max;
+        return Float8E4M3.MaxValue / amax;
     }
 
     /// <summary>ceil(log2(x)) for a positive normal float, from its bits as the kernels compute it.</summary>

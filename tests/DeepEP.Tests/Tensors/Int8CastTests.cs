@@ -3,7 +3,7 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Tensors;
 
-/// <summary>Per-token symmetric INT8 quantisation (the INT8 dispatch reference).</summary>
+/// <summary><see cref="Int8Cast"/>: symmetric INT8 with one scale amax / 127 per token or row, round half to even.</summary>
 public sealed class Int8CastTests
 {
     [Fact]
@@ -24,9 +24,8 @@ public sealed class Int8CastTests
                 }
             }
             using var x = DeviceTensor.FromArray<BFloat16>(values, [tokens, hidden]);
-            (DeviceTensor data, DeviceTensor scales) = Int8Cast.PerTokenCast(x);
-            using (data)
-            using (scales)
+            using Int8Tensor cast = Int8Cast.PerTokenCast(x);
+            (DeviceTensor data, DeviceTensor scales) = (cast.Data, cast.Scales);
             {
                 Assert.Equal([tokens, hidden], data.Shape.ToArray());
                 Assert.Equal([tokens, 1], scales.Shape.ToArray());
@@ -56,9 +55,9 @@ public sealed class Int8CastTests
     public void TheLargestMagnitudeMapsToPlusOrMinus127()
     {
         using var x = DeviceTensor.FromArray<BFloat16>([BFloat16.FromFloat(-3.5f), BFloat16.FromFloat(1.25f), BFloat16.FromFloat(0.5f), BFloat16.FromFloat(2f)], [2, 2]);
-        (DeviceTensor data, DeviceTensor scales) = Int8Cast.PerTokenCast(x);
-        Assert.Equal<sbyte>([-127, 45, 32, 127], data.ToArray<sbyte>());
-        Assert.Equal([3.5f / 127f, 2f / 127f], scales.ToArray<float>());
+        using Int8Tensor cast = Int8Cast.PerTokenCast(x);
+        Assert.Equal<sbyte>([-127, 45, 32, 127], cast.Data.ToArray<sbyte>());
+        Assert.Equal([3.5f / 127f, 2f / 127f], cast.Scales.ToArray<float>());
     }
 
     [Fact]
@@ -66,5 +65,48 @@ public sealed class Int8CastTests
     {
         using var x = DeviceTensor.Zeros(DType.Float32, [2, 8]);
         Assert.Equal("x", Assert.Throws<ArgumentException>(() => Int8Cast.PerTokenCast(x)).ParamName);
+    }
+
+    [Fact]
+    public void RowsRoundTripWithinHalfAStep()
+    {
+        var random = new Random(11);
+        BFloat16[] values = [.. Enumerable.Range(0, 3 * 384).Select(_ => BFloat16.FromFloat((float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-2, 3)))))];
+        using var x = DeviceTensor.FromArray<BFloat16>(values, [3, 384]);
+        using Int8Tensor q = Int8Cast.PerRowCast(x);
+        Assert.Equal(DType.Int8, q.Data.DType);
+        Assert.Equal([3L], q.Scales.Shape.ToArray());
+        sbyte[] data = q.Data.ToArray<sbyte>();
+        float[] scales = q.Scales.ToArray<float>();
+        for (int r = 0; r < 3; r++)
+        {
+            float amax = values.Skip(r * 384).Take(384).Max(v => MathF.Abs(v.ToFloat()));
+            Assert.Equal(amax / 127, scales[r]);
+            Assert.Equal(127, data.Skip(r * 384).Take(384).Max(v => Math.Abs((int)v)));
+            for (int c = 0; c < 384; c++)
+            {
+                Assert.InRange(Math.Abs((data[(r * 384) + c] * scales[r]) - values[(r * 384) + c].ToFloat()), 0, (scales[r] / 2) * 1.0001);
+            }
+        }
+    }
+
+    [Fact]
+    public void HalfwayValuesRoundToEvenAndZeroRowsStayFinite()
+    {
+        // amax 127 gives scale 1, so 2.5 and -0.5 are exact halfway cases.
+        BFloat16[] row = [BFloat16.FromFloat(127), BFloat16.FromFloat(2.5f), BFloat16.FromFloat(-0.5f), BFloat16.FromFloat(3.5f)];
+        var q = new sbyte[4];
+        Assert.Equal(1f, Int8Cast.CastRow(row, q));
+        Assert.Equal([127, 2, 0, 4], q);
+        float zeroScale = Int8Cast.CastRow(new BFloat16[4], q);
+        Assert.Equal(Fp8Cast.AmaxFloor / 127, zeroScale);
+        Assert.All(q, v => Assert.Equal(0, v));
+    }
+
+    [Fact]
+    public void RejectsWhatItCannotCast()
+    {
+        Assert.Throws<ArgumentException>(() => Int8Cast.CastRow(new BFloat16[4], new sbyte[3]));
+        Assert.Equal("x", Assert.Throws<ArgumentException>(() => Int8Cast.PerRowCast(DeviceTensor.Zeros(DType.Float32, [2, 128]))).ParamName);
     }
 }

@@ -87,6 +87,10 @@ internal sealed class HostBackend : IEpBackend
         _group.Step("low-latency combine", () => HostLowLatencyCombine.Combine(_group, request, _lowLatencyBuffers, _maskedRanks));
 
     /// <inheritdoc />
+    public FusedMoeResult FusedDeepMoe(FusedMoeRequest request) =>
+        _group.Step("fused MoE", () => HostFusedMoe.Run(_group, request, _lowLatencyBuffers, _maskedRanks));
+
+    /// <inheritdoc />
     public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle) =>
         _lowLatencyBuffers.NextCombineSendBuffer(handle.NumExperts / _group.Size, _group.Size * handle.NumMaxDispatchTokensPerRank, handle.Hidden);
 

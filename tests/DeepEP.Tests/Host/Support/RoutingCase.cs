@@ -118,7 +118,7 @@ internal sealed record RoutingCase(int NumRanks, int NumLocalExperts, int NumTop
         return row;
     }
 
-    private static double Gaussian(Random random) =>
+    public static double Gaussian(Random random) =>
         Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
 }
 
