@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Jit;
@@ -18,7 +17,6 @@ internal static class Fp8CastRuntime
     public const int WarpsPerBlock = 8;
 
     private const string Include = "deep_ep/impls/fp8_cast.cuh";
-    private const string SizeDefine = "DEEPEP_PARAMS_SIZE_FP8_CAST";
 
     private static readonly ConcurrentDictionary<(int Device, int Hidden, bool RoundScale, bool UseUe8m0), CudaKernel> s_kernels = new();
 
@@ -56,7 +54,7 @@ internal static class Fp8CastRuntime
         return KernelProgram.Create(
             "fp8_cast",
             [Include],
-            [new KeyValuePair<string, string>(SizeDefine, Unsafe.SizeOf<Parameters>().ToString(CultureInfo.InvariantCulture))],
+            KernelDefines.All,
             [NameExpression(hidden, roundScale, useUe8m0)]);
     }
 

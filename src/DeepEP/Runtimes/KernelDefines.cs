@@ -29,6 +29,7 @@ internal static class KernelDefines
         Size<NcclLowLatencyUnpackParams>("DEEPEP_NCCL_LL_UNPACK_PARAMS_SIZE"),
         Size<NcclLowLatencyGatherParams>("DEEPEP_NCCL_LL_GATHER_PARAMS_SIZE"),
         Size<NcclLowLatencyReduceParams>("DEEPEP_NCCL_LL_REDUCE_PARAMS_SIZE"),
+        Size<Fp8CastRuntime.Parameters>("DEEPEP_FP8_CAST_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Size<T>(string macro)

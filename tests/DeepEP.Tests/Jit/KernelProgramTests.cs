@@ -29,7 +29,7 @@ public sealed class KernelProgramTests
         Assert.Equal(40, Marshal.SizeOf<Fp8CastRuntime.Parameters>());
         Assert.Equal(24, (int)Marshal.OffsetOf<Fp8CastRuntime.Parameters>(nameof(Fp8CastRuntime.Parameters.XRowStride)));
         KernelProgram program = Fp8CastRuntime.Generate(7168, roundScale: true, useUe8m0: false);
-        Assert.Contains("#define DEEPEP_PARAMS_SIZE_FP8_CAST 40\n", program.Source, StringComparison.Ordinal);
+        Assert.Contains("#define DEEPEP_FP8_CAST_PARAMS_SIZE 40\n", program.Source, StringComparison.Ordinal);
         Assert.Contains("#include <deep_ep/impls/fp8_cast.cuh>", program.Source, StringComparison.Ordinal);
         Assert.Equal(["deep_ep::fp8_cast<7168, true, false>"], program.NameExpressions);
     }

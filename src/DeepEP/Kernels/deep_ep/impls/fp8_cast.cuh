@@ -20,11 +20,7 @@ struct Fp8CastParams {
     int num_tokens;
     int reserved;
 };
-
-#ifndef DEEPEP_PARAMS_SIZE_FP8_CAST
-#error "The host must define DEEPEP_PARAMS_SIZE_FP8_CAST as sizeof its Fp8CastParams twin"
-#endif
-DEEPEP_CHECK_PARAMS_SIZE(Fp8CastParams, DEEPEP_PARAMS_SIZE_FP8_CAST);
+DEEPEP_CHECK_PARAMS_SIZE(Fp8CastParams, DEEPEP_FP8_CAST_PARAMS_SIZE);
 
 constexpr int kFp8CastNumWarps = 8;
 

@@ -1,0 +1,76 @@
+using System.Text.RegularExpressions;
+using DeepEP.Jit;
+using DeepEP.Runtimes;
+
+namespace DeepEP.Tests.Jit;
+
+/// <summary>
+/// The kernel header set is closed, checked without NVRTC (CI has none): every <c>deep_ep/</c> include, every header
+/// a runtime names and every <c>DEEPEP_*</c> macro a header reads is one the compiler is given, so moving a
+/// declaration between headers cannot leave a kernel that only fails to compile on the GPU.
+/// </summary>
+public sealed partial class KernelHeaderSetTests
+{
+    private static readonly HashSet<string> Embedded = KernelSourceTree.Headers.Select(h => h.IncludeName).ToHashSet(StringComparer.Ordinal);
+
+    [Fact]
+    public void EveryIncludeResolvesToAnEmbeddedHeader()
+    {
+        foreach (KernelHeader header in KernelSourceTree.Headers)
+        {
+            foreach (Match include in IncludePattern().Matches(header.Content))
+            {
+                Assert.True(Embedded.Contains(include.Groups[1].Value), $"{header.IncludeName} includes {include.Groups[1].Value}, which is not embedded.");
+            }
+        }
+    }
+
+    [Fact]
+    public void EveryHeaderTheHostNamesIsEmbedded()
+    {
+        string source = Path.Combine(RepositoryPaths.Root, "src", "DeepEP");
+        string[] named = Directory.GetFiles(source, "*.cs", SearchOption.AllDirectories)
+            .SelectMany(file => HeaderLiteral().Matches(File.ReadAllText(file)).Select(m => m.Groups[1].Value))
+            .Distinct(StringComparer.Ordinal)
+            .ToArray();
+        Assert.NotEmpty(named);
+        Assert.All(named, name => Assert.True(Embedded.Contains(name), $"The host names {name}, which is not embedded."));
+    }
+
+    [Fact]
+    public void EveryDefineAHeaderReadsIsPassedByTheHost()
+    {
+        var definedInHeaders = KernelSourceTree.Headers
+            .SelectMany(h => DefinePattern().Matches(h.Content).Select(m => m.Groups[1].Value))
+            .ToHashSet(StringComparer.Ordinal);
+        var passed = KernelDefines.All.Select(d => d.Key).ToHashSet(StringComparer.Ordinal);
+        foreach (KernelHeader header in KernelSourceTree.Headers)
+        {
+            foreach (Match macro in MacroPattern().Matches(header.Content))
+            {
+                string name = macro.Value;
+                Assert.True(passed.Contains(name) || definedInHeaders.Contains(name), $"{header.IncludeName} reads {name}, which KernelDefines does not pass.");
+            }
+        }
+    }
+
+    [Fact]
+    public void EveryDefineTheHostPassesIsRead()
+    {
+        string all = string.Concat(KernelSourceTree.Headers.Select(h => h.Content));
+        Assert.All(KernelDefines.All, define => Assert.Contains(define.Key, all, StringComparison.Ordinal));
+        Assert.Equal(KernelDefines.All.Count, KernelDefines.All.Select(d => d.Key).Distinct(StringComparer.Ordinal).Count());
+    }
+
+    [GeneratedRegex("#include <(deep_ep/[^>]+)>")]
+    private static partial Regex IncludePattern();
+
+    [GeneratedRegex("\"(deep_ep/[A-Za-z0-9_/]+\\.cuh)\"")]
+    private static partial Regex HeaderLiteral();
+
+    [GeneratedRegex(@"#define\s+(DEEPEP_[A-Z0-9_]+)")]
+    private static partial Regex DefinePattern();
+
+    [GeneratedRegex(@"\bDEEPEP_[A-Z0-9_]+\b")]
+    private static partial Regex MacroPattern();
+}
