@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Jit;
 using DeepEP.Runtimes;
@@ -48,7 +47,7 @@ public sealed class KernelCompilerTests(GpuFixture gpu)
         }  // namespace deep_ep_test
         """;
 
-    private static KernelProgram Probe => new("ptx_probe", ProbeSource, ["deep_ep_test::ptx_probe", "deep_ep_test::timeout_probe"]);
+    private static KernelProgram Probe => new("ptx_probe", string.Concat(KernelDefines.All.Select(d => $"#define {d.Key} {d.Value}\n")) + ProbeSource, ["deep_ep_test::ptx_probe", "deep_ep_test::timeout_probe"]);
 
     [Fact]
     public void SecondCompileIsACacheHitInMemoryThenOnDisk()
@@ -134,13 +133,13 @@ public sealed class KernelCompilerTests(GpuFixture gpu)
             kernel.Launch(new KernelLaunchConfig(1, 64), [(nint)(&flagPointer), (nint)(&diagnosticsPointer), (nint)(&timeout)]);
         }
         CudaDevice.Get(0).LibraryStream.Synchronize();
-        KernelDiagnostics diagnostics = MemoryMarshal.Read<KernelDiagnostics>(block.AsSpan<byte>());
+        KernelDiagnostics diagnostics = KernelDiagnostics.Read(block.AsSpan<byte>());
         TestContext.Current.TestOutputHelper?.WriteLine(diagnostics.Describe("the probe flag"));
         Assert.Equal(1, diagnostics.TimedOut);
         Assert.Equal(3, diagnostics.Rank);
         Assert.Equal(5, diagnostics.PeerRank);
         Assert.InRange(diagnostics.Channel, 0, 63);
-        Assert.Equal(42, diagnostics.What);
+        Assert.Equal(42, (int)diagnostics.What);
         Assert.Equal(1, diagnostics.Expected);
         Assert.Equal(0, diagnostics.Seen);
         Assert.True(diagnostics.ElapsedNanoseconds >= timeout);
@@ -165,7 +164,7 @@ public sealed class KernelCompilerTests(GpuFixture gpu)
             kernel.Launch(new KernelLaunchConfig(4, 32, Cluster: new Dim3(2)), arguments);
         }
         device.LibraryStream.Synchronize();
-        Assert.Equal(0, MemoryMarshal.Read<KernelDiagnostics>(block.AsSpan<byte>()).TimedOut);
+        Assert.Equal(0, KernelDiagnostics.Read(block.AsSpan<byte>()).TimedOut);
         Assert.True(kernel.MaxActiveBlocksPerMultiprocessor(32) > 0);
     }
 }

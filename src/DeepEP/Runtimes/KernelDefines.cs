@@ -11,6 +11,7 @@ internal static class KernelDefines
 {
     public static IReadOnlyList<KeyValuePair<string, string>> All { get; } =
     [
+        Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
         Size<DispatchLayoutParams>("DEEPEP_DISPATCH_LAYOUT_PARAMS_SIZE"),
         Size<ChannelLayoutParams>("DEEPEP_CHANNEL_LAYOUT_PARAMS_SIZE"),
         new("DEEPEP_COMM_HEADER_SIZE", KernelLimits.CommHeaderBytes.ToString(CultureInfo.InvariantCulture)),

@@ -16,7 +16,6 @@ internal sealed class PeerMesh : IDisposable
     private const int DiagnosticsOffset = 0;
     private const int RecvCountOffset = 64;
     private const int ExpertCountsOffset = 128;
-    private const int DiagnosticsBytes = 48;
 
     private readonly PinnedHostMemory _host;
     private SymmetricAllocation _header = null!;
@@ -263,29 +262,8 @@ internal sealed class PeerMesh : IDisposable
         {
             return;
         }
-        ReadOnlySpan<byte> block = _host.AsSpan<byte>().Slice(DiagnosticsOffset, DiagnosticsBytes);
-        ReadOnlySpan<int> ints = MemoryMarshal.Cast<byte, int>(block);
-        ReadOnlySpan<long> longs = MemoryMarshal.Cast<byte, long>(block.Slice(24));
-        var waited = TimeSpan.FromMilliseconds(longs[2] / 1e6);
-        if (ints[4] == WaitCode.MissingTopkWeights)
-        {
-            throw new InvalidOperationException($"Rank {ints[2]} passed no topkWeights to combine while rank {ints[1]} did: every rank must pass them, or none.");
-        }
-        if (ints[4] == WaitCode.LowLatencyRecvCapacity)
-        {
-            throw new InvalidOperationException(
-                $"Local expert {ints[3]} of rank {ints[1]} was selected {longs[1]} times in one low-latency dispatch, more than its R*N = {longs[0]} packed rows (a top-k row repeats an expert). The dispatch was not completed.");
-        }
-        if (ints[4] == WaitCode.RecvCapacity)
-        {
-            string cause = CrossesProcesses
-                ? $"numWorstTokens is smaller than the real receive count, or rank {ints[2]}'s receive arena (numNvlBytes) is too small for this dispatch (that rank's error names the size needed)"
-                : "numWorstTokens is smaller than the real receive count";
-            throw new InvalidOperationException(
-                $"Rank {ints[1]} had to write row {longs[1]} of rank {ints[2]}'s outputs, which hold {longs[0]} rows: {cause}. Nothing was written past the end.");
-        }
-        string? detail = ints[4] is WaitCode.LowLatencyDispatch or WaitCode.LowLatencyCombine ? LowLatencyState?.Invoke() : null;
-        throw new CommunicationTimeoutException(WaitCode.Describe(ints[4]), ints[1], ints[2], ints[3], longs[0], longs[1], waited, detail);
+        KernelDiagnostics record = KernelDiagnostics.Read(_host.AsSpan<byte>()[DiagnosticsOffset..]);
+        throw KernelFailure.ToException(record, CrossesProcesses, LowLatencyState);
     }
 
     /// <summary>Describes this rank's low-latency state (epochs, masks, signals) for a low-latency timeout's message.</summary>

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deep_ep/common/diagnostics.cuh>
 #include <deep_ep/common/ptx.cuh>
 
 // Every spin-wait has a deadline. On expiry the kernel writes what it waited for into a host-mapped
@@ -7,20 +8,6 @@
 // No trap: a trap poisons the context and the process loses the message.
 
 namespace deep_ep {
-
-// Host-mapped (PinnedHostMemory). C# twin: DeepEP.Runtimes.KernelDiagnostics (48 bytes).
-struct KernelDiagnostics {
-    int timed_out;                 // 0 = fine; 2 = a thread is writing the record; 1 = record complete
-    int rank;                      // the rank whose kernel gave up
-    int peer_rank;                 // the rank it waited for, or -1
-    int channel;                   // channel, expert or slot index, or -1
-    int what;                      // a kernel-defined code naming the wait
-    int reserved;
-    long long expected;            // the value waited for
-    long long seen;                // the value last read
-    unsigned long long elapsed_ns; // how long it waited
-};
-static_assert(sizeof(KernelDiagnostics) == 48, "KernelDiagnostics must stay 48 bytes (C# twin)");
 
 struct Deadline {
     unsigned long long start_ns;

@@ -20,11 +20,6 @@ constexpr int kLowLatencyThreads = 512;
 constexpr int kLowLatencyWarps = kLowLatencyThreads / kWarpSize;
 constexpr int kLowLatencyBlocksPerSm = 2;  // per-expert kernels: E_l blocks resident at once for E_l up to 2 x SMs
 
-// Codes for KernelDiagnostics::what (C# twin: DeepEP.Backends.Kernels.WaitCode).
-constexpr int kWaitLowLatencyDispatch = 4;
-constexpr int kWaitLowLatencyCombine = 5;
-constexpr int kLowLatencyRecvCapacity = 6;
-
 // Local to each rank; peers never address it. Zeroed at creation.
 struct LowLatencyControl {
     int epoch[kLowLatencyNumSets];        // the epoch of each set's last send

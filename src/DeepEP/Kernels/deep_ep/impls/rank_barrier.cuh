@@ -9,11 +9,6 @@
 
 namespace deep_ep {
 
-// Codes for KernelDiagnostics::what (C# twin: DeepEP.Backends.Kernels.WaitCode).
-constexpr int kWaitBarrier = 1;
-constexpr int kWaitRecvCapacity = 2;
-constexpr int kMissingTopkWeights = 3;
-
 constexpr int kMailboxWords = 8;
 
 // Runs on threads [0, num_ranks) of one block; false after a timeout was recorded. With a `mask` (shrink mode),
