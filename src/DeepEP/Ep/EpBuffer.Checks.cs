@@ -160,7 +160,7 @@ public sealed partial class EpBuffer
     private void CheckLowLatencyShape(int numMaxDispatchTokensPerRank, int hidden, int numExperts)
     {
         TensorChecks.That(numMaxDispatchTokensPerRank > 0, nameof(numMaxDispatchTokensPerRank), $"numMaxDispatchTokensPerRank ({numMaxDispatchTokensPerRank}) must be positive.");
-        TensorChecks.That(hidden > 0 && hidden % BufferSizeHints.ChannelsPerScale == 0, nameof(hidden), $"The hidden size ({hidden}) must be a positive multiple of 128.");
+        TensorChecks.That(hidden > 0 && hidden % Fp8Cast.ChannelsPerScale == 0, nameof(hidden), $"The hidden size ({hidden}) must be a positive multiple of 128.");
         CheckNumExperts(numExperts, nameof(numExperts));
         long needed = BufferSizeHints.LowLatencySizeHint(numMaxDispatchTokensPerRank, hidden, GroupSize, numExperts);
         TensorChecks.That(NumRdmaBytes >= needed, nameof(numMaxDispatchTokensPerRank),

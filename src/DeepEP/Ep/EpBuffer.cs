@@ -3,6 +3,7 @@ using DeepEP.Backends;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep.Heuristics;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Ep;
@@ -19,10 +20,10 @@ public sealed partial class EpBuffer : IDisposable
     public const DType TopkIdxDType = DType.Int64;
 
     /// <summary>Most top-k slots per token.</summary>
-    public const int MaxTopk = 32;
+    public const int MaxTopk = KernelLimits.MaxTopk;
 
     /// <summary>Most local experts per rank.</summary>
-    public const int MaxLocalExperts = 1024;
+    public const int MaxLocalExperts = KernelLimits.MaxLocalExperts;
 
     private readonly IEpBackend _backend;
     private bool _destroyed;

@@ -6,9 +6,6 @@ internal static class BufferGeometry
     /// <summary>Alignment of every buffer size.</summary>
     public const int Alignment = 128;
 
-    /// <summary>Channels per FP8 scale group.</summary>
-    public const int ChannelsPerScale = 128;
-
     /// <summary>Bytes of the header at the start of every rank's normal-mode buffer (<see cref="KernelLimits.CommHeaderBytes"/>, aligned).</summary>
     public static long HeaderBytes => AlignUp(KernelLimits.CommHeaderBytes, Alignment);
 

@@ -13,9 +13,6 @@ namespace DeepEP.Runtimes;
 /// </summary>
 internal static class Fp8CastRuntime
 {
-    /// <summary>Warps per block (the header's <c>kFp8CastNumWarps</c>).</summary>
-    public const int WarpsPerBlock = 8;
-
     private const string Include = "deep_ep/impls/fp8_cast.cuh";
 
     private static readonly ConcurrentDictionary<(int Device, int Hidden, bool RoundScale, bool UseUe8m0), CudaKernel> s_kernels = new();
@@ -111,7 +108,7 @@ internal static class Fp8CastRuntime
             (device.Ordinal, hidden, roundScale, useUe8m0),
             k => KernelCompiler.Shared.GetKernel(Generate(k.Hidden, k.RoundScale, k.UseUe8m0), NameExpression(k.Hidden, k.RoundScale, k.UseUe8m0), device));
         long groups = (long)tokens * (hidden / Fp8Cast.ChannelsPerScale);
-        int blocks = (int)Math.Min((groups + WarpsPerBlock - 1) / WarpsPerBlock, (long)device.MultiprocessorCount * 32);
+        int blocks = (int)Math.Min((groups + KernelLimits.Fp8CastWarps - 1) / KernelLimits.Fp8CastWarps, (long)device.MultiprocessorCount * 32);
         var parameters = new Parameters
         {
             X = x.Pointer,
@@ -120,7 +117,7 @@ internal static class Fp8CastRuntime
             XRowStride = x.Stride(0),
             NumTokens = tokens,
         };
-        kernel.Launch(new KernelLaunchConfig(blocks, WarpsPerBlock * 32, Stream: stream), parameters);
+        kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.Fp8CastWarps * 32, Stream: stream), parameters);
     }
 
     private static void Validate(int hidden, bool roundScale, bool useUe8m0)

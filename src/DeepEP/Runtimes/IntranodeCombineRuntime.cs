@@ -53,7 +53,6 @@ internal struct IntranodeCombineParams
 internal static class IntranodeCombineRuntime
 {
     private const string Header = "deep_ep/impls/intranode_combine.cuh";
-    private const int ThreadsPerBlock = 16 * 32;
 
     public static void LaunchRewriteSendHead(int device, CudaStream stream, in RewriteSendHeadParams p)
     {
@@ -64,6 +63,6 @@ internal static class IntranodeCombineRuntime
     public static void Launch(int device, GpuShare share, CudaStream stream, int numSms, int rowWords, in IntranodeCombineParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_combine<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, ThreadsPerBlock, Stream: stream, Cooperative: share.Cooperative), p);
+        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, KernelLimits.CombineWarps * 32, Stream: stream, Cooperative: share.Cooperative), p);
     }
 }

@@ -1,27 +1,43 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using DeepEP.Tensors;
 
 namespace DeepEP.Runtimes;
 
 /// <summary>
-/// The sizes of every C# parameter-struct twin, passed to NVRTC as defines so each header's
-/// <c>DEEPEP_CHECK_PARAMS_SIZE</c> fails the compile when a twin drifts from its C++ struct.
+/// What every kernel program is compiled with: the shared constants (<see cref="KernelLimits"/>, checked by each
+/// header's <c>DEEPEP_CHECK_CONSTANT</c>) and the sizes of every C# parameter-struct twin (checked by
+/// <c>DEEPEP_CHECK_PARAMS_SIZE</c>), so a drift fails the compile.
 /// </summary>
 internal static class KernelDefines
 {
     public static IReadOnlyList<KeyValuePair<string, string>> All { get; } =
     [
+        Constant("DEEPEP_MAX_RANKS", KernelLimits.MaxRanks),
+        Constant("DEEPEP_MAX_LOCAL_EXPERTS", KernelLimits.MaxLocalExperts),
+        Constant("DEEPEP_MAX_CHANNELS", KernelLimits.MaxChannels),
+        Constant("DEEPEP_MAILBOX_WORDS", KernelLimits.MailboxWords),
+        Constant("DEEPEP_MAX_TOPK", KernelLimits.MaxTopk),
+        Constant("DEEPEP_LOW_LATENCY_THREADS", KernelLimits.LowLatencyThreads),
+        Constant("DEEPEP_LOW_LATENCY_BLOCKS_PER_SM", KernelLimits.LowLatencyBlocksPerSm),
+        Constant("DEEPEP_DISPATCH_WARPS", KernelLimits.DispatchWarps),
+        Constant("DEEPEP_COMBINE_WARPS", KernelLimits.CombineWarps),
+        Constant("DEEPEP_STAGING_WARPS", KernelLimits.StagingWarps),
+        Constant("DEEPEP_NCCL_LOW_LATENCY_WARPS", KernelLimits.NcclLowLatencyWarps),
+        Constant("DEEPEP_FP8_CAST_WARPS", KernelLimits.Fp8CastWarps),
+        Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),
+        Constant("DEEPEP_SCALES_PER_UE8M0_WORD", Fp8Cast.ScalesPerUe8m0Word),
         Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
         Size<DispatchLayoutParams>("DEEPEP_DISPATCH_LAYOUT_PARAMS_SIZE"),
         Size<ChannelLayoutParams>("DEEPEP_CHANNEL_LAYOUT_PARAMS_SIZE"),
-        new("DEEPEP_COMM_HEADER_SIZE", KernelLimits.CommHeaderBytes.ToString(CultureInfo.InvariantCulture)),
+        Constant("DEEPEP_COMM_HEADER_SIZE", KernelLimits.CommHeaderBytes),
         Size<BarrierParams>("DEEPEP_BARRIER_PARAMS_SIZE"),
         Size<NotifyDispatchParams>("DEEPEP_NOTIFY_DISPATCH_PARAMS_SIZE"),
         Size<IntranodeDispatchParams>("DEEPEP_DISPATCH_PARAMS_SIZE"),
         Size<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
         Size<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),
         Size<IntranodeCombineParams>("DEEPEP_COMBINE_PARAMS_SIZE"),
-        new("DEEPEP_LOW_LATENCY_CONTROL_SIZE", LowLatencyKernels.ControlBytes.ToString(CultureInfo.InvariantCulture)),
+        Constant("DEEPEP_LOW_LATENCY_CONTROL_SIZE", LowLatencyKernels.ControlBytes),
         Size<LowLatencyDispatchParams>("DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE"),
         Size<LowLatencyCombineParams>("DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE"),
         Size<NcclPackParams>("DEEPEP_NCCL_PACK_PARAMS_SIZE"),
@@ -33,6 +49,8 @@ internal static class KernelDefines
         Size<Fp8CastRuntime.Parameters>("DEEPEP_FP8_CAST_PARAMS_SIZE"),
     ];
 
+    private static KeyValuePair<string, string> Constant(string macro, int value) => new(macro, value.ToString(CultureInfo.InvariantCulture));
+
     private static KeyValuePair<string, string> Size<T>(string macro)
-        where T : unmanaged => new(macro, Unsafe.SizeOf<T>().ToString(CultureInfo.InvariantCulture));
+        where T : unmanaged => Constant(macro, Unsafe.SizeOf<T>());
 }

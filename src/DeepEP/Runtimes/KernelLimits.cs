@@ -1,21 +1,53 @@
 namespace DeepEP.Runtimes;
 
-/// <summary>Compile-time limits shared with <c>deep_ep/impls/comm_header.cuh</c>.</summary>
+/// <summary>
+/// Every compile-time constant the kernels and the host share, in one place: each is passed to NVRTC as the define
+/// named in its summary (<see cref="KernelDefines"/>) and <c>static_assert</c>ed against the header's constant, so a
+/// drift fails the compile. The FP8 scale grouping is <see cref="Tensors.Fp8Cast.ChannelsPerScale"/> and
+/// <see cref="Tensors.Fp8Cast.ScalesPerUe8m0Word"/> (a lower layer), passed the same way.
+/// </summary>
 internal static class KernelLimits
 {
-    /// <summary>Most ranks in one NVLink domain the kernels address (one warp lane per rank).</summary>
+    /// <summary>Most ranks in one NVLink domain the kernels address, one warp lane per rank (<c>DEEPEP_MAX_RANKS</c>).</summary>
     public const int MaxRanks = 32;
 
-    /// <summary>Most local experts per rank.</summary>
+    /// <summary>Most local experts per rank (<c>DEEPEP_MAX_LOCAL_EXPERTS</c>).</summary>
     public const int MaxLocalExperts = 1024;
 
-    /// <summary>Most channels (SMs / 2).</summary>
+    /// <summary>Most channels, SMs / 2 (<c>DEEPEP_MAX_CHANNELS</c>).</summary>
     public const int MaxChannels = 128;
 
-    /// <summary>Bytes of the <c>CommHeader</c> at the start of every rank's communication buffer.</summary>
+    /// <summary>64-bit words of the per-call pointer mailbox in each rank's header (<c>DEEPEP_MAILBOX_WORDS</c>).</summary>
+    public const int MailboxWords = 8;
+
+    /// <summary>Most top-k slots per token: the API's limit and the low-latency combine's per-token slots (<c>DEEPEP_MAX_TOPK</c>).</summary>
+    public const int MaxTopk = 32;
+
+    /// <summary>Bytes of the <c>CommHeader</c> at the start of every rank's communication buffer (<c>DEEPEP_COMM_HEADER_SIZE</c>).</summary>
     public const int CommHeaderBytes = ((MaxRanks + (MaxRanks * MaxRanks) + (MaxRanks * MaxLocalExperts) + (MaxRanks * MaxChannels)) * sizeof(int))
         + (MailboxWords * sizeof(long));
 
-    /// <summary>64-bit words of the per-call pointer mailbox in each rank's header.</summary>
-    public const int MailboxWords = 8;
+    /// <summary>Threads per block of every low-latency kernel (<c>DEEPEP_LOW_LATENCY_THREADS</c>).</summary>
+    public const int LowLatencyThreads = 512;
+
+    /// <summary>Warps per low-latency block.</summary>
+    public const int LowLatencyWarps = LowLatencyThreads / 32;
+
+    /// <summary>Blocks per SM the low-latency kernels are built for (<c>DEEPEP_LOW_LATENCY_BLOCKS_PER_SM</c>): grids of per-expert kernels stay in one wave up to twice the SM count.</summary>
+    public const int LowLatencyBlocksPerSm = 2;
+
+    /// <summary>Warps per block of the normal-mode dispatch copy kernel (<c>DEEPEP_DISPATCH_WARPS</c>).</summary>
+    public const int DispatchWarps = 16;
+
+    /// <summary>Warps per block of the normal-mode combine kernel (<c>DEEPEP_COMBINE_WARPS</c>).</summary>
+    public const int CombineWarps = 16;
+
+    /// <summary>Warps per block of the NCCL staging kernels (<c>DEEPEP_STAGING_WARPS</c>).</summary>
+    public const int StagingWarps = 8;
+
+    /// <summary>Warps per block of the NCCL low-latency kernels (<c>DEEPEP_NCCL_LOW_LATENCY_WARPS</c>).</summary>
+    public const int NcclLowLatencyWarps = 8;
+
+    /// <summary>Warps per block of the FP8 cast kernel (<c>DEEPEP_FP8_CAST_WARPS</c>).</summary>
+    public const int Fp8CastWarps = 8;
 }

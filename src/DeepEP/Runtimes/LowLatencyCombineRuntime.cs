@@ -52,6 +52,6 @@ internal static class LowLatencyCombineRuntime
     private static void Launch(int device, GpuShare share, CudaStream stream, FormattableString expression, int wanted, bool cooperative, in LowLatencyCombineParams p)
     {
         CudaKernel kernel = KernelLoader.Get(device, Header, FormattableString.Invariant(expression));
-        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, wanted, share), LowLatencyKernels.ThreadsPerBlock, Stream: stream, Cooperative: cooperative), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, wanted, share), KernelLimits.LowLatencyThreads, Stream: stream, Cooperative: cooperative), p);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
+using DeepEP.Tensors;
 
 namespace DeepEP.Runtimes;
 
@@ -44,7 +45,7 @@ internal static class LowLatencyDispatchRuntime
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
-        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, p.NumTokens, share), LowLatencyKernels.ThreadsPerBlock, Stream: stream), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, p.NumTokens, share), KernelLimits.LowLatencyThreads, Stream: stream), p);
     }
 
     /// <summary>The receive phase: one block per local expert (looping beyond two per SM), R*N ints of shared memory.</summary>
@@ -54,7 +55,7 @@ internal static class LowLatencyDispatchRuntime
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
         int blocks = LowLatencyKernels.Grid(kernel, p.NumExperts / p.NumRanks, share, shared);
-        kernel.Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream), p);
+        kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.LowLatencyThreads, shared, stream), p);
     }
 
     /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
@@ -64,12 +65,12 @@ internal static class LowLatencyDispatchRuntime
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
         int blocks = LowLatencyKernels.Grid(kernel, Math.Max(SendBlocks(p, hidden), p.NumExperts / p.NumRanks), share, shared);
-        kernel.Launch(new KernelLaunchConfig(blocks, LowLatencyKernels.ThreadsPerBlock, shared, stream, Cooperative: share.Cooperative), p);
+        kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.LowLatencyThreads, shared, stream, Cooperative: share.Cooperative), p);
     }
 
     // Blocks that give every warp one (token, group) task.
     private static long SendBlocks(in LowLatencyDispatchParams p, int hidden) =>
-        ((long)p.NumTokens * (hidden / 128) + LowLatencyKernels.WarpsPerBlock - 1) / LowLatencyKernels.WarpsPerBlock;
+        ((long)p.NumTokens * (hidden / Fp8Cast.ChannelsPerScale) + KernelLimits.LowLatencyWarps - 1) / KernelLimits.LowLatencyWarps;
 
     private static string Bool(bool value) => value ? "true" : "false";
 }

@@ -1,3 +1,5 @@
+using DeepEP.Tensors;
+
 namespace DeepEP.Runtimes;
 
 /// <summary>
@@ -15,7 +17,7 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     private long N => NumMaxDispatchTokensPerRank;
 
     /// <summary>S, the FP8 scale groups per row.</summary>
-    public int NumScales => Hidden / BufferGeometry.ChannelsPerScale;
+    public int NumScales => Hidden / Fp8Cast.ChannelsPerScale;
 
     /// <summary>DeepEP's dispatch message: 16-byte header, then the BF16 row or the FP8 row and its scales.</summary>
     public long DispatchMessageBytes => 16 + Math.Max(2L * Hidden, Hidden + (4L * NumScales));

@@ -82,7 +82,6 @@ internal struct NcclLowLatencyReduceParams
 internal static class NcclLowLatencyRuntime
 {
     private const string Header = "deep_ep/impls/nccl_low_latency.cuh";
-    private const int WarpsPerBlock = 8;
     private const int MaxBlocks = 1024;
 
     public static void LaunchPack(int device, CudaStream stream, in NcclLowLatencyPackParams p) =>
@@ -100,5 +99,5 @@ internal static class NcclLowLatencyRuntime
     private static void Launch<T>(int device, string expression, int items, CudaStream stream, in T p)
         where T : unmanaged =>
         KernelLoader.Get(device, Header, expression).Launch(
-            new KernelLaunchConfig(Math.Clamp((items + WarpsPerBlock - 1) / WarpsPerBlock, 1, MaxBlocks), WarpsPerBlock * 32, Stream: stream), p);
+            new KernelLaunchConfig(Math.Clamp((items + KernelLimits.NcclLowLatencyWarps - 1) / KernelLimits.NcclLowLatencyWarps, 1, MaxBlocks), KernelLimits.NcclLowLatencyWarps * 32, Stream: stream), p);
 }

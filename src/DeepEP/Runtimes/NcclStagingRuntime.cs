@@ -56,7 +56,6 @@ internal struct NcclReduceParams
 internal static class NcclStagingRuntime
 {
     private const string Header = "deep_ep/impls/nccl_staging.cuh";
-    private const int WarpsPerBlock = 8;
     private const int MaxBlocks = 1024;
 
     public static void LaunchPack(int device, CudaStream stream, in NcclPackParams p) =>
@@ -67,5 +66,5 @@ internal static class NcclStagingRuntime
 
     // One warp per token; each block keeps the R destination block offsets in shared memory.
     private static KernelLaunchConfig Config(int numTokens, int numRanks, CudaStream stream) =>
-        new(Math.Clamp((numTokens + WarpsPerBlock - 1) / WarpsPerBlock, 1, MaxBlocks), WarpsPerBlock * 32, numRanks * sizeof(int), stream);
+        new(Math.Clamp((numTokens + KernelLimits.StagingWarps - 1) / KernelLimits.StagingWarps, 1, MaxBlocks), KernelLimits.StagingWarps * 32, numRanks * sizeof(int), stream);
 }

@@ -62,6 +62,26 @@ public sealed partial class KernelHeaderSetTests
         Assert.Equal(KernelDefines.All.Count, KernelDefines.All.Select(d => d.Key).Distinct(StringComparer.Ordinal).Count());
     }
 
+    [Fact]
+    public void EveryCheckedConstantHasTheValueTheHostPasses()
+    {
+        Dictionary<string, string> passed = KernelDefines.All.ToDictionary(d => d.Key, d => d.Value, StringComparer.Ordinal);
+        int checkedConstants = 0;
+        foreach (KernelHeader header in KernelSourceTree.Headers)
+        {
+            Dictionary<string, string> literals = LiteralPattern().Matches(header.Content).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value, StringComparer.Ordinal);
+            foreach (Match check in CheckConstantPattern().Matches(header.Content))
+            {
+                (string constant, string macro) = (check.Groups[1].Value, check.Groups[2].Value);
+                Assert.True(literals.TryGetValue(constant, out string? value), $"{header.IncludeName} checks {constant}, which it does not define as a literal.");
+                Assert.True(passed.TryGetValue(macro, out string? expected), $"{header.IncludeName} checks {constant} against {macro}, which KernelDefines does not pass.");
+                Assert.True(value == expected, $"{header.IncludeName}: {constant} = {value}, but the host passes {macro} = {expected}.");
+                checkedConstants++;
+            }
+        }
+        Assert.True(checkedConstants >= 14, $"Only {checkedConstants} constants are checked.");
+    }
+
     [GeneratedRegex("#include <(deep_ep/[^>]+)>")]
     private static partial Regex IncludePattern();
 
@@ -70,6 +90,12 @@ public sealed partial class KernelHeaderSetTests
 
     [GeneratedRegex(@"#define\s+(DEEPEP_[A-Z0-9_]+)")]
     private static partial Regex DefinePattern();
+
+    [GeneratedRegex(@"constexpr int (k\w+) = (\d+);")]
+    private static partial Regex LiteralPattern();
+
+    [GeneratedRegex(@"DEEPEP_CHECK_CONSTANT\((k\w+), (DEEPEP_[A-Z0-9_]+)\);")]
+    private static partial Regex CheckConstantPattern();
 
     [GeneratedRegex(@"\bDEEPEP_[A-Z0-9_]+\b")]
     private static partial Regex MacroPattern();

@@ -73,9 +73,9 @@ internal sealed partial class KernelBackend
         int hidden = handle.Hidden;
         int numTokens = checked((int)request.TopkIdx.Size(0));
         int numTopk = checked((int)request.TopkIdx.Size(1));
-        if (numTopk > LowLatencyKernels.MaxTopk)
+        if (numTopk > KernelLimits.MaxTopk)
         {
-            throw new ArgumentException($"topkIdx has {numTopk} slots per token; low-latency combine supports at most {LowLatencyKernels.MaxTopk}.", nameof(request));
+            throw new ArgumentException($"topkIdx has {numTopk} slots per token; low-latency combine supports at most {KernelLimits.MaxTopk}.", nameof(request));
         }
         var layout = new LowLatencyLayout(handle.NumMaxDispatchTokensPerRank, hidden, handle.NumExperts);
         DeviceTensor combined = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden], Device, compute);

@@ -1,4 +1,5 @@
 using DeepEP.Runtimes;
+using DeepEP.Tensors;
 
 namespace DeepEP.Ep.Heuristics;
 
@@ -7,9 +8,6 @@ internal static class BufferSizeHints
 {
     /// <summary>Alignment of every buffer size.</summary>
     public const int Alignment = BufferGeometry.Alignment;
-
-    /// <summary>Channels per 128 (the FP8 scale group).</summary>
-    public const int ChannelsPerScale = BufferGeometry.ChannelsPerScale;
 
     /// <summary>
     /// Bytes of <c>numNvlBytes</c> normal mode needs with this library's kernels: senders write every token straight
@@ -24,7 +22,7 @@ internal static class BufferSizeHints
     /// </summary>
     public static long NvlBufferBytesWithArena(long rowBytes, long rows, int numTopk)
     {
-        int numScales = checked((int)(((rowBytes / 2) + ChannelsPerScale - 1) / ChannelsPerScale));
+        int numScales = checked((int)(((rowBytes / 2) + Fp8Cast.ChannelsPerScale - 1) / Fp8Cast.ChannelsPerScale));
         return NvlBufferBytes + ReceiveArenaLayout.BytesFor(rows, rowBytes, numScales, numTopk);
     }
 

@@ -11,6 +11,8 @@ namespace deep_ep {
 constexpr int kNumChannelsPerScale = 128;
 constexpr int kNumScalesPerUe8m0Word = 4;
 constexpr int kFp8ChannelsPerLane = kNumChannelsPerScale / kWarpSize;
+DEEPEP_CHECK_CONSTANT(kNumChannelsPerScale, DEEPEP_CHANNELS_PER_SCALE);
+DEEPEP_CHECK_CONSTANT(kNumScalesPerUe8m0Word, DEEPEP_SCALES_PER_UE8M0_WORD);
 
 // One 128-channel group, one warp: each lane passes its 4 consecutive channels and gets them back as 4 E4M3 bytes
 // (little-endian in the word); every lane gets the group's scale_inv. All 32 lanes must call it (warp-wide amax).

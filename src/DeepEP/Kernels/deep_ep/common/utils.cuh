@@ -43,3 +43,7 @@ __device__ __forceinline__ float exp2_from_bits(int e) {
 // Each kernel's parameter struct is checked against the size of its C# twin, which the host passes as a define.
 #define DEEPEP_CHECK_PARAMS_SIZE(type, size_macro) \
     static_assert(sizeof(type) == (size_macro), #type " differs in size from its C# [StructLayout(Sequential)] twin")
+
+// Each constant the host shares is checked against its C# definition (DeepEP.Runtimes.KernelLimits), passed as a define.
+#define DEEPEP_CHECK_CONSTANT(name, macro) \
+    static_assert((name) == (macro), #name " differs from its C# definition in KernelLimits")

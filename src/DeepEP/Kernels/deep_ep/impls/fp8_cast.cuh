@@ -23,6 +23,7 @@ struct Fp8CastParams {
 DEEPEP_CHECK_PARAMS_SIZE(Fp8CastParams, DEEPEP_FP8_CAST_PARAMS_SIZE);
 
 constexpr int kFp8CastNumWarps = 8;
+DEEPEP_CHECK_CONSTANT(kFp8CastNumWarps, DEEPEP_FP8_CAST_WARPS);
 
 // One warp per (token, scale group); each lane owns 4 consecutive channels.
 template <int kHidden, bool kRoundScale, bool kUseUe8m0>

@@ -78,6 +78,7 @@ struct CombineParams {
 DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);
 
 constexpr int kCombineWarps = 16;
+DEEPEP_CHECK_CONSTANT(kCombineWarps, DEEPEP_COMBINE_WARPS);
 // 16-byte words per lane per pass; with two sources in flight and eight fp32 sums per word this fills the registers.
 constexpr int kCombineUnroll = 4;
 

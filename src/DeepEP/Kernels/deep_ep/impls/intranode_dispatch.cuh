@@ -48,6 +48,7 @@ struct DispatchParams {
 DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);
 
 constexpr int kDispatchWarps = 16;
+DEEPEP_CHECK_CONSTANT(kDispatchWarps, DEEPEP_DISPATCH_WARPS);
 // 16-byte words each lane keeps in flight: 7 divides the 28 (BF16) and 14 (FP8) words per lane of H = 7168.
 constexpr int kDispatchUnroll = 7;
 

@@ -19,6 +19,8 @@ constexpr int kLowLatencyNumSets = 2;
 constexpr int kLowLatencyThreads = 512;
 constexpr int kLowLatencyWarps = kLowLatencyThreads / kWarpSize;
 constexpr int kLowLatencyBlocksPerSm = 2;  // per-expert kernels: E_l blocks resident at once for E_l up to 2 x SMs
+DEEPEP_CHECK_CONSTANT(kLowLatencyThreads, DEEPEP_LOW_LATENCY_THREADS);
+DEEPEP_CHECK_CONSTANT(kLowLatencyBlocksPerSm, DEEPEP_LOW_LATENCY_BLOCKS_PER_SM);
 
 // Local to each rank; peers never address it. Zeroed at creation.
 struct LowLatencyControl {

@@ -95,6 +95,7 @@ template <int kHidden>
 __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch) {
     constexpr int kWords = kHidden * 2 / 16;
     constexpr int kMaxTopk = 32;
+    DEEPEP_CHECK_CONSTANT(kMaxTopk, DEEPEP_MAX_TOPK);
     __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
     __shared__ float s_weight[kMaxTopk];
     __shared__ bool s_arrived[kMaxRanks];

@@ -12,6 +12,7 @@
 namespace deep_ep {
 
 constexpr int kNcclLowLatencyWarps = 8;
+DEEPEP_CHECK_CONSTANT(kNcclLowLatencyWarps, DEEPEP_NCCL_LOW_LATENCY_WARPS);
 constexpr int kNcclLowLatencyHeaderBytes = 16;
 
 struct NcclLowLatencyPackParams {

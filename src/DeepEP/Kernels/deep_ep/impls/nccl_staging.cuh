@@ -12,6 +12,7 @@
 namespace deep_ep {
 
 constexpr int kStagingWarps = 8;
+DEEPEP_CHECK_CONSTANT(kStagingWarps, DEEPEP_STAGING_WARPS);
 
 struct NcclPackParams {
     const int4* x;                   // [T, row_words]

@@ -9,8 +9,6 @@
 
 namespace deep_ep {
 
-constexpr int kMailboxWords = 8;
-
 // Runs on threads [0, num_ranks) of one block; false after a timeout was recorded. With a `mask` (shrink mode),
 // masked peers are skipped and a peer that misses the deadline is masked instead of failing the barrier.
 __device__ __forceinline__ bool rank_barrier(CommHeader* const* headers, int rank, int num_ranks, int epoch,
