@@ -63,6 +63,24 @@ public sealed partial class KernelHeaderSetTests
     }
 
     [Fact]
+    public void ImplsHoldKernelsAndCommonHoldsNone()
+    {
+        foreach (KernelHeader header in KernelSourceTree.Headers)
+        {
+            bool hasKernel = header.Content.Contains("__global__", StringComparison.Ordinal);
+            if (header.IncludeName.StartsWith("deep_ep/impls/", StringComparison.Ordinal))
+            {
+                Assert.True(hasKernel, $"{header.IncludeName} holds no kernel: infrastructure belongs in deep_ep/common/.");
+                Assert.DoesNotContain("#include <deep_ep/impls/", header.Content, StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.False(hasKernel, $"{header.IncludeName} holds a kernel: kernels belong in deep_ep/impls/.");
+            }
+        }
+    }
+
+    [Fact]
     public void EveryCheckedConstantHasTheValueTheHostPasses()
     {
         Dictionary<string, string> passed = KernelDefines.All.ToDictionary(d => d.Key, d => d.Value, StringComparer.Ordinal);

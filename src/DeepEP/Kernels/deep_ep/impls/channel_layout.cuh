@@ -1,6 +1,6 @@
 #pragma once
 
-#include <deep_ep/common/utils.cuh>
+#include <deep_ep/common/row_placement.cuh>
 
 // The channel half of the dispatch handle (spec §2.5, §4.1): for every token and destination its position in the
 // (channel, destination) stream (send_head), and each channel's token count per destination.
@@ -17,13 +17,6 @@ struct ChannelLayoutParams {
     int reserved;
 };
 DEEPEP_CHECK_PARAMS_SIZE(ChannelLayoutParams, DEEPEP_CHANNEL_LAYOUT_PARAMS_SIZE);
-
-// Channel c covers tokens [min(per*c, T), min(per*c + per, T)) with per = ceil(T / C), as upstream's channels do.
-__device__ __forceinline__ void channel_range(int num_tokens, int num_channels, int channel, int& start, int& end) {
-    const int per = ceil_div(num_tokens, num_channels);
-    start = min(per * channel, num_tokens);
-    end = min(start + per, num_tokens);
-}
 
 // One block per channel, one warp per destination: a ballot scan keeps token order without shared memory.
 __global__ void channel_layout(ChannelLayoutParams p) {

@@ -1,7 +1,8 @@
 #pragma once
 
+#include <deep_ep/common/barrier.cuh>
 #include <deep_ep/common/bf16.cuh>
-#include <deep_ep/impls/intranode_dispatch.cuh>
+#include <deep_ep/common/row_placement.cuh>
 
 // Normal-mode combine (spec §3): each rank pulls, for every original token, the rows its destinations hold for it
 // (row positions are the dispatch's, recomputed from the handle) and reduces bias + rank 0 + rank 1 + … in fp32,

@@ -1,7 +1,7 @@
 #pragma once
 
-#include <deep_ep/impls/channel_layout.cuh>
-#include <deep_ep/impls/rank_barrier.cuh>
+#include <deep_ep/common/barrier.cuh>
+#include <deep_ep/common/row_placement.cuh>
 
 // Normal-mode dispatch (spec §2): every sender writes each selected token straight into its final row of every
 // destination's outputs, so each byte crosses NVLink once and no receiver-side copy pass is needed. The row of token
@@ -51,19 +51,6 @@ constexpr int kDispatchWarps = 16;
 DEEPEP_CHECK_CONSTANT(kDispatchWarps, DEEPEP_DISPATCH_WARPS);
 // 16-byte words each lane keeps in flight: 7 divides the 28 (BF16) and 14 (FP8) words per lane of H = 7168.
 constexpr int kDispatchUnroll = 7;
-
-// The destination row of token t for rank d, or -1 when t is not sent there.
-__device__ __forceinline__ long long destination_row(const bool* is_token_in_rank, const int* send_head,
-                                                     const int* channel_prefix, const int* rank_prefix, int t, int d,
-                                                     int rank, int num_ranks, int num_tokens, int num_channels) {
-    const long long i = static_cast<long long>(t) * num_ranks + d;
-    if (!is_token_in_rank[i])
-        return -1;
-    const int channel = t / ceil_div(num_tokens, num_channels);
-    const int rank_offset = rank == 0 ? 0 : rank_prefix[(rank - 1) * num_ranks + d];
-    const int channel_offset = channel == 0 ? 0 : channel_prefix[d * num_channels + channel - 1];
-    return static_cast<long long>(rank_offset) + channel_offset + send_head[i];
-}
 
 // One warp per token; lane d computes the row for rank d, then all lanes copy 16-byte words to every selected rank.
 template <int kHiddenInt4>

@@ -2,7 +2,7 @@
 
 #include <cuda_bf16.h>
 #include <deep_ep/common/ptx.cuh>
-#include <deep_ep/impls/low_latency_buffer.cuh>
+#include <deep_ep/common/low_latency_buffer.cuh>
 
 // Low-latency combine (spec 5.4) over NVLink, in two kernels: send, then receive (now, or later from the hook).
 //

@@ -1,7 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/bf16.cuh>
-#include <deep_ep/impls/channel_layout.cuh>
+#include <deep_ep/common/utils.cuh>
 
 // The NCCL backend's kernels (spec §2, §3). NCCL moves contiguous blocks, so dispatch first packs every token into a
 // per-destination staging buffer in receive order, and combine receives each destination's rows back into the same

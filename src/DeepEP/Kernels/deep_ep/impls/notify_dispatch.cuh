@@ -1,6 +1,6 @@
 #pragma once
 
-#include <deep_ep/impls/rank_barrier.cuh>
+#include <deep_ep/common/barrier.cuh>
 
 // The count exchange before a non-cached dispatch (spec §2.8, §4.2): every rank writes what it will send into each
 // destination's header; each rank then knows the full rank prefix matrix, its receive count M, its per-expert

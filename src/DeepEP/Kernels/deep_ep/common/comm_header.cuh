@@ -1,7 +1,7 @@
 #pragma once
 
 // The header at the start of every rank's communication buffer. Peers write into it over NVLink (through peer or
-// IPC mappings), so its layout is fixed and identical on every rank. C# twin: DeepEP.Backends.Kernels.CommHeader.
+// IPC mappings), so its layout is fixed and identical on every rank. Its size is KernelLimits.CommHeaderBytes.
 
 #include <deep_ep/common/utils.cuh>
 

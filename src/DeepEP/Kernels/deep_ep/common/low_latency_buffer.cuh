@@ -2,7 +2,7 @@
 
 #include <deep_ep/common/timeout.cuh>
 #include <deep_ep/common/utils.cuh>
-#include <deep_ep/impls/comm_header.cuh>
+#include <deep_ep/common/comm_header.cuh>
 
 // The low-latency buffer protocol shared by dispatch and combine (spec 5.2, with our own layout inside each set).
 //
