@@ -17,4 +17,13 @@ internal enum CollectiveKind : byte
 
     /// <summary><see cref="ProcessGroup.Barrier"/>.</summary>
     Barrier = 4,
+
+    /// <summary>
+    /// An all-to-all of shrink mode (<see cref="IShrinkingGroup.AllToAllLeavingOutLateRanks"/>): ranks that miss the deadline
+    /// are left out of it and of every later one until readmitted. In-process groups only; never on the wire.
+    /// </summary>
+    ShrinkingAllToAll = 5,
+
+    /// <summary><see cref="IShrinkingGroup.Readmit"/>: a barrier of every rank that readmits the ranks left out. Never on the wire.</summary>
+    Readmit = 6,
 }

@@ -7,6 +7,7 @@ namespace DeepEP.Distributed;
 internal sealed class CollectiveRound
 {
     private readonly bool[] arrived;
+    private readonly bool[] leftOut;
 
     public CollectiveRound(long sequence, CollectiveKind kind, int root, int size, Deadline deadline, TimeSpan timeout)
     {
@@ -14,6 +15,7 @@ internal sealed class CollectiveRound
         Kind = kind;
         Root = root;
         arrived = new bool[size];
+        leftOut = new bool[size];
         Contributions = new object?[size];
         Deadline = deadline;
         DeadlineTimeout = timeout;
@@ -32,7 +34,10 @@ internal sealed class CollectiveRound
 
     public int ArrivedCount { get; private set; }
 
-    public bool IsComplete => ArrivedCount == arrived.Length;
+    /// <summary>How many ranks this round does not wait for (shrink mode): excluded before it, or late for it.</summary>
+    public int LeftOutCount { get; private set; }
+
+    public bool IsComplete => ArrivedCount + LeftOutCount == arrived.Length;
 
     /// <summary>Earliest deadline of the ranks that arrived: the round fails then if it is still incomplete.</summary>
     public Deadline Deadline { get; private set; }
@@ -53,6 +58,16 @@ internal sealed class CollectiveRound
 
     public bool HasArrived(int rank) => arrived[rank];
 
+    /// <summary>Whether this round does not wait for <paramref name="rank"/>.</summary>
+    public bool IsLeftOut(int rank) => leftOut[rank];
+
+    /// <summary>Stops waiting for <paramref name="rank"/>, which has not arrived; its contribution stays null.</summary>
+    public void LeaveOut(int rank)
+    {
+        leftOut[rank] = true;
+        LeftOutCount++;
+    }
+
     public void Add(int rank, object? contribution, Deadline deadline, TimeSpan timeout)
     {
         arrived[rank] = true;
@@ -65,7 +80,8 @@ internal sealed class CollectiveRound
         }
     }
 
-    public int[] MissingRanks() => [.. Enumerable.Range(0, arrived.Length).Where(rank => !arrived[rank])];
+    /// <summary>The ranks the round still waits for.</summary>
+    public int[] MissingRanks() => [.. Enumerable.Range(0, arrived.Length).Where(rank => !arrived[rank] && !leftOut[rank])];
 
     public static string Describe(CollectiveKind kind, int root) =>
         kind == CollectiveKind.Broadcast ? $"Broadcast(root {root})" : kind.ToString();

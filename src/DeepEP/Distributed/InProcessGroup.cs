@@ -5,7 +5,7 @@ namespace DeepEP.Distributed;
 /// <see cref="CollectiveRendezvous"/>: each rank copies its payload once into the round and every receiver
 /// shares that copy.
 /// </summary>
-internal sealed class InProcessGroup : ProcessGroup
+internal sealed class InProcessGroup : ProcessGroup, IShrinkingGroup
 {
     private readonly CollectiveRendezvous rendezvous;
 
@@ -37,13 +37,8 @@ internal sealed class InProcessGroup : ProcessGroup
         return [.. round.Contributions.Select(contribution => (byte[])contribution!)];
     }
 
-    public override byte[][] AllToAll(IReadOnlyList<ReadOnlyMemory<byte>> payloads, TimeSpan? timeout = null)
-    {
-        ValidatePayloadCount(payloads);
-        byte[][] byDestination = [.. payloads.Select(payload => payload.ToArray())];
-        var round = Join(CollectiveKind.AllToAll, -1, byDestination, timeout);
-        return [.. round.Contributions.Select(contribution => ((byte[][])contribution!)[Rank])];
-    }
+    public override byte[][] AllToAll(IReadOnlyList<ReadOnlyMemory<byte>> payloads, TimeSpan? timeout = null) =>
+        [.. ExchangeByDestination(CollectiveKind.AllToAll, payloads, timeout).Select(contribution => ((byte[][])contribution!)[Rank])];
 
     public override byte[] Broadcast(ReadOnlyMemory<byte> payload, int root, TimeSpan? timeout = null)
     {
@@ -54,7 +49,20 @@ internal sealed class InProcessGroup : ProcessGroup
 
     public override void Barrier(TimeSpan? timeout = null) => Join(CollectiveKind.Barrier, -1, null, timeout);
 
+    public byte[]?[] AllToAllLeavingOutLateRanks(IReadOnlyList<ReadOnlyMemory<byte>> payloads, TimeSpan? timeout = null) =>
+        [.. ExchangeByDestination(CollectiveKind.ShrinkingAllToAll, payloads, timeout).Select(contribution => (contribution as byte[][])?[Rank])];
+
+    public void Readmit(TimeSpan? timeout = null) => Join(CollectiveKind.Readmit, -1, null, timeout);
+
     protected override void Dispose(bool disposing) => rendezvous.Leave(Rank, $"rank {Rank} closed its process group.");
+
+    /// <summary>Each rank's payloads by destination (null for a rank left out of a shrinking round), indexed by source rank.</summary>
+    private object?[] ExchangeByDestination(CollectiveKind kind, IReadOnlyList<ReadOnlyMemory<byte>> payloads, TimeSpan? timeout)
+    {
+        ValidatePayloadCount(payloads);
+        byte[][] byDestination = [.. payloads.Select(payload => payload.ToArray())];
+        return Join(kind, -1, byDestination, timeout).Contributions;
+    }
 
     private CollectiveRound Join(CollectiveKind kind, int root, object? contribution, TimeSpan? timeout)
     {

@@ -128,7 +128,7 @@ public abstract class ProcessGroup : IDisposable
         {
             return collective();
         }
-        catch (ProcessGroupException failure)
+        catch (ProcessGroupException failure) when (failure is not RankLeftOutException)
         {
             firstFailure = failure;
             throw;

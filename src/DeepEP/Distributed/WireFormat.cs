@@ -61,7 +61,7 @@ internal static class WireFormat
     public static Contribution DecodeContribution(byte[] header) => Read(header, reader =>
     {
         var kind = (CollectiveKind)reader.ReadByte();
-        if (!Enum.IsDefined(kind) || kind == CollectiveKind.Rendezvous)
+        if (kind is < CollectiveKind.AllGather or > CollectiveKind.Barrier)
         {
             throw new InvalidDataException($"Unknown collective {(byte)kind}.");
         }

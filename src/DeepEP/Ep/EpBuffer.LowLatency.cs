@@ -203,7 +203,7 @@ public sealed partial class EpBuffer
         }
     }
 
-    /// <summary>Clears every mask (spec §5.6).</summary>
+    /// <summary>Clears every mask (spec §5.6). On the host backend every rank must call it, masked ones included: it readmits them.</summary>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream. The clearing is queued on it.</param>
     public void LowLatencyCleanMaskBuffer(CudaStream? stream = null)
     {

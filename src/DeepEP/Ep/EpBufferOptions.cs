@@ -14,7 +14,11 @@ public sealed record EpBufferOptions
     /// <summary>CUDA device for this rank; null uses the group's local rank.</summary>
     public int? Device { get; init; }
 
-    /// <summary>Low-latency mode survives dead ranks: a peer that misses the deadline is masked instead of failing (DeepEP's <c>enable_shrink</c>).</summary>
+    /// <summary>
+    /// Low-latency mode survives dead ranks: a peer that misses the deadline is masked instead of failing (DeepEP's
+    /// <c>enable_shrink</c>). On the host backend it needs an in-process group (a TCP group is refused at creation),
+    /// and <see cref="EpBuffer.LowLatencyCleanMaskBuffer"/> is a collective of every rank that readmits masked ranks.
+    /// </summary>
     public bool EnableShrink { get; init; }
 
     /// <summary>Require <see cref="EpBuffer.Destroy"/> before disposal, as DeepEP's <c>explicitly_destroy</c>.</summary>

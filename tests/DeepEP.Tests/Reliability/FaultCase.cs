@@ -25,7 +25,7 @@ public enum FaultKind
 }
 
 /// <summary>One row of the failure matrix: rank <paramref name="FaultyRank"/> misbehaves at <paramref name="Step"/>.</summary>
-public sealed record FaultCase(FaultStep Step, FaultKind Kind, bool Shrink = false, int FaultyRank = 1)
+public sealed record FaultCase(FaultStep Step, FaultKind Kind, int FaultyRank = 1)
 {
     /// <summary>The step name the survivors' exception must carry: the first step with an exchange at or after the fault.</summary>
     public string ExpectedStepName => Step switch

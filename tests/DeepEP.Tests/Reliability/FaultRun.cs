@@ -58,7 +58,7 @@ internal static class FaultRun
         Exception? error = null;
         bool disposedCleanly;
         var buffer = new EpBuffer(group, numNvlBytes: 1L << 22, numRdmaBytes: EpBuffer.GetLowLatencyRdmaSizeHint(FaultScript.Tokens, 2 * FaultScript.Hidden, NumRanks, FaultScript.Experts),
-            lowLatencyMode: true, new EpBufferOptions { Backend = EpBackendKind.Host, Timeout = timeout, EnableShrink = fault.Shrink });
+            lowLatencyMode: true, new EpBufferOptions { Backend = EpBackendKind.Host, Timeout = timeout });
         try
         {
             script.Run(buffer, faulty, clock, release);

@@ -4,9 +4,10 @@ namespace DeepEP.Tests.Reliability;
 
 /// <summary>
 /// A rank's process group that throws inside the first collective after <see cref="Arm"/> (a rank failing mid-call) and
-/// counts the collectives that reached it (so a test can tell whether a call communicated before it threw).
+/// counts the collectives that reached it (so a test can tell whether a call communicated before it threw). Shrink
+/// collectives go to the inner group, which must have them when a buffer in shrink mode uses them.
 /// </summary>
-internal sealed class FaultyGroup(ProcessGroup inner) : ProcessGroup
+internal sealed class FaultyGroup(ProcessGroup inner) : ProcessGroup, IShrinkingGroup
 {
     private bool _armed;
 
@@ -44,6 +45,18 @@ internal sealed class FaultyGroup(ProcessGroup inner) : ProcessGroup
     {
         Trip();
         inner.Barrier(timeout);
+    }
+
+    public byte[]?[] AllToAllLeavingOutLateRanks(IReadOnlyList<ReadOnlyMemory<byte>> payloads, TimeSpan? timeout = null)
+    {
+        Trip();
+        return ((IShrinkingGroup)inner).AllToAllLeavingOutLateRanks(payloads, timeout);
+    }
+
+    public void Readmit(TimeSpan? timeout = null)
+    {
+        Trip();
+        ((IShrinkingGroup)inner).Readmit(timeout);
     }
 
     protected override void Dispose(bool disposing) => inner.Dispose();

@@ -22,8 +22,10 @@ namespace DeepEP.Backends.Host;
 /// <see cref="InvalidOperationException"/>; <see cref="CleanLowLatencyBuffer"/> discards pending hooks.</para>
 /// <para>Masking (spec §5.6) is this rank's view: it neither sends to nor accepts data from a rank it has
 /// masked, and low-latency combine skips slots whose owner is masked. A peer that has masked this rank sends it
-/// nothing and gets masked in turn, as the GPU's receive timeout would do. Masked ranks must still make every
-/// call, because the exchange is collective.</para>
+/// nothing and gets masked in turn, as the GPU's receive timeout would do. Ranks masked explicitly must still make
+/// every call, because the exchange is collective. With shrink on an in-process group, a rank that misses a
+/// low-latency exchange's deadline is left out of it and of later ones and masked by every survivor; its late calls
+/// throw until every rank calls <see cref="CleanMaskBuffer"/>. Shrink over a TCP group is refused.</para>
 /// <para>No waiting happens on the host, so the dispatch and combine wait-cost statistics are left unchanged;
 /// <c>cumulative_local_expert_recv_stats</c> is accumulated as on the GPU.</para>
 /// <para>LogFMT combine is not emulated (its decoding uses the GPU's approximate ex2/lg2) and throws
@@ -39,7 +41,8 @@ internal sealed class HostBackend : IEpBackend
 
     /// <summary>Creates the backend for this rank of <paramref name="group"/> (which the caller keeps owning).</summary>
     /// <param name="group">The expert-parallel group; every rank calls every operation in the same order.</param>
-    /// <param name="enableShrink">DeepEP's <c>enable_shrink</c>: allow the mask buffer operations of spec §5.6.</param>
+    /// <param name="enableShrink">DeepEP's <c>enable_shrink</c>: allow the mask buffer operations of spec §5.6, and mask a rank
+    /// that misses a low-latency exchange's deadline instead of failing (in-process groups only).</param>
     /// <param name="timeout">Deadline of every exchange (null: the group's default); a peer that has not joined by then is
     /// named in a <see cref="CommunicationTimeoutException"/>.</param>
     /// <param name="numNvlBytes">Bytes of the normal-mode buffer <see cref="LocalBufferBytes"/> views (allocated on first use).</param>
@@ -47,7 +50,7 @@ internal sealed class HostBackend : IEpBackend
     public HostBackend(ProcessGroup group, bool enableShrink = false, TimeSpan? timeout = null, long numNvlBytes = 0, long numRdmaBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(group);
-        _group = new HostExchange(group, timeout ?? group.DefaultTimeout);
+        _group = new HostExchange(group, timeout ?? group.DefaultTimeout, enableShrink);
         _enableShrink = enableShrink;
         _maskedRanks = new bool[group.Size];
         _commBuffers = new HostCommBuffers(numNvlBytes, numRdmaBytes);
@@ -123,8 +126,19 @@ internal sealed class HostBackend : IEpBackend
         }
     }
 
-    /// <inheritdoc />
-    public void CleanMaskBuffer(StreamOptions streams) => Array.Clear(_maskedRanks);
+    /// <summary>
+    /// Unmasks every rank. Unlike the GPU's, a collective of every rank (masked ones included): it readmits the ranks
+    /// that shrink mode left out, so that later exchanges wait for them again.
+    /// </summary>
+    public void CleanMaskBuffer(StreamOptions streams)
+    {
+        RequireShrink();
+        _group.Step("clean mask buffer", () =>
+        {
+            _group.Readmit();
+            Array.Clear(_maskedRanks);
+        });
+    }
 
     /// <summary>Frees the zero-copy combine buffers and the local buffers; the process group stays with its owner.</summary>
     public void Dispose()

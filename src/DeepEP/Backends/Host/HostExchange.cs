@@ -12,11 +12,23 @@ internal sealed class HostExchange
 {
     private readonly ProcessGroup _group;
     private readonly TimeSpan _timeout;
+    private readonly IShrinkingGroup? _shrinking;
 
-    public HostExchange(ProcessGroup group, TimeSpan timeout)
+    /// <param name="group">The expert-parallel group.</param>
+    /// <param name="timeout">Deadline of every collective.</param>
+    /// <param name="shrink">Low-latency shrink mode: low-latency exchanges leave out and mask a rank that misses the deadline.</param>
+    /// <exception cref="NotSupportedException"><paramref name="shrink"/> with a group that cannot leave a rank out (a TCP group).</exception>
+    public HostExchange(ProcessGroup group, TimeSpan timeout, bool shrink)
     {
         _group = group;
         _timeout = timeout;
+        if (shrink)
+        {
+            _shrinking = group as IShrinkingGroup ?? throw new NotSupportedException(
+                "EpBufferOptions.EnableShrink on the host backend needs an in-process group (ProcessGroup.CreateInProcess): over TCP, rank 0's " +
+                "relay cannot yet complete a collective without a stalled rank, so that rank could not be masked (docs/reliability.md). " +
+                "Create the buffer without EnableShrink, or use the kernels or NCCL backend.");
+        }
     }
 
     public int Rank => _group.Rank;
@@ -28,6 +40,21 @@ internal sealed class HostExchange
     public byte[][] AllGather(ReadOnlyMemory<byte> payload) => _group.AllGather(payload, _timeout);
 
     public void Barrier() => _group.Barrier(_timeout);
+
+    /// <summary>
+    /// The exchange of a low-latency operation. In shrink mode a rank that misses the deadline is left out and masked
+    /// (later exchanges neither wait for it nor deliver to it); in any mode a peer that has masked this rank gets masked.
+    /// </summary>
+    /// <returns>What each rank sent, indexed by source rank; null for a rank left out.</returns>
+    public byte[]?[] LowLatencyAllToAll(IReadOnlyList<ReadOnlyMemory<byte>> payloads, bool[] maskedRanks)
+    {
+        byte[]?[] received = _shrinking?.AllToAllLeavingOutLateRanks(payloads, _timeout) ?? _group.AllToAll(payloads, _timeout);
+        HostPeerLiveness.MaskSilentPeers(received, maskedRanks);
+        return received;
+    }
+
+    /// <summary>Shrink mode: a collective of every rank that readmits the ranks left out.</summary>
+    public void Readmit() => _shrinking!.Readmit(_timeout);
 
     /// <summary>
     /// Runs one public operation: a peer that never joined becomes a <see cref="CommunicationTimeoutException"/> naming it

@@ -30,8 +30,7 @@ internal static class HostLowLatencyCombine
         {
             throw new InvalidOperationException($"Low-latency combine reads BF16 [E_l, R*N, H] = [{numLocalExperts}, {numRows}, {hidden}] expert outputs, not {expertOutputs.Describe()}.");
         }
-        byte[][] received = group.AllToAll(ReturnRows(expertOutputs, handle, numRanks, maskedRanks));
-        HostPeerLiveness.MaskSilentPeers(received, maskedRanks);
+        byte[]?[] received = group.LowLatencyAllToAll(ReturnRows(expertOutputs, handle, numRanks, maskedRanks), maskedRanks);
 
         long[] topkIdx = HostTensorAccess.ReadIndices(request.TopkIdx);
         float[] topkWeights = request.TopkWeights.ToArray<float>();
@@ -87,7 +86,7 @@ internal static class HostLowLatencyCombine
         return ((int)(packed >> 32), (int)(packed & 0xFFFFFFFF));
     }
 
-    private static void Reduce(byte[][] received, bool[] maskedRanks, LowLatencyHandle handle, long[] topkIdx, float[] topkWeights, int numTokens, int numTopk, DeviceTensor combinedX)
+    private static void Reduce(byte[]?[] received, bool[] maskedRanks, LowLatencyHandle handle, long[] topkIdx, float[] topkWeights, int numTokens, int numTopk, DeviceTensor combinedX)
     {
         int numRanks = received.Length;
         int numExperts = handle.NumExperts;
@@ -107,7 +106,7 @@ internal static class HostLowLatencyCombine
             {
                 continue;
             }
-            var reader = new HostWireReader(received[s], s);
+            var reader = new HostWireReader(received[s]!, s);
             reader.ReadBytes(HostPeerLiveness.HeaderBytes);
             int count = reader.ReadInt32();
             int messagesOffset = HostPeerLiveness.HeaderBytes + sizeof(int);
@@ -144,7 +143,7 @@ internal static class HostLowLatencyCombine
                     throw new InvalidOperationException(
                         $"Token {t} selected expert {expert}, but its owner returned no row for it; topk_idx or the handle does not match the dispatch.");
                 }
-                ReadOnlySpan<BFloat16> values = MemoryMarshal.Cast<byte, BFloat16>(received[slotSource[slot]].AsSpan(slotOffset[slot], rowBytes));
+                ReadOnlySpan<BFloat16> values = MemoryMarshal.Cast<byte, BFloat16>(received[slotSource[slot]]!.AsSpan(slotOffset[slot], rowBytes));
                 float weight = topkWeights[(t * numTopk) + k];
                 for (int h = 0; h < hidden; h++)
                 {

@@ -21,8 +21,7 @@ internal static class HostLowLatencyDispatch
     {
         var geometry = new Geometry(group.Size, request);
         int set = buffers.Acquire("LowLatencyDispatch");
-        byte[][] received = group.AllToAll(Send(request, geometry, maskedRanks));
-        HostPeerLiveness.MaskSilentPeers(received, maskedRanks);
+        byte[]?[] received = group.LowLatencyAllToAll(Send(request, geometry, maskedRanks), maskedRanks);
 
         int rows = geometry.NumRanks * geometry.MaxTokensPerRank;
         DeviceTensor packedRecvX = DeviceTensor.Empty(request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [geometry.NumLocalExperts, rows, geometry.Hidden]);
@@ -120,7 +119,7 @@ internal static class HostLowLatencyDispatch
     }
 
     private static void Pack(
-        byte[][] received, bool[] maskedRanks, LowLatencyDispatchRequest request, Geometry geometry,
+        byte[]?[] received, bool[] maskedRanks, LowLatencyDispatchRequest request, Geometry geometry,
         DeviceTensor packedRecvX, DeviceTensor? packedRecvXScales, DeviceTensor packedRecvCount, DeviceTensor srcInfo, DeviceTensor layoutRange)
     {
         int numLocalExperts = geometry.NumLocalExperts;
@@ -133,7 +132,7 @@ internal static class HostLowLatencyDispatch
         {
             if (!maskedRanks[s])
             {
-                foreach (Message message in Messages(received[s], s, geometry))
+                foreach (Message message in Messages(received[s]!, s, geometry))
                 {
                     counts[(message.LocalExpert * numRanks) + s]++;
                 }
@@ -167,12 +166,12 @@ internal static class HostLowLatencyDispatch
             {
                 continue;
             }
-            foreach (Message message in Messages(received[s], s, geometry))
+            foreach (Message message in Messages(received[s]!, s, geometry))
             {
                 int e = message.LocalExpert;
                 int row = cursors[(e * numRanks) + s]++;
                 srcInfo.At<int>(e, row) = message.SourceToken;
-                ReadOnlySpan<byte> payload = received[s].AsSpan(message.PayloadOffset, geometry.PayloadBytes);
+                ReadOnlySpan<byte> payload = received[s]!.AsSpan(message.PayloadOffset, geometry.PayloadBytes);
                 if (!request.UseFp8)
                 {
                     payload.CopyTo(MemoryMarshal.AsBytes(HostTensorAccess.Row<BFloat16>(packedRecvX, e, row)));
