@@ -17,8 +17,11 @@ public sealed partial class RankLauncherTests : IDisposable
         error.Dispose();
     }
 
-    private Task<int> LaunchAsync(int ranks, string script, int nodeCount = 1, int nodeRank = 0, string? masterAddress = null, int? masterPort = null) =>
-        new RankLauncher(new LaunchOptions
+    private RankLauncher? launcher;
+
+    private Task<int> LaunchAsync(int ranks, string script, int nodeCount = 1, int nodeRank = 0, string? masterAddress = null, int? masterPort = null)
+    {
+        launcher = new RankLauncher(new LaunchOptions
         {
             Command = ["/bin/sh", "-c", script],
             ProcessesPerNode = ranks,
@@ -26,7 +29,9 @@ public sealed partial class RankLauncherTests : IDisposable
             NodeRank = nodeRank,
             MasterAddress = masterAddress,
             MasterPort = masterPort,
-        }, output, error).RunAsync(TestContext.Current.CancellationToken);
+        }, output, error);
+        return launcher.RunAsync(TestContext.Current.CancellationToken);
+    }
 
     private static string[] Lines(StringWriter writer) => writer.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
@@ -35,6 +40,7 @@ public sealed partial class RankLauncherTests : IDisposable
     {
         int status = await LaunchAsync(2, """echo "out $RANK"; echo "more $RANK"; echo "err $RANK" >&2""");
         Assert.Equal(0, status);
+        Assert.Null(launcher!.FailedRank);
         Assert.Equal(["[rank 0] more 0", "[rank 0] out 0", "[rank 1] more 1", "[rank 1] out 1"], Lines(output).Order());
         Assert.Equal(["[rank 0] err 0", "[rank 1] err 1"], Lines(error).Order());
     }
@@ -70,6 +76,7 @@ public sealed partial class RankLauncherTests : IDisposable
             echo "giving up" >&2; exit 3
             """);
         Assert.Equal(3, status);
+        Assert.Equal(1, launcher!.FailedRank);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
         Assert.False(IsAlive(int.Parse(File.ReadAllText(pidFile))), "the sleeping rank survived");
         Assert.Equal(["[rank 1] giving up", "[launch] rank 1 exited with status 3; stopped rank(s) 0."], Lines(error));
