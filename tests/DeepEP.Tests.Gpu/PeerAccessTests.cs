@@ -1,4 +1,5 @@
 using DeepEP.Cuda;
+using DeepEP.Interop;
 using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Gpu;
@@ -10,18 +11,36 @@ public sealed class PeerAccessTests(GpuFixture gpu)
     public void PeerMatrixIsReportedForEveryPair()
     {
         gpu.Require(devices: 2);
-        foreach (CudaDevice a in CudaDevice.All)
+        IReadOnlyList<CudaDevice> devices = CudaDevice.All;
+        Assert.Equal(Enumerable.Range(0, gpu.DeviceCount), devices.Select(d => d.Ordinal));
+        foreach (CudaDevice a in devices)
         {
-            foreach (CudaDevice b in CudaDevice.All)
+            foreach (CudaDevice b in devices)
             {
+                (bool access, int? rank, bool atomics) = (a.CanAccessPeer(b), a.PeerPerformanceRank(b), a.SupportsNativePeerAtomics(b));
+                TestContext.Current.TestOutputHelper?.WriteLine($"{a} -> {b}: access {access}, rank {rank?.ToString() ?? "-"}, native atomics {atomics}");
                 if (a.Ordinal == b.Ordinal)
                 {
+                    // A device addresses its own memory; there is no link to itself to rank.
+                    Assert.Equal<(bool, int?, bool)>((true, null, false), (access, rank, atomics));
                     continue;
                 }
-                TestContext.Current.TestOutputHelper?.WriteLine(
-                    $"{a} -> {b}: access {a.CanAccessPeer(b)}, rank {a.PeerPerformanceRank(b)?.ToString() ?? "-"}, native atomics {a.SupportsNativePeerAtomics(b)}");
+                // The same answers as the driver's own queries for the pair.
+                Assert.Equal(CuResult.Success, CudaDriver.cuDeviceCanAccessPeer(out int canAccess, a.Ordinal, b.Ordinal));
+                Assert.Equal(canAccess != 0, access);
+                Assert.Equal(access, Attribute(a, b, CudaDriver.P2PAttributeAccessSupported) != 0);
+                Assert.Equal(access ? Attribute(a, b, CudaDriver.P2PAttributePerformanceRank) : (int?)null, rank);
+                Assert.Equal(Attribute(a, b, CudaDriver.P2PAttributeNativeAtomicSupported) != 0, atomics);
+                Assert.True(rank is null or >= 0, $"{a} -> {b}: performance rank {rank}");
+                Assert.False(atomics && !access, $"{a} -> {b}: native atomics without peer access");
             }
         }
+    }
+
+    private static int Attribute(CudaDevice a, CudaDevice b, int attribute)
+    {
+        Assert.Equal(CuResult.Success, CudaDriver.cuDeviceGetP2PAttribute(out int value, attribute, a.Ordinal, b.Ordinal));
+        return value;
     }
 
     [Fact]
