@@ -1,3 +1,4 @@
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tests.Gpu.LowLatency;
 using DeepEP.Tests.Gpu.Normal;
@@ -43,7 +44,7 @@ public sealed class MixedModeTests(GpuFixture gpu)
         return all;
     }
 
-    private static EpBuffer Create(Distributed.ProcessGroup group, EpBackendKind backend) =>
+    private static EpBuffer Create(ProcessGroup group, EpBackendKind backend) =>
         new(group, 1L << 30, LowLatency.BufferBytes(group.Size), lowLatencyMode: true,
             new EpBufferOptions { Backend = backend, Timeout = TimeSpan.FromSeconds(20) });
 }

@@ -1,3 +1,4 @@
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tests.Gpu.Support;
 
@@ -65,7 +66,7 @@ public sealed class LowLatencyKernelTests(GpuFixture gpu)
     }
 
     /// <summary>A low-latency buffer for <paramref name="c"/> on the rank's default GPU.</summary>
-    internal static EpBuffer Create(Distributed.ProcessGroup group, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
+    internal static EpBuffer Create(ProcessGroup group, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
         new(group, 0, c.BufferBytes(group.Size), lowLatencyMode: true,
             new EpBufferOptions { Backend = backend, EnableShrink = shrink, Timeout = TimeSpan.FromSeconds(timeoutSeconds) });
 }

@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.Support;
@@ -89,7 +90,7 @@ public sealed class LowLatencyMaskingTests(GpuFixture gpu)
             {
                 d.Handle.Dispose();
             }
-            Cuda.CudaStream.ForDevice(buffer.Device).Synchronize();
+            CudaStream.ForDevice(buffer.Device).Synchronize();
             var timeout = Assert.Throws<CommunicationTimeoutException>(() => buffer.LowLatencyDispatch(x, topk, Case.MaxTokens, Case.Experts, useFp8: false));
             return timeout.Message;
         });

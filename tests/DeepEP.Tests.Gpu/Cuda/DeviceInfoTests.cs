@@ -1,6 +1,6 @@
 using DeepEP.Cuda;
 
-namespace DeepEP.Tests.Gpu;
+namespace DeepEP.Tests.Gpu.Cuda;
 
 [Collection(GpuCollection.Name)]
 public sealed class DeviceInfoTests(GpuFixture gpu)

@@ -1,7 +1,7 @@
 using DeepEP.Cuda;
 using DeepEP.Tensors;
 
-namespace DeepEP.Tests.Gpu;
+namespace DeepEP.Tests.Gpu.Cuda;
 
 [Collection(GpuCollection.Name)]
 public sealed class DeviceMemoryTests(GpuFixture gpu)

@@ -6,7 +6,7 @@ using DeepEP.Tensors;
 using static DeepEP.Distributed.NcclCheck;
 using NcclApi = DeepEP.Interop.Nccl;
 
-namespace DeepEP.Tests.Gpu;
+namespace DeepEP.Tests.Gpu.Distributed;
 
 [Collection(GpuCollection.Name)]
 public sealed class NcclTests(GpuFixture gpu)

@@ -4,7 +4,7 @@ using DeepEP.Jit;
 using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
-namespace DeepEP.Tests.Gpu;
+namespace DeepEP.Tests.Gpu.Jit;
 
 [Collection(GpuCollection.Name)]
 public sealed class KernelCompilerTests(GpuFixture gpu)

@@ -2,7 +2,7 @@ using DeepEP.Cuda;
 using DeepEP.Interop;
 using DeepEP.Tensors;
 
-namespace DeepEP.Tests.Gpu;
+namespace DeepEP.Tests.Gpu.Cuda;
 
 [Collection(GpuCollection.Name)]
 public sealed class PeerAccessTests(GpuFixture gpu)
