@@ -1,8 +1,8 @@
 using DeepEP.Cli.Bench;
 using DeepEP.Ep;
 using DeepEP.Tensors;
-using DeepEP.Tests.Ep;
 using DeepEP.Tests.Backends.Host.Support;
+using DeepEP.Tests.Ep;
 using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Backends.Host;
