@@ -29,11 +29,11 @@ public sealed class GpuFixture : IDisposable
     /// <summary>A private kernel cache folder for tests that count compilations.</summary>
     public string CacheDirectory { get; }
 
-    /// <summary>Skips the calling test unless at least <paramref name="devices"/> GPUs are usable.</summary>
-    public void Require(int devices = 1)
+    /// <summary>Skips the calling test unless at least <paramref name="devices"/> GPUs are usable; <paramref name="why"/> says why it needs them.</summary>
+    public void Require(int devices = 1, string? why = null)
     {
         Assert.SkipWhen(UnavailableReason is not null, $"No usable GPU: {UnavailableReason}");
-        Assert.SkipWhen(DeviceCount < devices, $"Needs {devices} GPUs; {DeviceCount} visible.");
+        Assert.SkipWhen(DeviceCount < devices, why ?? $"Needs {devices} GPUs; {DeviceCount} visible.");
     }
 
     public void Dispose()

@@ -1,3 +1,4 @@
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tests.Gpu.LowLatency;
 using DeepEP.Tests.Gpu.Normal;
@@ -6,7 +7,8 @@ using DeepEP.Tests.Gpu.Support;
 namespace DeepEP.Tests.Gpu;
 
 /// <summary>Normal mode, then low-latency mode, then normal mode again on one buffer that has both, against the CPU reference.</summary>
-public sealed class MixedModeTests
+[Collection(GpuCollection.Name)]
+public sealed class MixedModeTests(GpuFixture gpu)
 {
     private static readonly NormalRun Normal = new(new NormalCase(333, 7168, 256, 8, Seed: 23, MaskedSlots: 3));
     private static readonly LowLatencyCase LowLatency = new(Tokens: 128, MaxTokens: 128, Hidden: 7168, Experts: 256, Topk: 8, MaskedSlots: 3, UseFp8: true, Seed: 23);
@@ -17,7 +19,7 @@ public sealed class MixedModeTests
     [MemberData(nameof(Ranks))]
     public void NormalThenLowLatencyThenNormalMatchTheReference(int ranks)
     {
-        GpuRanks.Require();
+        gpu.Require();
         NormalRun normal = Normal with { NumSms = GpuRanks.NumSms(ranks, Normal.NumSms) };
         Dictionary<string, byte[]>[] reference = RankHarness.Run(ranks, EpBackendKind.Host, (g, _) => Create(g, EpBackendKind.Host), b => Run(b, normal));
         PoolPoison.Fill();
@@ -42,7 +44,7 @@ public sealed class MixedModeTests
         return all;
     }
 
-    private static EpBuffer Create(Distributed.ProcessGroup group, EpBackendKind backend) =>
+    private static EpBuffer Create(ProcessGroup group, EpBackendKind backend) =>
         new(group, 1L << 30, LowLatency.BufferBytes(group.Size), lowLatencyMode: true,
             new EpBufferOptions { Backend = backend, Timeout = TimeSpan.FromSeconds(20) });
 }

@@ -48,6 +48,9 @@ public sealed class RankLauncher
         this.error = error;
     }
 
+    /// <summary>The rank whose non-zero exit ended the last <see cref="RunAsync"/>, or null when none did.</summary>
+    public int? FailedRank { get; private set; }
+
     /// <summary>
     /// Runs the ranks to completion: 0 when all exit with 0; otherwise the status of the first rank that failed
     /// (the others are killed), <see cref="CannotStartExitCode"/> or, when cancelled, <see cref="InterruptedExitCode"/>.
@@ -55,6 +58,7 @@ public sealed class RankLauncher
     /// <param name="cancellationToken">Cancels the launch: every rank is killed.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
+        FailedRank = null;
         string masterAddress = options.MasterAddress ?? DistributedEnvironment.DefaultMasterAddress;
         int masterPort = options.MasterPort ?? (options.NodeCount == 1 ? FindFreePort() : DistributedEnvironment.DefaultMasterPort);
         var ranks = new List<RankProcess>();
@@ -108,6 +112,7 @@ public sealed class RankLauncher
             int status = rank.Process.ExitCode;
             if (status != 0)
             {
+                FailedRank = rank.Rank;
                 await StopAsync(ranks).ConfigureAwait(false);
                 string stopped = running.Count == 0 ? "" : $"; stopped rank(s) {string.Join(", ", running.Keys)}";
                 WriteLine(error, $"[launch] rank {rank.Rank} exited with status {status}{stopped}.");

@@ -5,7 +5,7 @@ namespace DeepEP.Cuda;
 
 public sealed partial class CudaDevice
 {
-    /// <summary>True when kernels on this device can address <paramref name="peer"/>'s memory (NVLink or PCIe P2P).</summary>
+    /// <summary>True when kernels on this device can address <paramref name="peer"/>'s memory (NVLink or PCIe P2P); true for the device itself.</summary>
     public bool CanAccessPeer(CudaDevice peer)
     {
         ArgumentNullException.ThrowIfNull(peer);
@@ -44,11 +44,11 @@ public sealed partial class CudaDevice
         }
     }
 
-    /// <summary>The driver's relative performance rank of the link to <paramref name="peer"/> (0 is best), or null without P2P.</summary>
+    /// <summary>The driver's relative performance rank of the link to <paramref name="peer"/> (0 is best), or null without P2P and for the device itself (no link).</summary>
     public int? PeerPerformanceRank(CudaDevice peer) =>
         PeerAttribute(peer, CudaDriver.P2PAttributeAccessSupported) != 0 ? PeerAttribute(peer, CudaDriver.P2PAttributePerformanceRank) : null;
 
-    /// <summary>True when atomics on <paramref name="peer"/>'s memory are native over the link (NVLink), not emulated.</summary>
+    /// <summary>True when atomics on <paramref name="peer"/>'s memory are native over the link (NVLink), not emulated; false for the device itself (no link).</summary>
     public bool SupportsNativePeerAtomics(CudaDevice peer) => PeerAttribute(peer, CudaDriver.P2PAttributeNativeAtomicSupported) != 0;
 
     private int PeerAttribute(CudaDevice peer, int attribute)

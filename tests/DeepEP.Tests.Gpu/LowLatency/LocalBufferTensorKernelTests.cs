@@ -5,7 +5,8 @@ using DeepEP.Tests.Gpu.Support;
 namespace DeepEP.Tests.Gpu.LowLatency;
 
 /// <summary><see cref="EpBuffer.GetLocalBufferTensor"/> on the kernels backend: a device view of this rank's low-latency allocation.</summary>
-public sealed class LocalBufferTensorKernelTests
+[Collection(GpuCollection.Name)]
+public sealed class LocalBufferTensorKernelTests(GpuFixture gpu)
 {
     public static TheoryData<int> Ranks => GpuRanks.Each();
 
@@ -13,7 +14,7 @@ public sealed class LocalBufferTensorKernelTests
     [MemberData(nameof(Ranks))]
     public void TheLowLatencyBufferIsViewedInPlaceAndTheNormalOneIsRefused(int ranks)
     {
-        GpuRanks.Require();
+        gpu.Require();
         var c = new LowLatencyCase(Tokens: 8, MaxTokens: 8, Hidden: 1024, Experts: 2 * ranks, Topk: 2, MaskedSlots: 0, UseFp8: false);
         bool[] ok = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, _) => new EpBuffer(g, EpBuffer.GetDispatchConfig(g.Size).GetNvlBufferSizeHint(c.Hidden * 2, g.Size), c.BufferBytes(g.Size), lowLatencyMode: true,
             new EpBufferOptions { Backend = EpBackendKind.Kernels, Timeout = TimeSpan.FromSeconds(20) }), buffer =>

@@ -8,7 +8,7 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 /// <summary>
 /// Runs <see cref="LowLatencyScenario"/> on the CPU reference and on a GPU backend and requires every snapshot to be
 /// byte-identical. Both pack each expert's rows in (source rank, token, top-k slot) order, so this is stricter than
-/// the spec's order-independent checks.
+/// the spec's order-independent checks. The calling test has required a GPU (<see cref="GpuFixture.Require"/>).
 /// </summary>
 internal static class LowLatencyComparison
 {
@@ -18,7 +18,6 @@ internal static class LowLatencyComparison
     /// <param name="prepare">Runs on every rank before the scenario (e.g. masking); with it the buffers allow masking and the final mask is compared too.</param>
     public static void MatchesReference(EpBackendKind backend, int ranks, LowLatencyCase c, Action<EpBuffer>? prepare = null)
     {
-        GpuRanks.Require();
         Dictionary<string, byte[]>[] reference = Run(ranks, EpBackendKind.Host, c, prepare);
         PoolPoison.Fill();
         Snapshots.RequireEqual(backend, reference, Run(ranks, backend, c, prepare));

@@ -9,7 +9,8 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 /// Dispatch + combine captured once into a CUDA graph and replayed 100 times, each replay on fresh routing and data
 /// written into the captured input tensors, each result checked against Σ_k w·x computed on the host.
 /// </summary>
-public sealed class LowLatencyGraphTests
+[Collection(GpuCollection.Name)]
+public sealed class LowLatencyGraphTests(GpuFixture gpu)
 {
     private const int Replays = 100;
 
@@ -19,7 +20,7 @@ public sealed class LowLatencyGraphTests
     [MemberData(nameof(Ranks))]
     public void ReplaysWithFreshInputsMatchTheReference(int ranks)
     {
-        GpuRanks.Require();
+        gpu.Require();
         var c = new LowLatencyCase(Tokens: 32, MaxTokens: 32, Hidden: 2048, Experts: 16, Topk: 4, MaskedSlots: 3, UseFp8: false);
         int[] mismatches = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, _) => LowLatencyKernelTests.Create(g, c, EpBackendKind.Kernels), buffer =>
         {

@@ -1,3 +1,4 @@
+using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tests.Gpu.Support;
 
@@ -8,7 +9,8 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 /// token, top-k slot) order, so counts, ranges, statistics, valid rows, scales and combined outputs must be
 /// byte-identical (stricter than the spec's order-independent checks).
 /// </summary>
-public sealed class LowLatencyKernelTests
+[Collection(GpuCollection.Name)]
+public sealed class LowLatencyKernelTests(GpuFixture gpu)
 {
     public static TheoryData<int, string> Suite => GpuRanks.Cross(LowLatencyCases.Suite.Keys);
 
@@ -18,20 +20,31 @@ public sealed class LowLatencyKernelTests
 
     [Theory(SkipTestWithoutData = true)]
     [MemberData(nameof(Suite))]
-    public void MatchesTheReference(int ranks, string name) => LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Suite[name]);
+    public void MatchesTheReference(int ranks, string name)
+    {
+        gpu.Require();
+        LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Suite[name]);
+    }
 
     [Theory(SkipTestWithoutData = true)]
     [MemberData(nameof(Shapes))]
-    public void ProductionShapesMatchTheReference(int ranks, string name) =>
+    public void ProductionShapesMatchTheReference(int ranks, string name)
+    {
+        gpu.Require();
         LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Shapes[name]);
+    }
 
     [Theory(SkipTestWithoutData = true)]
     [MemberData(nameof(Ranks))]
-    public void AThirdOutstandingHookIsRefused(int ranks) => ThirdOutstandingHookIsRefused(EpBackendKind.Kernels, ranks);
+    public void AThirdOutstandingHookIsRefused(int ranks)
+    {
+        gpu.Require();
+        ThirdOutstandingHookIsRefused(EpBackendKind.Kernels, ranks);
+    }
 
+    /// <summary>The check behind both backends' tests; the caller has required a GPU.</summary>
     internal static void ThirdOutstandingHookIsRefused(EpBackendKind backend, int ranks)
     {
-        GpuRanks.Require();
         var c = new LowLatencyCase(Tokens: 8, MaxTokens: 8, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: false);
         string[] messages = RankHarness.Run(ranks, backend, (g, r) => Create(g, c, backend), buffer =>
         {
@@ -53,7 +66,7 @@ public sealed class LowLatencyKernelTests
     }
 
     /// <summary>A low-latency buffer for <paramref name="c"/> on the rank's default GPU.</summary>
-    internal static EpBuffer Create(Distributed.ProcessGroup group, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
+    internal static EpBuffer Create(ProcessGroup group, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
         new(group, 0, c.BufferBytes(group.Size), lowLatencyMode: true,
             new EpBufferOptions { Backend = backend, EnableShrink = shrink, Timeout = TimeSpan.FromSeconds(timeoutSeconds) });
 }

@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.Support;
@@ -8,7 +9,8 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 /// A rank that never joins a low-latency operation: with masking the survivors mask it at the deadline and finish
 /// without its experts; without masking the deadline ends in a CommunicationTimeoutException. Never a hang.
 /// </summary>
-public sealed class LowLatencyMaskingTests
+[Collection(GpuCollection.Name)]
+public sealed class LowLatencyMaskingTests(GpuFixture gpu)
 {
     private static readonly LowLatencyCase Case = new(Tokens: 16, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 4, MaskedSlots: 0, UseFp8: false);
 
@@ -18,7 +20,7 @@ public sealed class LowLatencyMaskingTests
     [MemberData(nameof(Ranks))]
     public void ASilentRankIsMaskedAndLeftOut(int ranks)
     {
-        GpuRanks.Require();
+        gpu.Require();
         CompileKernels(ranks);
         int dead = ranks - 1;
         string[] outcomes = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, _) => LowLatencyKernelTests.Create(g, Case, EpBackendKind.Kernels, shrink: true, timeoutSeconds: 1), buffer =>
@@ -70,7 +72,7 @@ public sealed class LowLatencyMaskingTests
     [MemberData(nameof(Ranks))]
     public void WithoutMaskingASilentRankTimesOut(int ranks)
     {
-        GpuRanks.Require();
+        gpu.Require();
         CompileKernels(ranks);
         string[] outcomes = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, _) => LowLatencyKernelTests.Create(g, Case, EpBackendKind.Kernels, timeoutSeconds: 1), buffer =>
         {
@@ -88,7 +90,7 @@ public sealed class LowLatencyMaskingTests
             {
                 d.Handle.Dispose();
             }
-            Cuda.CudaStream.ForDevice(buffer.Device).Synchronize();
+            CudaStream.ForDevice(buffer.Device).Synchronize();
             var timeout = Assert.Throws<CommunicationTimeoutException>(() => buffer.LowLatencyDispatch(x, topk, Case.MaxTokens, Case.Experts, useFp8: false));
             return timeout.Message;
         });

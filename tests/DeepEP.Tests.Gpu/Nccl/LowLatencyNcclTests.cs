@@ -9,19 +9,24 @@ namespace DeepEP.Tests.Gpu.Nccl;
 /// process: counts, ranges, statistics, valid rows, scales, source indices and combined outputs byte-identical (same
 /// packing order).
 /// </summary>
-public sealed class LowLatencyNcclTests
+[Collection(GpuCollection.Name)]
+public sealed class LowLatencyNcclTests(GpuFixture gpu)
 {
     public static TheoryData<string> Suite => new(LowLatencyCases.Suite.Keys);
 
     [Theory]
     [MemberData(nameof(Suite))]
-    public void MatchesTheReference(string name) => LowLatencyComparison.MatchesReference(EpBackendKind.Nccl, GpuRanks.NcclRanks, LowLatencyCases.Suite[name]);
+    public void MatchesTheReference(string name)
+    {
+        gpu.Require();
+        LowLatencyComparison.MatchesReference(EpBackendKind.Nccl, gpu.DeviceCount, LowLatencyCases.Suite[name]);
+    }
 
     [Fact]
     public void AMaskedRankIsLeftOutAsInTheReference()
     {
-        int ranks = GpuRanks.NcclRanks;
-        Assert.SkipWhen(ranks < 2, "Masking needs a second rank, and NCCL allows one rank per GPU: needs two GPUs.");
+        gpu.Require(2, "Masking needs a second rank, and NCCL allows one rank per GPU: needs two GPUs.");
+        int ranks = gpu.DeviceCount;
         var c = new LowLatencyCase(Tokens: 32, MaxTokens: 32, Hidden: 1024, Experts: 16, Topk: 4, MaskedSlots: 3, UseFp8: true, Hook: true);
         LowLatencyComparison.MatchesReference(EpBackendKind.Nccl, ranks, c, b =>
         {
@@ -33,5 +38,9 @@ public sealed class LowLatencyNcclTests
     }
 
     [Fact]
-    public void AThirdOutstandingHookIsRefused() => LowLatencyKernelTests.ThirdOutstandingHookIsRefused(EpBackendKind.Nccl, GpuRanks.NcclRanks);
+    public void AThirdOutstandingHookIsRefused()
+    {
+        gpu.Require();
+        LowLatencyKernelTests.ThirdOutstandingHookIsRefused(EpBackendKind.Nccl, gpu.DeviceCount);
+    }
 }

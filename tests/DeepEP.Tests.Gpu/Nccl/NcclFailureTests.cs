@@ -6,12 +6,13 @@ using DeepEP.Tests.Gpu.Support;
 namespace DeepEP.Tests.Gpu.Nccl;
 
 /// <summary>A rank that never shows up ends in an exception naming the rank and the step, never a hang; bad routing fails every rank together.</summary>
-public sealed class NcclFailureTests
+[Collection(GpuCollection.Name)]
+public sealed class NcclFailureTests(GpuFixture gpu)
 {
     [Fact]
     public void AMissingPeerTimesOutNamingTheStep()
     {
-        Assert.SkipWhen(GpuRanks.NcclRanks < 2, "A missing NCCL peer needs a second rank, and NCCL allows one rank per GPU: needs two GPUs.");
+        gpu.Require(2, "A missing NCCL peer needs a second rank, and NCCL allows one rank per GPU: needs two GPUs.");
         // Rank 1 never dispatches: rank 0's count exchange cannot finish and must be aborted at the deadline.
         Func<DispatchResult> dispatch = LonelyRank.DispatchOnRankZero(EpBackendKind.Nccl, TimeSpan.FromSeconds(3));
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -28,7 +29,8 @@ public sealed class NcclFailureTests
     [Fact]
     public void TooFewWorstTokensFailOnEveryRank()
     {
-        int ranks = GpuRanks.NcclRanks;
+        gpu.Require();
+        int ranks = gpu.DeviceCount;
         var c = new NormalCase(64, 256, 8, 2, Seed: 11);
         Exception e = Assert.Throws<AggregateException>(() => RankHarness.Run(ranks, EpBackendKind.Nccl, nvlBytes: 1L << 28, body: buffer =>
         {

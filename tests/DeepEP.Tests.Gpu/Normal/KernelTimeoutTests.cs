@@ -4,12 +4,13 @@ using DeepEP.Tests.Gpu.Support;
 namespace DeepEP.Tests.Gpu.Normal;
 
 /// <summary>A rank that never shows up ends in a CommunicationTimeoutException on the others, never a hang.</summary>
-public sealed class KernelTimeoutTests
+[Collection(GpuCollection.Name)]
+public sealed class KernelTimeoutTests(GpuFixture gpu)
 {
     [Fact]
     public void AMissingPeerTimesOutWithItsName()
     {
-        GpuRanks.Require();
+        gpu.Require();
         // Rank 1 never dispatches: rank 0's count exchange waits for it at the barrier and must give up.
         Func<DispatchResult> dispatch = LonelyRank.DispatchOnRankZero(EpBackendKind.Kernels, TimeSpan.FromSeconds(2));
         var started = System.Diagnostics.Stopwatch.StartNew();

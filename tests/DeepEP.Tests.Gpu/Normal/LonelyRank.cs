@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
@@ -13,7 +14,7 @@ internal static class LonelyRank
         ProcessGroup[] groups = ProcessGroup.CreateInProcess(2);
         var buffers = new EpBuffer[2];
         Parallel.For(0, 2, r => buffers[r] = new EpBuffer(groups[r], 1L << 28,
-            options: new EpBufferOptions { Backend = backend, Device = r % Cuda.CudaDevice.Count, Timeout = timeout }));
+            options: new EpBufferOptions { Backend = backend, Device = r % CudaDevice.Count, Timeout = timeout }));
         DeviceTensor topk = DeviceTensor.FromArray<long>([0, 1, 2, 3], [2, 2], device: 0);
         DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [2, 128], device: 0);
         DispatchLayout layout = buffers[0].GetDispatchLayout(topk, 4);

@@ -19,20 +19,6 @@ internal static class GpuRanks
     /// <summary>Every multi-rank case runs at each of these, less those <see cref="FilterVariable"/> leaves out.</summary>
     public static readonly int[] Counts = Filter([2, 4, 8]);
 
-    /// <summary>Skips without a usable GPU (never for want of a second one).</summary>
-    public static void Require() =>
-        Assert.SkipUnless(CudaDevice.IsAvailable, $"No usable GPU: {CudaDevice.UnavailableReason}");
-
-    /// <summary>Ranks for the NCCL backend: one per visible GPU (NCCL refuses two on one GPU).</summary>
-    public static int NcclRanks
-    {
-        get
-        {
-            Require();
-            return CudaDevice.Count;
-        }
-    }
-
     /// <summary>Ranks on the busiest GPU when <paramref name="ranks"/> share the visible GPUs round-robin.</summary>
     public static int PerGpu(int ranks) => (ranks + CudaDevice.Count - 1) / CudaDevice.Count;
 

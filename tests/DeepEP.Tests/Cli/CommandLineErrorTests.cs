@@ -4,7 +4,7 @@ using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Interop;
 using DeepEP.NativeLibraries;
-using DeepEP.Tests.Cuda;
+using DeepEP.Tests.NativeLibraries;
 
 namespace DeepEP.Tests.Cli;
 

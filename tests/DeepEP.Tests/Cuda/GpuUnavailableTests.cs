@@ -2,6 +2,7 @@ using DeepEP.Cuda;
 using DeepEP.Interop;
 using DeepEP.NativeLibraries;
 using DeepEP.Tensors;
+using DeepEP.Tests.NativeLibraries;
 
 namespace DeepEP.Tests.Cuda;
 

@@ -5,7 +5,7 @@ using DeepEP.Interop;
 using DeepEP.Jit;
 using DeepEP.NativeLibraries;
 using DeepEP.Runtimes;
-using DeepEP.Tests.Cuda;
+using DeepEP.Tests.NativeLibraries;
 
 namespace DeepEP.Tests.Jit;
 

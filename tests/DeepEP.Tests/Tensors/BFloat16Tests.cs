@@ -1,6 +1,6 @@
 using CsCheck;
 using DeepEP.Tensors;
-using DeepEP.Tests.Host.Support;
+using DeepEP.Tests.Backends.Host.Support;
 
 namespace DeepEP.Tests.Tensors;
 

@@ -1,0 +1,89 @@
+using System.Globalization;
+using DeepEP.Distributed;
+using DeepEP.Ep;
+using DeepEP.Ep.Heuristics;
+using DeepEP.Tests.Gpu.LowLatency;
+using DeepEP.Tests.Gpu.Support;
+using DeepEP.Tests.Support;
+
+namespace DeepEP.Tests.Gpu.Normal;
+
+/// <summary>
+/// One rank of <see cref="ProcessModelKernelTests"/>, run as a program: the test executable started with
+/// <see cref="Argument"/> and a folder (see <see cref="Program"/>) joins the process group from the launcher's
+/// environment, runs every normal-mode and low-latency case of the suite on the kernels backend, writes its snapshots
+/// to the folder, and checks that a receive arena too small for the rows is reported on every rank.
+/// </summary>
+internal static class ProcessModelRank
+{
+    /// <summary>The first argument that makes the test executable a rank instead of a test runner.</summary>
+    public const string Argument = "--process-model-rank";
+
+    /// <summary>The command the launcher starts for each rank, writing its snapshots to <paramref name="folder"/>.</summary>
+    public static string[] Command(string folder) =>
+        LaunchedRanks.Beside(typeof(ProcessModelRank).Assembly.GetName().Name!, Argument, folder);
+
+    /// <summary>Runs this rank; 0 on success, else 1 with the error on standard error.</summary>
+    public static int Run(string folder)
+    {
+        try
+        {
+            RunCases(folder);
+            return 0;
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine(error);
+            return 1;
+        }
+    }
+
+    /// <summary>The SM count of <paramref name="run"/> capped at this rank's share of its GPU.</summary>
+    public static NormalRun Fit(NormalRun run, int ranks) => run with { NumSms = GpuRanks.NumSms(ranks, run.NumSms) };
+
+    /// <summary>The snapshot a rank wrote, or no bytes when it wrote none.</summary>
+    public static byte[] Read(string folder, int rank, string name)
+    {
+        string path = SnapshotPath(folder, rank, name);
+        return File.Exists(path) ? File.ReadAllBytes(path) : [];
+    }
+
+    private static void RunCases(string folder)
+    {
+        using ProcessGroup group = ProcessGroup.FromEnvironment(TimeSpan.FromSeconds(120));
+        int ranks = group.Size;
+        foreach ((string name, NormalRun run) in NormalCases.Suite)
+        {
+            NormalCase c = run.Case;
+            // The worst-case dispatch of the scenario receives Tokens * Ranks + 1 rows: size for one token more per rank.
+            long nvlBytes = EpBuffer.GetDispatchConfig(ranks).GetNvlBufferSizeHint(c.Hidden * 2L, ranks, c.Tokens + 1, c.Topk);
+            using EpBuffer buffer = KernelsBuffer(group, nvlBytes);
+            Write(folder, group.Rank, $"normal.{name}", NormalScenario.Run(buffer, Fit(run, ranks)));
+        }
+        foreach ((string name, LowLatencyCase c) in LowLatencyCases.Suite)
+        {
+            using EpBuffer buffer = LowLatencyKernelTests.Create(group, c, EpBackendKind.Kernels);
+            Write(folder, group.Rank, $"ll.{name}", LowLatencyScenario.Run(buffer, c));
+        }
+
+        // A receive arena too small for the rows: every rank finishes the call, each receiver names numNvlBytes.
+        using EpBuffer tight = KernelsBuffer(group, BufferSizeHints.NvlBufferBytes + (64 * 1024));
+        InvalidOperationException error = Assert.Throws<InvalidOperationException>(
+            () => NormalScenario.Run(tight, Fit(new NormalRun(new NormalCase(256, 2048, 16, 4, Seed: 3)), ranks)));
+        Assert.Contains("numNvlBytes", error.Message);
+    }
+
+    private static EpBuffer KernelsBuffer(ProcessGroup group, long nvlBytes) =>
+        new(group, nvlBytes, options: new EpBufferOptions { Backend = EpBackendKind.Kernels, Timeout = TimeSpan.FromSeconds(60) });
+
+    private static void Write(string folder, int rank, string prefix, Dictionary<string, byte[]> snapshots)
+    {
+        foreach ((string name, byte[] bytes) in snapshots)
+        {
+            File.WriteAllBytes(SnapshotPath(folder, rank, $"{prefix}.{name}"), bytes);
+        }
+    }
+
+    private static string SnapshotPath(string folder, int rank, string name) =>
+        Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"rank{rank}.{name}"));
+}
