@@ -95,8 +95,8 @@ public sealed partial class EpBuffer
         }
         TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
         CheckNvlCapacity();
-        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(new NormalDispatchRequest(x, xScales, null, layout.NumTokensPerRank, layout.IsTokenInRank,
-            layout.NumTokensPerExpert, topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams)));
+        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(NormalDispatchRequest.FromLayout(x, xScales, layout, topkIdx, topkWeights,
+            numExperts, expertAlignment, numWorstTokens, config, streams)));
         if (started != 0)
         {
             DebugEnd(started, nameof(Dispatch), $"x={x.Describe()}, xScales={Describe(xScales)}, topkIdx={Describe(topkIdx)}, numExperts={numExperts}, " +
@@ -145,7 +145,7 @@ public sealed partial class EpBuffer
         long tokens = CheckDispatchPayload(x, xScales);
         CheckHandle(handle, config, tokens);
         CheckNvlCapacity();
-        DispatchResult result = _backend.Dispatch(new NormalDispatchRequest(x, xScales, handle, null, null, null, null, null, 0, 1, 0, config, streams));
+        DispatchResult result = _backend.Dispatch(NormalDispatchRequest.Cached(x, xScales, handle, config, streams));
         if (started != 0)
         {
             DebugEnd(started, nameof(Dispatch), $"cached, x={x.Describe()}, xScales={Describe(xScales)}, numRecvTokens={handle.NumRecvTokens}, config={config}, asyncFinish={asyncFinish}");
