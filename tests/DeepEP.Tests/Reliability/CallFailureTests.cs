@@ -13,13 +13,9 @@ public sealed class CallFailureTests
         var cases = new TheoryData<FaultStep, FaultKind, ProcessModel>();
         foreach (ProcessModel model in Enum.GetValues<ProcessModel>())
         {
-            foreach (FaultStep step in new[] { FaultStep.Dispatch, FaultStep.Combine, FaultStep.Clean, FaultStep.LowLatencyDispatch, FaultStep.LowLatencyCombine })
+            foreach (FaultCase fault in FaultMatrix.Cases.Where(c => c.Kind != FaultKind.Stall))
             {
-                cases.Add(step, FaultKind.Throw, model);
-            }
-            foreach (FaultStep step in new[] { FaultStep.Dispatch, FaultStep.Combine, FaultStep.LowLatencyDispatch })
-            {
-                cases.Add(step, FaultKind.MismatchedShape, model);
+                cases.Add(fault.Step, fault.Kind, model);
             }
         }
         return cases;

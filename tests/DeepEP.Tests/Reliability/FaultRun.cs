@@ -57,7 +57,7 @@ internal static class FaultRun
         var script = new FaultScript(fault, rank);
         Exception? error = null;
         bool disposedCleanly;
-        var buffer = new EpBuffer(group, numNvlBytes: 1L << 22, numRdmaBytes: EpBuffer.GetLowLatencyRdmaSizeHint(FaultScript.Tokens, 2 * FaultScript.Hidden, NumRanks, FaultScript.Experts),
+        var buffer = new EpBuffer(group, numNvlBytes: 1L << 22, numRdmaBytes: EpBuffer.GetLowLatencyRdmaSizeHint(FaultScript.Tokens, 2 * FaultScript.Hidden, NumRanks, FaultScript.Experts(NumRanks)),
             lowLatencyMode: true, new EpBufferOptions { Backend = EpBackendKind.Host, Timeout = timeout });
         try
         {

@@ -4,15 +4,18 @@ using DeepEP.Tensors;
 namespace DeepEP.Tests.Reliability;
 
 /// <summary>
-/// One rank's run through every step (layout, dispatch, combine, clean, low-latency dispatch and combine) on the host
-/// backend, with the fault of a <see cref="FaultCase"/> injected when this is the faulty rank.
+/// One rank's run through every step (layout, dispatch, combine, clean, low-latency dispatch and combine) on any
+/// backend (tensors on the buffer's device, normal-mode calls with <paramref name="config"/> when given), with the
+/// fault of a <see cref="FaultCase"/> injected when this is the faulty rank.
 /// </summary>
-internal sealed class FaultScript(FaultCase fault, int rank)
+internal sealed class FaultScript(FaultCase fault, int rank, EpConfig? config = null)
 {
     public const int Tokens = 16;
     public const int Hidden = 128;
-    public const int Experts = 6;
     public const int Topk = 2;
+
+    /// <summary>Two experts per rank.</summary>
+    public static int Experts(int ranks) => 2 * ranks;
 
     /// <summary>The step this rank was in when it stopped, and when that step started.</summary>
     public FaultStep Reached { get; private set; }
@@ -23,26 +26,28 @@ internal sealed class FaultScript(FaultCase fault, int rank)
     public void Run(EpBuffer buffer, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, ManualResetEventSlim release)
     {
         bool isFaulty = rank == fault.FaultyRank;
-        long[] ids = Routing(rank);
-        using DeviceTensor topk = DeviceTensor.FromArray<long>(ids, [Tokens, Topk]);
-        using DeviceTensor weights = DeviceTensor.FromArray<float>(Enumerable.Repeat(0.5f, Tokens * Topk).ToArray(), [Tokens, Topk]);
+        int device = buffer.Device;
+        int experts = Experts(buffer.GroupSize);
+        long[] ids = Routing(rank, experts);
+        using DeviceTensor topk = DeviceTensor.FromArray<long>(ids, [Tokens, Topk], device);
+        using DeviceTensor weights = DeviceTensor.FromArray<float>(Enumerable.Repeat(0.5f, Tokens * Topk).ToArray(), [Tokens, Topk], device);
 
-        using DispatchLayout layout = Enter(FaultStep.Layout, isFaulty, faulty, clock, release, () => buffer.GetDispatchLayout(topk, Experts))!;
-        using DeviceTensor x = Rows(Tokens, MyHidden(FaultStep.Dispatch, isFaulty));
+        using DispatchLayout layout = Enter(FaultStep.Layout, isFaulty, faulty, clock, release, () => buffer.GetDispatchLayout(topk, experts))!;
+        using DeviceTensor x = Rows(Tokens, MyHidden(FaultStep.Dispatch, isFaulty), device);
         using DispatchResult received = Enter(FaultStep.Dispatch, isFaulty, faulty, clock, release, () => buffer.Dispatch(x,
             layout,
-            topkIdx: topk, topkWeights: weights))!;
+            topkIdx: topk, topkWeights: weights, config: config))!;
         using DispatchHandle handle = received.Handle!;
-        using DeviceTensor expertOut = Rows(received.RecvX.Size(0), MyHidden(FaultStep.Combine, isFaulty));
-        using CombineResult combined = Enter(FaultStep.Combine, isFaulty, faulty, clock, release, () => buffer.Combine(expertOut, handle))!;
+        using DeviceTensor expertOut = Rows(received.RecvX.Size(0), MyHidden(FaultStep.Combine, isFaulty), device);
+        using CombineResult combined = Enter(FaultStep.Combine, isFaulty, faulty, clock, release, () => buffer.Combine(expertOut, handle, config: config))!;
         Enter(FaultStep.Clean, isFaulty, faulty, clock, release, () =>
         {
-            buffer.CleanLowLatencyBuffer(Tokens, Hidden, Experts);
+            buffer.CleanLowLatencyBuffer(Tokens, Hidden, experts);
             return 0;
         });
-        using DeviceTensor llX = Rows(Tokens, MyHidden(FaultStep.LowLatencyDispatch, isFaulty));
+        using DeviceTensor llX = Rows(Tokens, MyHidden(FaultStep.LowLatencyDispatch, isFaulty), device);
         using LowLatencyDispatchResult dispatched = Enter(FaultStep.LowLatencyDispatch, isFaulty, faulty, clock, release,
-            () => buffer.LowLatencyDispatch(llX, topk, Tokens, Experts, useFp8: false))!;
+            () => buffer.LowLatencyDispatch(llX, topk, Tokens, experts, useFp8: false))!;
         using LowLatencyHandle llHandle = dispatched.Handle;
         using LowLatencyCombineResult llCombined = Enter(FaultStep.LowLatencyCombine, isFaulty, faulty, clock, release,
             () => buffer.LowLatencyCombine(dispatched.PackedRecvX, topk, weights, llHandle))!;
@@ -61,7 +66,9 @@ internal sealed class FaultScript(FaultCase fault, int rank)
             }
             if (fault.Kind == FaultKind.Throw)
             {
-                faulty!.Arm();
+                // Without a group exchange to fail inside (the GPU backends communicate through device memory), the rank throws at its call.
+                _ = faulty ?? throw new InjectedFaultException($"Injected fault on rank {rank} at {step}.");
+                faulty.Arm();
             }
         }
         return call();
@@ -71,26 +78,26 @@ internal sealed class FaultScript(FaultCase fault, int rank)
         isFaulty && fault.Kind == FaultKind.MismatchedShape && fault.Step == step ? 2 * Hidden : Hidden;
 
     // Every token picks Topk distinct experts of all ranks, deterministically per rank.
-    private long[] Routing(int seedRank)
+    private static long[] Routing(int seedRank, int experts)
     {
         var random = new Random(1000 + seedRank);
         var ids = new long[Tokens * Topk];
         for (int t = 0; t < Tokens; t++)
         {
-            long first = random.Next(Experts);
+            long first = random.Next(experts);
             ids[t * Topk] = first;
-            ids[(t * Topk) + 1] = (first + 1 + random.Next(Experts - 1)) % Experts;
+            ids[(t * Topk) + 1] = (first + 1 + random.Next(experts - 1)) % experts;
         }
         return ids;
     }
 
-    private DeviceTensor Rows(long rows, int hidden)
+    private DeviceTensor Rows(long rows, int hidden, int device)
     {
         var values = new BFloat16[rows * hidden];
         for (int i = 0; i < values.Length; i++)
         {
             values[i] = BFloat16.FromFloat(((i + rank) % 7) - 3);
         }
-        return DeviceTensor.FromArray<BFloat16>(values, [rows, hidden]);
+        return DeviceTensor.FromArray<BFloat16>(values, [rows, hidden], device);
     }
 }

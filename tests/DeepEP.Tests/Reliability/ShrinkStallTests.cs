@@ -20,15 +20,7 @@ public sealed class ShrinkStallTests
     private const int Topk = 2;
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
 
-    public static TheoryData<int, FaultStep> Cases => new()
-    {
-        { 2, FaultStep.LowLatencyDispatch },
-        { 2, FaultStep.LowLatencyCombine },
-        { 4, FaultStep.LowLatencyDispatch },
-        { 4, FaultStep.LowLatencyCombine },
-        { 8, FaultStep.LowLatencyDispatch },
-        { 8, FaultStep.LowLatencyCombine },
-    };
+    public static TheoryData<int, FaultStep> Cases => [.. new[] { 2, 4, 8 }.SelectMany(ranks => FaultMatrix.ShrinkSteps.Select(step => (ranks, step)))];
 
     [Theory]
     [MemberData(nameof(Cases))]

@@ -7,8 +7,7 @@ namespace DeepEP.Tests.Reliability;
 public abstract class StallFailureTests(ProcessModel model)
 {
     // With shrink, an in-process group masks the stalled rank instead (ShrinkStallTests) and a TCP group refuses shrink.
-    public static TheoryData<FaultStep> Steps =>
-        [FaultStep.Layout, FaultStep.Dispatch, FaultStep.Combine, FaultStep.Clean, FaultStep.LowLatencyDispatch, FaultStep.LowLatencyCombine];
+    public static TheoryData<FaultStep> Steps => [.. FaultMatrix.StallSteps];
 
     /// <summary>Over TCP a rank waits up to 2 s past its deadline for the relay's verdict.</summary>
     private TimeSpan Slack => model == ProcessModel.Tcp ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(1);
