@@ -63,46 +63,41 @@ public sealed class SharedExpertRankArgumentTests
         HostBuffers.Throws<ArgumentException>("numExperts", () => EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 4, 8, 1));
         HostBuffers.Throws<ArgumentException>("sharedExpertRankNum", () => EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 4, 9, 4));
         Assert.Equal(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 4, 12), EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 4, 9, 1));
-        using EpBuffer buffer = Buffer(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, 2, 1));
-        using DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [1, Hidden]);
-        using DeviceTensor topk = HostBuffers.Topk([0], 1);
-        HostBuffers.Throws<ArgumentException>("numExperts", () => buffer.LowLatencyDispatch(x, topk, 4, 0));
+        DispatchThrows(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, 2, 1), [0], 1, 0, "numExperts");
     }
 
     [Fact]
     public void TopkNeedsRoomForTheSharedColumn()
     {
-        using EpBuffer buffer = Buffer(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, EpBuffer.MaxTopk, 1));
-        using DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [1, Hidden]);
-        using DeviceTensor topk = HostBuffers.Topk([.. Enumerable.Range(0, EpBuffer.MaxTopk).Select(i => (long)i)], EpBuffer.MaxTopk);
-        var e = HostBuffers.Throws<ArgumentException>("topkIdx", () => buffer.LowLatencyDispatch(x, topk, 4, EpBuffer.MaxTopk));
+        ArgumentException e = DispatchThrows(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, EpBuffer.MaxTopk, 1),
+            [.. Enumerable.Range(0, EpBuffer.MaxTopk).Select(i => (long)i)], EpBuffer.MaxTopk, EpBuffer.MaxTopk, "topkIdx");
         Assert.Contains("MOE_SHARED_EXPERT_RANK_NUM", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void RoutedIdsAreCheckedAgainstTheRoutedCount()
     {
-        using EpBuffer buffer = Buffer(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, 2, 1));
-        using DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [1, Hidden]);
-        using DeviceTensor topk = HostBuffers.Topk([2], 1);
-        HostBuffers.Throws<ArgumentException>("topkIdx", () => buffer.LowLatencyDispatch(x, topk, 4, 2));
+        DispatchThrows(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, 2, 1), [2], 1, 2, "topkIdx");
     }
 
     [Fact]
     public void TheBufferMustHoldThePaddedExperts()
     {
         // Sized for 2 experts without shared ranks; with N = 1 the backends move E' = 4.
-        using EpBuffer buffer = Buffer(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, 2));
-        using DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [1, Hidden]);
-        using DeviceTensor topk = HostBuffers.Topk([0], 1);
-        HostBuffers.Throws<ArgumentException>("numMaxDispatchTokensPerRank", () => buffer.LowLatencyDispatch(x, topk, 4, 2));
+        DispatchThrows(EpBuffer.GetLowLatencyRdmaSizeHint(4, Hidden, 2, 2), [0], 1, 2, "numMaxDispatchTokensPerRank");
     }
 
-    /// <summary>Rank 0 of a two-rank host group with one shared-expert rank (checks throw before any collective).</summary>
-    private static EpBuffer Buffer(long rdmaBytes)
+    /// <summary>
+    /// One token with top-k <paramref name="ids"/> dispatched (N = 4) from rank 0 of a two-rank host group with one
+    /// shared-expert rank must throw naming <paramref name="paramName"/> (checks throw before any collective).
+    /// </summary>
+    private static ArgumentException DispatchThrows(long rdmaBytes, long[] ids, int columns, int experts, string paramName)
     {
         EpBuffer[] buffers = HostBuffers.Create(2, rdmaBytes: rdmaBytes, options: new EpBufferOptions { SharedExpertRankNum = 1 });
         buffers[1].Dispose();
-        return buffers[0];
+        using EpBuffer buffer = buffers[0];
+        using DeviceTensor x = DeviceTensor.Zeros(DType.BFloat16, [1, Hidden]);
+        using DeviceTensor topk = HostBuffers.Topk(ids, columns);
+        return HostBuffers.Throws<ArgumentException>(paramName, () => buffer.LowLatencyDispatch(x, topk, 4, experts));
     }
 }
