@@ -44,12 +44,15 @@ internal sealed class EnvironmentKnobs
     /// <summary><c>DEBUG_MODE</c> (DeepEP-Ascend): <c>ON</c> logs every buffer operation at Debug level; <c>OFF</c> (default) does not.</summary>
     public const string DebugModeVariable = "DEBUG_MODE";
 
+    /// <summary><c>MOE_SHARED_EXPERT_RANK_NUM</c> (DeepEP-Ascend): how many leading ranks hold a shared-expert replica in low-latency mode (default 0).</summary>
+    public const string SharedExpertRankNumVariable = "MOE_SHARED_EXPERT_RANK_NUM";
+
     /// <summary>The library's own variables; layers above (the rank variables of <c>DistributedEnvironment</c>) name theirs.</summary>
     public static readonly IReadOnlyList<string> LibraryVariables =
     [
         BackendVariable, UseModeVariable, CudaLibraryVariable, NvrtcLibraryVariable, NcclLibraryVariable,
         CacheDirectoryVariable, TimeoutVariable, CudaHomeVariable, ExpertTokenNumsTypeVariable, Bf16DispatchVariable,
-        DebugModeVariable,
+        DebugModeVariable, SharedExpertRankNumVariable,
     ];
 
     private static readonly Lazy<EnvironmentKnobs> s_current = new(() => FromProcess([]));
@@ -171,6 +174,15 @@ internal sealed class EnvironmentKnobs
         : value.Equals("ON", StringComparison.OrdinalIgnoreCase) ? true
         : value.Equals("OFF", StringComparison.OrdinalIgnoreCase) ? false
         : throw Invalid(DebugModeVariable, value, "ON (log every buffer operation at Debug level) or OFF (the default), case-insensitive");
+
+    /// <summary><c>MOE_SHARED_EXPERT_RANK_NUM</c>: a non-negative integer, null when unset (the group size bound is checked by the buffer).</summary>
+    /// <exception cref="InvalidOperationException">Not a non-negative integer; the message names the variable and the valid values.</exception>
+    public int? SharedExpertRankNum => Get(SharedExpertRankNumVariable) switch
+    {
+        null => null,
+        string value when int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int ranks) => ranks,
+        string other => throw Invalid(SharedExpertRankNumVariable, other, "an integer from 0 (no shared-expert ranks, the default) to the group size - 1"),
+    };
 
     private static InvalidOperationException Invalid(string name, string value, string valid) =>
         new($"{name}='{value}' is not valid; valid values: {valid}, or unset it.");

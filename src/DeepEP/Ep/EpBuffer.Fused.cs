@@ -11,7 +11,7 @@ public sealed partial class EpBuffer
     /// One MoE layer: low-latency dispatch of <paramref name="x"/> to the experts of <paramref name="topkIdx"/>, each
     /// local expert's FFN y = W2 · (silu(W1_gate · x) ⊙ (W1_up · x)) in <paramref name="weights"/>' number format, and
     /// low-latency combine of the results weighted by <paramref name="topkWeights"/> (DeepEP-Ascend's <c>fused_deep_moe</c>).
-    /// Needs a low-latency buffer sized by <see cref="GetLowLatencyRdmaSizeHint"/>; collective: every rank calls it.
+    /// Needs a low-latency buffer sized by <see cref="GetLowLatencyRdmaSizeHint(int, int, int, int)"/>; collective: every rank calls it.
     /// Only the host backend computes it today; the kernels and NCCL backends throw <see cref="NotSupportedException"/>
     /// (their grouped GEMM kernels are pending).
     /// </summary>
@@ -36,6 +36,9 @@ public sealed partial class EpBuffer
     {
         long started = DebugStart();
         EnsureLowLatency();
+        TensorChecks.That(SharedExpertRankNum == 0, nameof(numExperts),
+            $"FusedDeepMoe does not support shared-expert ranks (SharedExpertRankNum = {SharedExpertRankNum}); create the buffer with " +
+            $"options.SharedExpertRankNum = 0 (or unset {EpEnvironment.SharedExpertRankNumVariable}), or use LowLatencyDispatch and LowLatencyCombine.");
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         long tokens = x.Size(0);
         long hidden = x.Size(1);

@@ -10,15 +10,16 @@ public sealed partial class EpBuffer
     /// <summary>Zeroes the low-latency signalling areas between barriers (spec §5.2); required after normal-mode use of the same buffer.</summary>
     /// <param name="numMaxDispatchTokensPerRank">N of the low-latency calls that follow.</param>
     /// <param name="hidden">H of those calls, a multiple of 128.</param>
-    /// <param name="numExperts">E of those calls, divisible by the group size.</param>
+    /// <param name="numExperts">E of those calls, divisible by the group size (with shared-expert ranks: the routed experts, divisible by R − N).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream. The zeroing is ordered after its work, and it waits for the zeroing.</param>
     public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, CudaStream? stream = null)
     {
         long started = DebugStart();
         EnsureUsable();
         StreamOptions streams = Streams(null, false, false, stream);
-        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
-        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, numExperts, streams);
+        int experts = BackendExperts(numExperts);
+        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, experts);
+        _backend.CleanLowLatencyBuffer(numMaxDispatchTokensPerRank, hidden, experts, streams);
         if (started != 0)
         {
             DebugEnd(started, nameof(CleanLowLatencyBuffer), $"numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, hidden={hidden}, numExperts={numExperts}");
@@ -32,7 +33,9 @@ public sealed partial class EpBuffer
     /// <param name="x"><c>[T, H]</c> BF16, T ≤ <paramref name="numMaxDispatchTokensPerRank"/>, H a multiple of 128.</param>
     /// <param name="topkIdx"><c>[T, K]</c> Int64, -1 for a masked slot.</param>
     /// <param name="numMaxDispatchTokensPerRank">N, the same on every rank and every call.</param>
-    /// <param name="numExperts">E, divisible by the group size.</param>
+    /// <param name="numExperts">E, divisible by the group size. With shared-expert ranks (<see cref="SharedExpertRankNum"/> N &gt; 0): the routed
+    /// experts, divisible by R − N; every rank then has E_l = E / (R − N) slots, shared rank j holds the shared expert in slot 0 (the
+    /// rows of source ranks s with s % N = j; its other slots stay empty) and routed expert r is slot r % E_l of rank N + r / E_l.</param>
     /// <param name="cumulativeLocalExpertRecvStats">Optional <c>[E_l]</c> Int32 to which each expert's receive count is added.</param>
     /// <param name="dispatchWaitRecvCostStats">Optional <c>[R]</c> Int64 to which the wait per source rank is added (clock cycles).</param>
     /// <param name="useFp8">Cast to FP8 E4M3 with per-128-channel scales on the fly; ignored (BF16 is sent) when <see cref="Bf16Dispatch"/> is on.</param>
@@ -61,19 +64,21 @@ public sealed partial class EpBuffer
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         long tokens = x.Size(0);
         int hidden = checked((int)x.Size(1));
-        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, numExperts);
+        int experts = BackendExperts(numExperts);
+        CheckLowLatencyShape(numMaxDispatchTokensPerRank, hidden, experts);
         TensorChecks.That(tokens <= numMaxDispatchTokensPerRank, nameof(x),
             $"x has {tokens} tokens but numMaxDispatchTokensPerRank is {numMaxDispatchTokensPerRank}; raise it (and the buffer) or split the batch.");
         TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
         // Each expert holds R*N rows: one per (source rank, token), so a token may select an expert only once.
         CheckTopk(topkIdx, nameof(topkIdx), numExperts, stream, distinct: true);
+        SharedExpertLayout? shared = SharedLayout(numExperts, topkIdx.Size(1));
         TensorChecks.That(!useUe8m0 || roundScale, nameof(useUe8m0), "useUe8m0 requires roundScale: UE8M0 stores only power-of-two scales.");
         TensorChecks.That(!useUe8m0 || hidden % 512 == 0, nameof(useUe8m0), $"UE8M0 packs four scale groups per Int32, so H ({hidden}) must be a multiple of 512.");
         TensorChecks.That(useFp8 || !roundScale, nameof(roundScale), "roundScale applies to FP8 dispatch only (useFp8: true).");
         TensorChecks.That(!(asyncFinish && returnRecvHook), nameof(asyncFinish), "asyncFinish and returnRecvHook are mutually exclusive: the hook already defers completion.");
         if (cumulativeLocalExpertRecvStats is not null)
         {
-            TensorChecks.Require(cumulativeLocalExpertRecvStats, nameof(cumulativeLocalExpertRecvStats), DType.Int32, Device, [numExperts / GroupSize]);
+            TensorChecks.Require(cumulativeLocalExpertRecvStats, nameof(cumulativeLocalExpertRecvStats), DType.Int32, Device, [experts / GroupSize]);
         }
         if (dispatchWaitRecvCostStats is not null)
         {
@@ -81,8 +86,23 @@ public sealed partial class EpBuffer
         }
         // The arguments were checked as given; BF16 dispatch then drops FP8 and its scale options, so the result is exactly useFp8: false's.
         bool fp8 = useFp8 && !Bf16Dispatch;
-        LowLatencyDispatchResult result = _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, topkIdx, numMaxDispatchTokensPerRank, numExperts,
-            cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, streams, returnRecvHook));
+        SharedExpertRouting? routing = shared is null ? null : new SharedExpertRouting(shared);
+        LowLatencyDispatchResult result;
+        try
+        {
+            DeviceTensor routedIdx = routing is null ? topkIdx : routing.Retain(RouteShared(routing.Layout, topkIdx, stream));
+            result = _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, routedIdx, numMaxDispatchTokensPerRank, experts,
+                cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, streams, returnRecvHook));
+        }
+        catch
+        {
+            routing?.Dispose();
+            throw;
+        }
+        if (routing is not null)
+        {
+            result = result with { Handle = result.Handle with { SharedExperts = routing } };
+        }
         if (started != 0)
         {
             DebugEnd(started, nameof(LowLatencyDispatch), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, " +
@@ -94,7 +114,9 @@ public sealed partial class EpBuffer
 
     /// <summary>
     /// Low-latency combine (spec §5.4): for each original token, Σ_k topkWeights[t,k] · (expert output row), in
-    /// top-k order with fused multiply-adds, skipping -1 slots and masked ranks.
+    /// top-k order with fused multiply-adds, skipping -1 slots and masked ranks. With shared-expert ranks the handle's
+    /// shared-expert row is added last with weight 1 (<paramref name="topkIdx"/> and <paramref name="topkWeights"/> stay the caller's
+    /// routed <c>[T, K]</c>).
     /// </summary>
     /// <param name="x"><c>[E_l, R*N, H]</c> BF16 expert outputs in the packed layout of the dispatch.</param>
     /// <param name="topkIdx">The <c>[T, K]</c> Int64 routing given to that dispatch.</param>
@@ -131,7 +153,8 @@ public sealed partial class EpBuffer
         long tokens = topkIdx.Size(0);
         TensorChecks.That(tokens <= handle.NumMaxDispatchTokensPerRank, nameof(topkIdx), $"topkIdx has {tokens} tokens, more than the handle's N = {handle.NumMaxDispatchTokensPerRank}.");
         TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, topkIdx.Size(1)]);
-        CheckTopk(topkIdx, nameof(topkIdx), handle.NumExperts, stream);
+        SharedExpertRouting? routing = handle.SharedExperts;
+        CheckTopk(topkIdx, nameof(topkIdx), routing?.Layout.RoutedExperts ?? handle.NumExperts, stream);
         TensorChecks.Require(handle.PackedRecvSrcInfo, nameof(handle), DType.Int32, Device, [localExperts, rows]);
         TensorChecks.Require(handle.PackedRecvLayoutRange, nameof(handle), DType.Int64, Device, [localExperts, GroupSize]);
         TensorChecks.That(!useLogfmt, nameof(useLogfmt), "LogFMT-10 combine is not supported by this version; pass useLogfmt: false.");
@@ -143,6 +166,12 @@ public sealed partial class EpBuffer
         if (combineWaitRecvCostStats is not null)
         {
             TensorChecks.Require(combineWaitRecvCostStats, nameof(combineWaitRecvCostStats), DType.Int64, Device, [GroupSize]);
+        }
+        if (routing is not null)
+        {
+            SharedExpertLayout.CheckTopkRoom(topkIdx.Size(1), routing.Layout.SharedRanks);
+            topkIdx = routing.Retain(RouteShared(routing.Layout, topkIdx, stream));
+            topkWeights = routing.Retain(SharedExpertLayout.Weigh(topkWeights, Device));
         }
         LowLatencyCombineResult result = _backend.LowLatencyCombine(new LowLatencyCombineRequest(x, topkIdx, topkWeights, handle, useLogfmt, zeroCopy,
             streams, returnRecvHook, @out, combineWaitRecvCostStats));

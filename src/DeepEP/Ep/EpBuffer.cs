@@ -31,7 +31,7 @@ public sealed partial class EpBuffer : IDisposable
     /// <summary>Creates the buffers of this rank; collective over <paramref name="group"/>.</summary>
     /// <param name="group">The expert-parallel group.</param>
     /// <param name="numNvlBytes">Bytes of the normal-mode (NVLink) buffer; a multiple of 128 (see <see cref="EpConfig.GetNvlBufferSizeHint(long, int, int, int)"/>, which covers one process per GPU).</param>
-    /// <param name="numRdmaBytes">Bytes of the low-latency buffer; a multiple of 128 (see <see cref="GetLowLatencyRdmaSizeHint"/>).</param>
+    /// <param name="numRdmaBytes">Bytes of the low-latency buffer; a multiple of 128 (see <see cref="GetLowLatencyRdmaSizeHint(int, int, int, int)"/>, or the overload with shared-expert ranks).</param>
     /// <param name="lowLatencyMode">Enables the low-latency operations.</param>
     /// <param name="options">Backend, device, masking, timeouts, logging.</param>
     public EpBuffer(ProcessGroup group, long numNvlBytes = 0, long numRdmaBytes = 0, bool lowLatencyMode = false, EpBufferOptions? options = null)
@@ -43,6 +43,7 @@ public sealed partial class EpBuffer : IDisposable
             $"numRdmaBytes ({numRdmaBytes}) must be a non-negative multiple of {BufferSizeHints.Alignment}; use EpBuffer.GetLowLatencyRdmaSizeHint.");
         long started = Stopwatch.GetTimestamp();
         Options = options ?? new EpBufferOptions();
+        SharedExpertRankNum = ResolveSharedExpertRankNum(Options, group.Size);
         (ExpertTokenNumsType, Bf16Dispatch, _debugLog, _ownedLoggerFactory) = ResolveKnobs(Options);
         Timeout = EpEnvironment.ResolveTimeout(Options.Timeout, "options.Timeout");
         Group = group;
@@ -62,7 +63,7 @@ public sealed partial class EpBuffer : IDisposable
         if (_debugLog is { } log && log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
         {
             DebugEnd(started, "Create", $"numNvlBytes={numNvlBytes}, numRdmaBytes={numRdmaBytes}, lowLatencyMode={lowLatencyMode}, device={Device}, " +
-                $"timeout={Timeout.TotalSeconds} s, expertTokenNumsType={ExpertTokenNumsType}, bf16Dispatch={Bf16Dispatch}");
+                $"timeout={Timeout.TotalSeconds} s, expertTokenNumsType={ExpertTokenNumsType}, bf16Dispatch={Bf16Dispatch}, sharedExpertRankNum={SharedExpertRankNum}");
         }
     }
 

@@ -60,4 +60,12 @@ public sealed record EpBufferOptions
     /// <see cref="LoggerFactory"/> (a console logger when that is null); null uses <c>DEBUG_MODE</c>, else false.
     /// </summary>
     public bool? DebugMode { get; init; }
+
+    /// <summary>
+    /// DeepEP-Ascend's shared-expert ranks (<c>shared_expert_rank_num</c>, <c>expert_shard_type=0</c>): the first N ranks
+    /// each hold one replica of the shared expert and the routed experts live on the other ranks; low-latency dispatch
+    /// also sends every token to shared rank <c>sourceRank % N</c> and combine adds that output with weight 1. Null uses
+    /// <c>MOE_SHARED_EXPERT_RANK_NUM</c>, else 0 (off). Must be below the group size; normal mode ignores it.
+    /// </summary>
+    public int? SharedExpertRankNum { get; init; }
 }

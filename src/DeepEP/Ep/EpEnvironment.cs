@@ -44,6 +44,9 @@ public sealed class EpEnvironment
     /// <summary><c>DEBUG_MODE</c> (DeepEP-Ascend): <c>ON</c> logs every buffer operation at Debug level; <c>OFF</c> (default) does not.</summary>
     public const string DebugModeVariable = EnvironmentKnobs.DebugModeVariable;
 
+    /// <summary><c>MOE_SHARED_EXPERT_RANK_NUM</c> (DeepEP-Ascend): how many leading ranks hold a shared-expert replica in low-latency mode (default 0).</summary>
+    public const string SharedExpertRankNumVariable = EnvironmentKnobs.SharedExpertRankNumVariable;
+
     /// <summary>Largest <c>DEEPEP_TIMEOUT_S</c>: what host waits accept (<see cref="int.MaxValue"/> milliseconds).</summary>
     public const int MaxTimeoutSeconds = Timeouts.MaxSeconds;
 
@@ -168,6 +171,10 @@ public sealed class EpEnvironment
     /// <summary><c>DEBUG_MODE</c>: true for <c>ON</c>, false for <c>OFF</c> (case-insensitive), null when unset.</summary>
     /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
     public bool? DebugMode => Knobs.DebugMode;
+
+    /// <summary><c>MOE_SHARED_EXPERT_RANK_NUM</c>: a non-negative integer, null when unset; <see cref="EpBuffer"/> also requires it below the group size.</summary>
+    /// <exception cref="InvalidOperationException">Not a non-negative integer; the message names the variable and the valid values.</exception>
+    public int? SharedExpertRankNum => Knobs.SharedExpertRankNum;
 
     /// <summary>
     /// The one deadline source of every backend and process group: <paramref name="timeout"/> when given, else

@@ -3,7 +3,7 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Ep.Heuristics;
 
-/// <summary>Bytes the communication buffers need, by mode; the public faces are <see cref="EpConfig.GetNvlBufferSizeHint(long, int)"/> and <see cref="EpBuffer.GetLowLatencyRdmaSizeHint"/>.</summary>
+/// <summary>Bytes the communication buffers need, by mode; the public faces are <see cref="EpConfig.GetNvlBufferSizeHint(long, int)"/> and <see cref="EpBuffer.GetLowLatencyRdmaSizeHint(int, int, int, int)"/>.</summary>
 internal static class BufferSizeHints
 {
     /// <summary>Alignment of every buffer size.</summary>
