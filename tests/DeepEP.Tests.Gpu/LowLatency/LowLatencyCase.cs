@@ -17,10 +17,14 @@ internal sealed record LowLatencyCase(
     bool ZeroCopy = false,
     bool AsyncFinish = false,
     int Seed = 1,
-    bool Skewed = false)
+    bool Skewed = false,
+    int SharedExpertRanks = 0)
 {
     /// <summary>Bytes of a low-latency buffer for this case.</summary>
-    public long BufferBytes(int ranks) => Ep.EpBuffer.GetLowLatencyRdmaSizeHint(MaxTokens, Hidden, ranks, Experts);
+    public long BufferBytes(int ranks) => Ep.EpBuffer.GetLowLatencyRdmaSizeHint(MaxTokens, Hidden, ranks, Experts, SharedExpertRanks);
+
+    /// <summary>Expert slots per rank: the routed experts over the ranks that hold them (all ranks without shared-expert ranks).</summary>
+    public int LocalExperts(int ranks) => Experts / (ranks - SharedExpertRanks);
 
     /// <summary>x <c>[T, H]</c>, distinct experts per token with some -1 slots, |normal| weights.</summary>
     public (BFloat16[] X, long[] TopkIdx, float[] Weights) Inputs(int rank, int round = 0)

@@ -18,6 +18,8 @@ internal static class LowLatencyCases
         ["t128-h2560-bf16-zero-copy"] = new(Tokens: 128, MaxTokens: 128, Hidden: 2560, Experts: 48, Topk: 8, MaskedSlots: 0, UseFp8: false, ZeroCopy: true),
         ["t33-h384-bf16-k11-hook-zero-copy"] = new(Tokens: 33, MaxTokens: 40, Hidden: 384, Experts: 64, Topk: 11, MaskedSlots: 7, UseFp8: false, Hook: true, ZeroCopy: true),
         ["t40-h1152-fp8-odd-groups"] = new(Tokens: 40, MaxTokens: 48, Hidden: 1152, Experts: 16, Topk: 4, MaskedSlots: 2, UseFp8: true),
+        // One shared-expert rank: 42 routed experts divide over the other 1, 3 and 7 ranks (2, 4 and 8 ranks).
+        ["t24-h2048-bf16-shared-expert"] = new(Tokens: 24, MaxTokens: 32, Hidden: 2048, Experts: 42, Topk: 6, MaskedSlots: 4, UseFp8: false, SharedExpertRanks: 1),
         ["t0-h1024-fp8"] = new(Tokens: 0, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: true),
     };
 

@@ -68,5 +68,5 @@ public sealed class LowLatencyKernelTests(GpuFixture gpu)
     /// <summary>A low-latency buffer for <paramref name="c"/> on the rank's default GPU.</summary>
     internal static EpBuffer Create(ProcessGroup group, LowLatencyCase c, EpBackendKind backend, bool shrink = false, double timeoutSeconds = 20) =>
         new(group, 0, c.BufferBytes(group.Size), lowLatencyMode: true,
-            new EpBufferOptions { Backend = backend, EnableShrink = shrink, Timeout = TimeSpan.FromSeconds(timeoutSeconds) });
+            new EpBufferOptions { Backend = backend, EnableShrink = shrink, Timeout = TimeSpan.FromSeconds(timeoutSeconds), SharedExpertRankNum = c.SharedExpertRanks });
 }

@@ -16,7 +16,7 @@ internal static class LowLatencyScenario
     {
         var results = new Dictionary<string, byte[]>();
         int device = buffer.Device;
-        int localExperts = c.Experts / buffer.GroupSize;
+        int localExperts = c.LocalExperts(buffer.GroupSize);
         using DeviceTensor stats = DeviceTensor.Zeros(DType.Int32, [localExperts], device);
         for (int round = 0; round < Rounds; round++)
         {
