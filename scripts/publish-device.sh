@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Publishes the CLI and the GPU test runner, self-contained for linux-x64, into one folder (they share the
 # runtime files) and packs it, so a GPU machine without .NET can run both:
-#   scripts/publish-device.sh .device && ship .device; there: tar xJf bundle.tar.xz -C /tmp/b && /tmp/b/deepep info
+#   scripts/publish-device.sh .device && ship .device; there: tar xJf bundle.tar.xz -C /tmp/b && /tmp/b/DeepEP.Cli info
 set -euo pipefail
 out="${1:-.device}"
 stage="$(mktemp -d)"
