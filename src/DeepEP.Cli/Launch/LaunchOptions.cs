@@ -23,6 +23,13 @@ public sealed record LaunchOptions
     /// <summary>TCP port rank 0 listens on, 1–65535; null picks a free port on a single node and 29500 across nodes.</summary>
     public int? MasterPort { get; init; }
 
+    /// <summary>
+    /// Whether the first rank to exit with a non-zero status stops the others (the default, what <c>deepep launch</c>
+    /// does). When false the others keep running and the launch ends when every rank has exited or it is cancelled:
+    /// failure-handling tests use it to watch how the survivors react to a rank that died.
+    /// </summary>
+    public bool StopOnFailure { get; init; } = true;
+
     /// <summary>The first problem with these options, phrased for the command line, or null when they are valid.</summary>
     public string? Validate() =>
         Command.Count == 0 || string.IsNullOrWhiteSpace(Command[0]) ? "Give the command each rank runs after --, e.g. deepep launch -n 2 -- ./train."

@@ -12,7 +12,8 @@ namespace DeepEP.Cli.Launch;
 /// Starts this node's ranks of a command with the torchrun-style environment (RANK, WORLD_SIZE, LOCAL_RANK,
 /// LOCAL_WORLD_SIZE, NODE_RANK, NNODES, MASTER_ADDR, MASTER_PORT), copies their output line by line with a
 /// <c>[rank i] </c> prefix, and as soon as one exits with a non-zero status kills the others (whole process trees)
-/// and reports that status.
+/// and reports that status (unless <see cref="LaunchOptions.StopOnFailure"/> is off). Each exit is announced by
+/// <see cref="RankExited"/>.
 /// </summary>
 public sealed class RankLauncher
 {
@@ -48,12 +49,15 @@ public sealed class RankLauncher
         this.error = error;
     }
 
+    /// <summary>Raised as each rank exits, with its status, on the launcher's supervising task.</summary>
+    public event EventHandler<RankExit>? RankExited;
+
     /// <summary>The rank whose non-zero exit ended the last <see cref="RunAsync"/>, or null when none did.</summary>
     public int? FailedRank { get; private set; }
 
     /// <summary>
     /// Runs the ranks to completion: 0 when all exit with 0; otherwise the status of the first rank that failed
-    /// (the others are killed), <see cref="CannotStartExitCode"/> or, when cancelled, <see cref="InterruptedExitCode"/>.
+    /// (the others are killed, or with <see cref="LaunchOptions.StopOnFailure"/> off awaited), <see cref="CannotStartExitCode"/> or, when cancelled, <see cref="InterruptedExitCode"/>.
     /// </summary>
     /// <param name="cancellationToken">Cancels the launch: every rank is killed.</param>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
@@ -99,6 +103,7 @@ public sealed class RankLauncher
         // Keyed by rank, not by task: exit tasks of processes that already ended can be one shared completed task.
         var running = ranks.ToDictionary(rank => rank.Rank, rank => rank.Process.WaitForExitAsync(CancellationToken.None));
         var cancelled = Task.Delay(Timeout.Infinite, cancellationToken);
+        int firstFailure = 0;
         while (running.Count > 0)
         {
             var exited = await Task.WhenAny(running.Values.Append(cancelled)).ConfigureAwait(false);
@@ -110,16 +115,21 @@ public sealed class RankLauncher
             var rank = ranks.First(candidate => running.TryGetValue(candidate.Rank, out var exit) && exit.IsCompleted);
             running.Remove(rank.Rank);
             int status = rank.Process.ExitCode;
-            if (status != 0)
+            RankExited?.Invoke(this, new RankExit(rank.Rank, status));
+            if (status != 0 && FailedRank is null)
             {
                 FailedRank = rank.Rank;
+                firstFailure = status;
+            }
+            if (status != 0 && options.StopOnFailure)
+            {
                 await StopAsync(ranks).ConfigureAwait(false);
                 string stopped = running.Count == 0 ? "" : $"; stopped rank(s) {string.Join(", ", running.Keys)}";
                 WriteLine(error, $"[launch] rank {rank.Rank} exited with status {status}{stopped}.");
                 return status;
             }
         }
-        return 0;
+        return firstFailure;
     }
 
     /// <summary>Kills every rank still running, with its descendants, and copies the output left in their pipes.</summary>

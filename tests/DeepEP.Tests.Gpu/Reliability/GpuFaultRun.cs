@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using DeepEP.Cuda;
 using DeepEP.Ep;
-using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.Support;
 using DeepEP.Tests.Reliability;
 
@@ -51,8 +49,8 @@ internal static class GpuFaultRun
             Exception? error = null;
             try
             {
-                script.Run(buffer, faulty: null, clock, release);
-                Settle(buffer, backend);
+                script.Run(buffer, faulty: null, clock, release.Wait);
+                FaultScript.Settle(buffer);
             }
             catch (Exception e)
             {
@@ -67,28 +65,9 @@ internal static class GpuFaultRun
             {
                 return new GpuRankReport(error, script.Reached, elapsed, [], Unmasked: false);
             }
-            int[] mask = Mask(buffer);
+            int[] mask = FaultScript.Mask(buffer);
             buffer.LowLatencyCleanMaskBuffer();
-            return new GpuRankReport(error, script.Reached, elapsed, mask, Mask(buffer).All(m => m == 0));
+            return new GpuRankReport(error, script.Reached, elapsed, mask, FaultScript.Mask(buffer).All(m => m == 0));
         });
-    }
-
-    // Kernel timeouts are recorded asynchronously and reported by the next call: wait for this rank's kernels (each ends
-    // at its deadline), then make a local call that reports what they recorded.
-    private static void Settle(EpBuffer buffer, EpBackendKind backend)
-    {
-        if (backend == EpBackendKind.Kernels)
-        {
-            CudaDevice.Get(buffer.Device).Synchronize();
-        }
-        using DeviceTensor topk = DeviceTensor.FromArray<long>([0, 1], [1, 2], buffer.Device);
-        buffer.GetDispatchLayout(topk, FaultScript.Experts(buffer.GroupSize)).Dispose();
-    }
-
-    private static int[] Mask(EpBuffer buffer)
-    {
-        using DeviceTensor mask = DeviceTensor.Empty(DType.Int32, [buffer.GroupSize], buffer.Device);
-        buffer.LowLatencyQueryMaskBuffer(mask);
-        return mask.ToArray<int>();
     }
 }

@@ -22,6 +22,9 @@ public enum FaultKind
 
     /// <summary>Makes the call with another hidden size than its peers.</summary>
     MismatchedShape,
+
+    /// <summary>Dies at the step (a process under SIGKILL; ranks as processes only).</summary>
+    Kill,
 }
 
 /// <summary>One row of the failure matrix: rank <paramref name="FaultyRank"/> misbehaves at <paramref name="Step"/>.</summary>

@@ -23,6 +23,10 @@ public static class FaultMatrix
             .Concat(ThrowSteps.Select(s => new FaultCase(s, FaultKind.Throw)))
             .Concat(MismatchSteps.Select(s => new FaultCase(s, FaultKind.MismatchedShape)));
 
+    /// <summary>A rank process stopped (SIGSTOP) or killed (SIGKILL) at every step where a thread stalls.</summary>
+    public static IEnumerable<FaultCase> ProcessCases =>
+        StallSteps.SelectMany(s => new[] { new FaultCase(s, FaultKind.Stall), new FaultCase(s, FaultKind.Kill) });
+
     /// <summary><see cref="Cases"/> by a name such as "Stall Dispatch" (theory rows that serialize).</summary>
     public static IReadOnlyDictionary<string, FaultCase> Named => Cases.ToDictionary(c => $"{c.Kind} {c.Step}");
 }

@@ -61,7 +61,7 @@ internal static class FaultRun
             lowLatencyMode: true, new EpBufferOptions { Backend = EpBackendKind.Host, Timeout = timeout });
         try
         {
-            script.Run(buffer, faulty, clock, release);
+            script.Run(buffer, faulty, clock, release.Wait);
         }
         catch (Exception e)
         {

@@ -22,8 +22,11 @@ internal sealed class FaultScript(FaultCase fault, int rank, EpConfig? config = 
 
     public TimeSpan StepStarted { get; private set; }
 
-    /// <summary>Runs the steps; a stalled faulty rank parks on <paramref name="release"/> instead of making its call.</summary>
-    public void Run(EpBuffer buffer, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, ManualResetEventSlim release)
+    /// <summary>
+    /// Runs the steps; a stalled or killed faulty rank calls <paramref name="park"/> instead of making its call (a thread
+    /// waits there for its release; a process stops or kills itself).
+    /// </summary>
+    public void Run(EpBuffer buffer, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, Action park)
     {
         bool isFaulty = rank == fault.FaultyRank;
         int device = buffer.Device;
@@ -32,36 +35,36 @@ internal sealed class FaultScript(FaultCase fault, int rank, EpConfig? config = 
         using DeviceTensor topk = DeviceTensor.FromArray<long>(ids, [Tokens, Topk], device);
         using DeviceTensor weights = DeviceTensor.FromArray<float>(Enumerable.Repeat(0.5f, Tokens * Topk).ToArray(), [Tokens, Topk], device);
 
-        using DispatchLayout layout = Enter(FaultStep.Layout, isFaulty, faulty, clock, release, () => buffer.GetDispatchLayout(topk, experts))!;
+        using DispatchLayout layout = Enter(FaultStep.Layout, isFaulty, faulty, clock, park, () => buffer.GetDispatchLayout(topk, experts))!;
         using DeviceTensor x = Rows(Tokens, MyHidden(FaultStep.Dispatch, isFaulty), device);
-        using DispatchResult received = Enter(FaultStep.Dispatch, isFaulty, faulty, clock, release, () => buffer.Dispatch(x,
+        using DispatchResult received = Enter(FaultStep.Dispatch, isFaulty, faulty, clock, park, () => buffer.Dispatch(x,
             layout,
             topkIdx: topk, topkWeights: weights, config: config))!;
         using DispatchHandle handle = received.Handle!;
         using DeviceTensor expertOut = Rows(received.RecvX.Size(0), MyHidden(FaultStep.Combine, isFaulty), device);
-        using CombineResult combined = Enter(FaultStep.Combine, isFaulty, faulty, clock, release, () => buffer.Combine(expertOut, handle, config: config))!;
-        Enter(FaultStep.Clean, isFaulty, faulty, clock, release, () =>
+        using CombineResult combined = Enter(FaultStep.Combine, isFaulty, faulty, clock, park, () => buffer.Combine(expertOut, handle, config: config))!;
+        Enter(FaultStep.Clean, isFaulty, faulty, clock, park, () =>
         {
             buffer.CleanLowLatencyBuffer(Tokens, Hidden, experts);
             return 0;
         });
         using DeviceTensor llX = Rows(Tokens, MyHidden(FaultStep.LowLatencyDispatch, isFaulty), device);
-        using LowLatencyDispatchResult dispatched = Enter(FaultStep.LowLatencyDispatch, isFaulty, faulty, clock, release,
+        using LowLatencyDispatchResult dispatched = Enter(FaultStep.LowLatencyDispatch, isFaulty, faulty, clock, park,
             () => buffer.LowLatencyDispatch(llX, topk, Tokens, experts, useFp8: false))!;
         using LowLatencyHandle llHandle = dispatched.Handle;
-        using LowLatencyCombineResult llCombined = Enter(FaultStep.LowLatencyCombine, isFaulty, faulty, clock, release,
+        using LowLatencyCombineResult llCombined = Enter(FaultStep.LowLatencyCombine, isFaulty, faulty, clock, park,
             () => buffer.LowLatencyCombine(dispatched.PackedRecvX, topk, weights, llHandle))!;
     }
 
-    private T? Enter<T>(FaultStep step, bool isFaulty, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, ManualResetEventSlim release, Func<T> call)
+    private T? Enter<T>(FaultStep step, bool isFaulty, FaultyGroup? faulty, System.Diagnostics.Stopwatch clock, Action park, Func<T> call)
     {
         Reached = step;
         StepStarted = clock.Elapsed;
         if (isFaulty && step == fault.Step)
         {
-            if (fault.Kind == FaultKind.Stall)
+            if (fault.Kind is FaultKind.Stall or FaultKind.Kill)
             {
-                release.Wait();
+                park();
                 throw new OperationCanceledException($"Rank {rank} stalled at {step} and was released.");
             }
             if (fault.Kind == FaultKind.Throw)
@@ -72,6 +75,29 @@ internal sealed class FaultScript(FaultCase fault, int rank, EpConfig? config = 
             }
         }
         return call();
+    }
+
+    /// <summary>
+    /// Waits for what this rank's kernels recorded: kernel timeouts are reported asynchronously by the next call, so
+    /// on the kernels backend this waits for the device (each kernel ends at its deadline), then makes a local call
+    /// that reports them.
+    /// </summary>
+    public static void Settle(EpBuffer buffer)
+    {
+        if (buffer.Backend == EpBackendKind.Kernels)
+        {
+            DeepEP.Cuda.CudaDevice.Get(buffer.Device).Synchronize();
+        }
+        using DeviceTensor topk = DeviceTensor.FromArray<long>([0, 1], [1, 2], buffer.Device);
+        buffer.GetDispatchLayout(topk, Experts(buffer.GroupSize)).Dispose();
+    }
+
+    /// <summary>This rank's low-latency mask (1 for a masked rank); needs a buffer made with shrink.</summary>
+    public static int[] Mask(EpBuffer buffer)
+    {
+        using DeviceTensor mask = DeviceTensor.Empty(DType.Int32, [buffer.GroupSize], buffer.Device);
+        buffer.LowLatencyQueryMaskBuffer(mask);
+        return mask.ToArray<int>();
     }
 
     private int MyHidden(FaultStep step, bool isFaulty) =>

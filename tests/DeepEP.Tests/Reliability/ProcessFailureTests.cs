@@ -1,78 +1,39 @@
-using System.Diagnostics;
-using DeepEP.Tests.Distributed;
+using DeepEP.Ep;
+using DeepEP.Tests.Support;
 
 namespace DeepEP.Tests.Reliability;
 
 /// <summary>
-/// One process per rank (`deepep soak` joined over TCP, DEEPEP_TIMEOUT_S=2): a rank under SIGSTOP or killed mid-run. The
-/// survivor must end within the deadline plus the relay's verdict wait, naming the rank and the step, never hang.
+/// One process per rank (<see cref="FaultRank"/> started by <see cref="LaunchedRanks"/>, joined over TCP, 2 s
+/// deadline): a rank stops (SIGSTOP) or kills itself (SIGKILL) at a step. Every survivor must exit with status 1
+/// within the deadline plus the relay's verdict wait of the fault, naming the rank and the step, never hang.
 /// </summary>
 public sealed class ProcessFailureTests
 {
-    private const double TimeoutSeconds = 2;
+    private const int Ranks = 2;
+
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    public static TheoryData<FaultStep, FaultKind> Rows => [.. FaultMatrix.ProcessCases.Select(c => (c.Step, c.Kind))];
 
     [Theory]
-    [InlineData(1, "STOP", TimeoutSeconds + 2)]
-    [InlineData(0, "STOP", TimeoutSeconds + 4)] // rank 0 hosts the relay: the survivor waits 2 s past its deadline for a verdict
-    [InlineData(1, "KILL", 2)]
-    public async Task TheSurvivorReportsTheRank(int victim, string signal, double maxSeconds)
+    [MemberData(nameof(Rows))]
+    public Task TheSurvivorReportsTheRankAndStep(FaultStep step, FaultKind kind) =>
+        SurvivorsFail(new FaultCase(step, kind), kind == FaultKind.Kill ? TimeSpan.FromSeconds(2) : Timeout + TimeSpan.FromSeconds(2));
+
+    /// <summary>Rank 0 hosts the relay: the survivor waits 2 s past its deadline for a verdict that cannot come.</summary>
+    [Fact]
+    public Task AStoppedRankZeroIsNamed() =>
+        SurvivorsFail(new FaultCase(FaultStep.Dispatch, FaultKind.Stall, FaultyRank: 0), Timeout + TimeSpan.FromSeconds(4));
+
+    [Fact]
+    public Task AKilledRankZeroIsNamed() =>
+        SurvivorsFail(new FaultCase(FaultStep.Dispatch, FaultKind.Kill, FaultyRank: 0), TimeSpan.FromSeconds(2));
+
+    private static async Task SurvivorsFail(FaultCase fault, TimeSpan within)
     {
         Assert.SkipUnless(OperatingSystem.IsLinux(), "Sends POSIX signals.");
-        int port = LoopbackRanks.FreePort();
-        Process[] ranks = [.. Enumerable.Range(0, 2).Select(rank => Start(rank, port))];
-        try
-        {
-            Task<string>[] outputs = [.. ranks.Select(p => p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken))];
-            // Both printed their header, so both are past the rendezvous and iterating.
-            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
-            Process survivor = ranks[1 - victim];
-            Assert.False(survivor.HasExited, "the soak ended before the fault was injected");
-            using (Process kill = Process.Start("kill", [$"-{signal}", ranks[victim].Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await kill.WaitForExitAsync(TestContext.Current.CancellationToken);
-            }
-            var clock = Stopwatch.StartNew();
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await survivor.WaitForExitAsync(limit.Token);
-            double seconds = clock.Elapsed.TotalSeconds;
-            string log = await outputs[1 - victim];
-            TestContext.Current.TestOutputHelper?.WriteLine($"SIG{signal} rank {victim}: rank {1 - victim} ended after {seconds:F2} s");
-            Assert.Equal(1, survivor.ExitCode);
-            Assert.Contains($"rank {victim}", log, StringComparison.OrdinalIgnoreCase);
-            Assert.Matches("dispatch|combine", log);
-            Assert.True(seconds < maxSeconds, $"detected after {seconds:F2} s: {log}");
-        }
-        finally
-        {
-            foreach (Process rank in ranks)
-            {
-                if (!rank.HasExited)
-                {
-                    rank.Kill(entireProcessTree: true); // SIGKILL also ends a stopped process
-                }
-                rank.Dispose();
-            }
-        }
-    }
-
-    private static Process Start(int rank, int port)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "DeepEP.Cli.dll"), "soak", "--backend", "host", "--iterations", "100000000" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            Environment =
-            {
-                ["RANK"] = rank.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["WORLD_SIZE"] = "2",
-                ["MASTER_ADDR"] = "127.0.0.1",
-                ["MASTER_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["DEEPEP_TIMEOUT_S"] = "2",
-            },
-        };
-        Process process = Process.Start(start)!;
-        _ = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        return process;
+        await LaunchedRanks.SurvivorsFailAsync(Ranks, FaultRank.Command(fault, EpBackendKind.Host, Timeout), fault.FaultyRank,
+            killed: fault.Kind == FaultKind.Kill, System.Text.RegularExpressions.Regex.Escape(fault.ExpectedStepName), within);
     }
 }

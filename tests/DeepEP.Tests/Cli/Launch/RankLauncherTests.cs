@@ -83,6 +83,24 @@ public sealed partial class RankLauncherTests : IDisposable
     }
 
     [Fact]
+    public async Task WithoutStopOnFailureTheOthersRunOnAndEveryExitIsAnnounced()
+    {
+        var exits = new List<RankExit>();
+        var launch = new RankLauncher(new LaunchOptions
+        {
+            Command = ["/bin/sh", "-c", """if [ "$RANK" = 0 ]; then kill -KILL $$; fi; sleep 0.5; echo "still here"; exit 2"""],
+            ProcessesPerNode = 2,
+            StopOnFailure = false,
+        }, output, error);
+        launch.RankExited += (_, exit) => exits.Add(exit);
+        int status = await launch.RunAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(128 + 9, status);
+        Assert.Equal(0, launch.FailedRank);
+        Assert.Equal([new RankExit(0, 128 + 9), new RankExit(1, 2)], exits);
+        Assert.Equal(["[rank 1] still here"], Lines(output));
+    }
+
+    [Fact]
     public async Task KillsTheWholeProcessTreeOfTheOtherRanks()
     {
         string pidFile = Path.Combine(directory, "grandchild.pid");
