@@ -25,7 +25,7 @@ public sealed partial class DeviceTensor
             }
             else
             {
-                DeviceMemory.Copy(Device, Pointer, (nint)source, bytes);
+                StagedHostCopy.FromHost(Device, Pointer, (nint)source, bytes);
             }
         }
     }
@@ -77,7 +77,7 @@ public sealed partial class DeviceTensor
                 extent += (_shape[d] - 1) * _strides[d];
             }
             using var staging = new HostMemory(extent * DType.ElementSize());
-            DeviceMemory.Copy(Device, staging.DangerousGetHandle(), Pointer, extent * DType.ElementSize());
+            StagedHostCopy.ToHost(Device, staging.DangerousGetHandle(), Pointer, extent * DType.ElementSize());
             new DeviceTensor(staging.DangerousGetHandle(), _shape, _strides, DType, HostDevice, owner: null).CopyLogicalBytesTo(destination);
             return;
         }
@@ -116,6 +116,17 @@ public sealed partial class DeviceTensor
             Buffer.MemoryCopy((void*)source.Pointer, (void*)destination.Pointer, bytes, bytes);
             return;
         }
-        DeviceMemory.Copy(destination.IsHost ? source.Device : destination.Device, destination.Pointer, source.Pointer, bytes);
+        if (destination.IsHost)
+        {
+            StagedHostCopy.ToHost(source.Device, destination.Pointer, source.Pointer, bytes);
+        }
+        else if (source.IsHost)
+        {
+            StagedHostCopy.FromHost(destination.Device, destination.Pointer, source.Pointer, bytes);
+        }
+        else
+        {
+            DeviceMemory.Copy(destination.Device, destination.Pointer, source.Pointer, bytes);
+        }
     }
 }

@@ -32,6 +32,24 @@ public sealed class DeviceMemoryTests(GpuFixture gpu)
     }
 
     [Fact]
+    public void HostCopiesSpanningSeveralStagingChunksAreExact()
+    {
+        gpu.Require();
+        var random = new Random(4321);
+        byte[] data = new byte[(2 * StagedHostCopy.ChunkBytes) + 4093];
+        random.NextBytes(data);
+        using DeviceTensor device = DeviceTensor.FromArray<byte>(data, [data.Length], device: 0);
+        using DeviceTensor host = DeviceTensor.Empty(DType.UInt8, [data.Length]);
+        host.AsSpan<byte>().Fill(0xCD);
+        using (DeviceTensor back = device.To(DeviceTensor.HostDevice))
+        {
+            Assert.Equal(data, back.AsSpan<byte>().ToArray());
+        }
+        // From threads at once: each rents its own chunk.
+        Parallel.For(0, 4, _ => Assert.Equal(data, device.ToArray<byte>()));
+    }
+
+    [Fact]
     public void StridedDeviceViewReadsInLogicalOrder()
     {
         gpu.Require();

@@ -48,7 +48,7 @@ internal sealed class LowLatencyResources : IDisposable
         var control = new int[LowLatencyKernels.ControlBytes / sizeof(int)];
         fixed (int* c = control)
         {
-            DeviceMemory.Copy(_device, (nint)c, Control, LowLatencyKernels.ControlBytes);
+            StagedHostCopy.ToHost(_device, (nint)c, Control, LowLatencyKernels.ControlBytes);
         }
         string state = $"This rank's set epochs [{control[0]}, {control[1]}], mask [{string.Join(", ", control.AsSpan(4, _numRanks).ToArray())}]";
         if (LastLayout is not LowLatencyLayout layout)
@@ -61,7 +61,7 @@ internal sealed class LowLatencyResources : IDisposable
         {
             fixed (int* s = signals)
             {
-                DeviceMemory.Copy(_device, (nint)s, Buffer.Local + (nint)layout.SignalOffset(set), _numRanks * sizeof(int));
+                StagedHostCopy.ToHost(_device, (nint)s, Buffer.Local + (nint)layout.SignalOffset(set), _numRanks * sizeof(int));
             }
             sets[set] = $"set {set} [{string.Join(", ", signals)}]";
         }

@@ -18,6 +18,7 @@ internal sealed class PeerMesh : IDisposable
     private const int ExpertCountsOffset = 128;
 
     private readonly PinnedHostMemory _host;
+    private bool _hostWaitFailed;
     private SymmetricAllocation _header = null!;
     private bool[] _inOtherProcess = [];
     private int _epoch = 1;
@@ -246,6 +247,7 @@ internal sealed class PeerMesh : IDisposable
             // that never ran, so it allows half as long again.
             if (waited > Timeout * 1.5)
             {
+                _hostWaitFailed = true;
                 throw new CommunicationTimeoutException("dispatch receive count", Rank, -1, -1, 0, seen, waited);
             }
             Thread.SpinWait(64);
@@ -266,13 +268,22 @@ internal sealed class PeerMesh : IDisposable
         throw KernelFailure.ToException(record, CrossesProcesses, LowLatencyState);
     }
 
+    /// <summary>
+    /// True once a wait of this rank failed (a kernel's deadline, recorded for good: later kernels give up at once).
+    /// Its peers are gone or failing too, so closing skips the group barrier that would wait for them.
+    /// </summary>
+    public bool Failed => _hostWaitFailed || Volatile.Read(ref _host.AsSpan<int>()[DiagnosticsOffset / sizeof(int)]) != 0;
+
     /// <summary>Describes this rank's low-latency state (epochs, masks, signals) for a low-latency timeout's message.</summary>
     public Func<string>? LowLatencyState { get; set; }
 
     public void Dispose()
     {
         CommStream.Synchronize();
-        Group.Barrier();
+        if (!Failed)
+        {
+            Group.Barrier();
+        }
         CommStream.Dispose();
         _header.Dispose();
         _host.Dispose();

@@ -89,7 +89,11 @@ __device__ __forceinline__ bool wait_for_source(const unsigned char* own_buffer,
     const long long start = clock64();
     const Deadline deadline = Deadline::start(timeout_ns);
     int seen;
-    while ((seen = ptx::ld_acquire_sys(slot)) < epoch) {
+    for (unsigned int spins = 0; (seen = ptx::ld_acquire_sys(slot)) < epoch; spins++) {
+        if (!shrink && failed_earlier(diagnostics, spins)) {
+            waited_cycles = clock64() - start;
+            return false;
+        }
         if (deadline.expired()) {
             waited_cycles = clock64() - start;
             if (shrink) {

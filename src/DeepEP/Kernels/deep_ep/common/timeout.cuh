@@ -43,12 +43,22 @@ __device__ __forceinline__ void report_failure(KernelDiagnostics* diagnostics, c
     ptx::st_release_sys(&diagnostics->timed_out, 1);
 }
 
-// Spins until *flag >= expected (acquire, system scope). Returns false after recording a timeout.
+// Whether a wait that has spun `spins` times should stop because an earlier wait of this rank already recorded a
+// failure: the buffer is broken then, and each kernel queued behind the failed one would otherwise spend a whole
+// deadline before the host hears of the first failure. Read every 256 spins only: the block is host memory.
+__device__ __forceinline__ bool failed_earlier(const KernelDiagnostics* diagnostics, unsigned int spins) {
+    return (spins & 255u) == 255u && ptx::ld_volatile(&diagnostics->timed_out) != 0;
+}
+
+// Spins until *flag >= expected (acquire, system scope). Returns false after recording a timeout, or when an
+// earlier wait of this rank recorded one.
 __device__ __forceinline__ bool wait_at_least_sys(const int* flag, int expected, const Deadline& deadline,
                                                   KernelDiagnostics* diagnostics, int rank, int peer_rank,
                                                   int channel, int what) {
     int seen;
-    while ((seen = ptx::ld_acquire_sys(flag)) < expected) {
+    for (unsigned int spins = 0; (seen = ptx::ld_acquire_sys(flag)) < expected; spins++) {
+        if (failed_earlier(diagnostics, spins))
+            return false;
         if (deadline.expired()) {
             report_failure(diagnostics, deadline, rank, peer_rank, channel, what, expected, seen);
             return false;
