@@ -230,14 +230,10 @@ internal sealed partial class KernelBackend : IEpBackend
     {
         if (_lowLatency is not null)
         {
-            // Peers may still write into this rank's low-latency buffer until they, too, are done (unless this rank
-            // failed: then they are gone or failing, and waiting for them would fail the close too).
+            // Peers may still write into this rank's low-latency buffer until they, too, are done.
             _mesh.CommStream.Synchronize();
             CudaStream.ForDevice(Device).Synchronize();
-            if (!_mesh.Failed)
-            {
-                _mesh.Group.Barrier();
-            }
+            _mesh.CloseBarrier();
             _lowLatency.Dispose();
         }
         _mesh.Dispose();

@@ -270,9 +270,31 @@ internal sealed class PeerMesh : IDisposable
 
     /// <summary>
     /// True once a wait of this rank failed (a kernel's deadline, recorded for good: later kernels give up at once).
-    /// Its peers are gone or failing too, so closing skips the group barrier that would wait for them.
+    /// Its peers may be gone, so closing waits for them no longer than the deadline (<see cref="CloseBarrier"/>).
     /// </summary>
     public bool Failed => _hostWaitFailed || Volatile.Read(ref _host.AsSpan<int>()[DiagnosticsOffset / sizeof(int)]) != 0;
+
+    /// <summary>
+    /// Waits for every rank before releasing memory peers may still write. After a failure every rank still arrives
+    /// (a healthy peer is waiting here), but waits no longer than the deadline: the others may be gone, and the call
+    /// that failed has reported it already.
+    /// </summary>
+    public void CloseBarrier()
+    {
+        if (!Failed)
+        {
+            Group.Barrier();
+            return;
+        }
+        try
+        {
+            Group.Barrier(Timeout);
+        }
+        catch (ProcessGroupException)
+        {
+            // Peers gone: nothing left to wait for.
+        }
+    }
 
     /// <summary>Describes this rank's low-latency state (epochs, masks, signals) for a low-latency timeout's message.</summary>
     public Func<string>? LowLatencyState { get; set; }
@@ -280,10 +302,7 @@ internal sealed class PeerMesh : IDisposable
     public void Dispose()
     {
         CommStream.Synchronize();
-        if (!Failed)
-        {
-            Group.Barrier();
-        }
+        CloseBarrier();
         CommStream.Dispose();
         _header.Dispose();
         _host.Dispose();
