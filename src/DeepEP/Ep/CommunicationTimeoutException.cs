@@ -59,7 +59,7 @@ public sealed class CommunicationTimeoutException : Exception
     internal static CommunicationTimeoutException ForNccl(string step, int rank, TimeSpan waited) =>
         new($"NCCL {step}", rank, -1, -1, 0, 0, waited);
 
-    /// <summary>What was waited for (e.g. "barrier", "dispatch receive count").</summary>
+    /// <summary>What was waited for (e.g. "dispatch receive count", or for a kernel's wait the call that found it and the wait: "combine (barrier)").</summary>
     public string Operation { get; }
 
     /// <summary>The rank that gave up.</summary>

@@ -69,6 +69,14 @@ public sealed partial class DeviceTensor
         {
             return;
         }
+        if (!IsHost && IsContiguous)
+        {
+            fixed (byte* target = destination)
+            {
+                StagedHostCopy.ToHost(Device, (nint)target, Pointer, ByteSize);
+            }
+            return;
+        }
         if (!IsHost)
         {
             long extent = 1;

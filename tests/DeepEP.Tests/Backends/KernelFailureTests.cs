@@ -44,17 +44,17 @@ public sealed partial class KernelFailureTests
     }
 
     [Fact]
-    public void ATimeoutNamesTheWaitAndAppendsTheLowLatencyState()
+    public void ATimeoutNamesTheCallAndTheWaitAndAppendsTheLowLatencyState()
     {
         var e = Assert.IsType<CommunicationTimeoutException>(
-            KernelFailure.ToException(KernelDiagnostics.Read(Block(WaitCode.LowLatencyDispatch, 1, 2, 0, 4, 3, 1_500_000_000)), false, () => "epochs [4, 3]"));
-        Assert.Equal("DeepEP low-latency dispatch receive timed out on rank 1 after 1.5 s waiting for rank 2 (channel/slot 0): expected 4, saw 3. A peer may have died, or the ranks issued different operations. epochs [4, 3]", e.Message);
-        Assert.Equal("low-latency dispatch receive", e.Operation);
+            KernelFailure.ToException(KernelDiagnostics.Read(Block(WaitCode.LowLatencyDispatch, 1, 2, 0, 4, 3, 1_500_000_000)), "low-latency dispatch", false, () => "epochs [4, 3]"));
+        Assert.Equal("DeepEP low-latency dispatch (low-latency dispatch receive) timed out on rank 1 after 1.5 s waiting for rank 2 (channel/slot 0): expected 4, saw 3. A peer may have died, or the ranks issued different operations. epochs [4, 3]", e.Message);
+        Assert.Equal("low-latency dispatch (low-latency dispatch receive)", e.Operation);
 
         var barrier = Assert.IsType<CommunicationTimeoutException>(
-            KernelFailure.ToException(KernelDiagnostics.Read(Block(WaitCode.Barrier, 0, 1, -1, 7, 6, 100_000_000_000)), false, () => "not used"));
-        Assert.Equal("DeepEP barrier timed out on rank 0 after 100.0 s waiting for rank 1: expected 7, saw 6. A peer may have died, or the ranks issued different operations.", barrier.Message);
-        Assert.Equal("wait 42", Assert.IsType<CommunicationTimeoutException>(KernelFailure.ToException(KernelDiagnostics.Read(Block((WaitCode)42, 0, 1, -1, 1, 0, 0)), false, null)).Operation);
+            KernelFailure.ToException(KernelDiagnostics.Read(Block(WaitCode.Barrier, 0, 1, -1, 7, 6, 100_000_000_000)), "combine", false, () => "not used"));
+        Assert.Equal("DeepEP combine (barrier) timed out on rank 0 after 100.0 s waiting for rank 1: expected 7, saw 6. A peer may have died, or the ranks issued different operations.", barrier.Message);
+        Assert.Equal("dispatch (wait 42)", Assert.IsType<CommunicationTimeoutException>(KernelFailure.ToException(KernelDiagnostics.Read(Block((WaitCode)42, 0, 1, -1, 1, 0, 0)), "dispatch", false, null)).Operation);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed partial class KernelFailureTests
     private static string Header => KernelSourceTree.Headers.Single(h => h.IncludeName == "deep_ep/common/diagnostics.cuh").Content;
 
     private static string Message(byte[] block, bool crossesProcesses) =>
-        Assert.IsType<InvalidOperationException>(KernelFailure.ToException(KernelDiagnostics.Read(block), crossesProcesses, null)).Message;
+        Assert.IsType<InvalidOperationException>(KernelFailure.ToException(KernelDiagnostics.Read(block), "dispatch", crossesProcesses, null)).Message;
 
     /// <summary>A block as a kernel writes it: six ints, then expected, seen and the elapsed nanoseconds.</summary>
     private static byte[] Block(WaitCode what, int rank, int peer, int channel, long expected, long seen, ulong elapsedNs)

@@ -16,7 +16,7 @@ internal sealed partial class KernelBackend
     public LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(request.Streams);
+        CudaStream compute = ComputeStream(request.Streams, "low-latency dispatch");
         int ranks = _mesh.NumRanks;
         int n = request.NumMaxDispatchTokensPerRank;
         int hidden = checked((int)request.X.Size(1));
@@ -67,7 +67,7 @@ internal sealed partial class KernelBackend
     public LowLatencyCombineResult LowLatencyCombine(LowLatencyCombineRequest request)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(request.Streams);
+        CudaStream compute = ComputeStream(request.Streams, "low-latency combine");
         LowLatencyHandle handle = request.Handle;
         int ranks = _mesh.NumRanks;
         int hidden = handle.Hidden;
@@ -127,7 +127,7 @@ internal sealed partial class KernelBackend
     public void CleanLowLatencyBuffer(int numMaxDispatchTokensPerRank, int hidden, int numExperts, StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(streams);
+        CudaStream compute = ComputeStream(streams, "clean low-latency buffer");
         var layout = new LowLatencyLayout(numMaxDispatchTokensPerRank, hidden, numExperts);
         nint mask = ll.Shrink ? ll.Mask : 0;
         Begin(streams, compute);
@@ -141,21 +141,21 @@ internal sealed partial class KernelBackend
     public void UpdateMaskBuffer(int rankToMask, bool mask, StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(streams);
+        CudaStream compute = ComputeStream(streams, "update mask buffer");
         DeviceMemory.Fill32(Device, ll.Mask + (rankToMask * sizeof(int)), mask ? 1 : 0, 1, compute);
     }
 
     public void QueryMaskBuffer(DeviceTensor maskStatus, StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(streams);
+        CudaStream compute = ComputeStream(streams, "query mask buffer");
         DeviceMemory.CopyAsync(Device, maskStatus.Pointer, ll.Mask, _mesh.NumRanks * sizeof(int), compute);
     }
 
     public void CleanMaskBuffer(StreamOptions streams)
     {
         LowLatencyResources ll = RequireLowLatency();
-        CudaStream compute = ComputeStream(streams);
+        CudaStream compute = ComputeStream(streams, "clean mask buffer");
         DeviceMemory.Fill32(Device, ll.Mask, 0, _mesh.NumRanks, compute);
     }
 
@@ -210,7 +210,7 @@ internal sealed partial class KernelBackend
             send(compute);
             return (EventOverlap.None, ll.Sets.DeferReceive(set, () =>
             {
-                _mesh.ThrowIfTimedOut();
+                _mesh.ThrowIfTimedOut("low-latency receive hook");
                 receive(compute);
             }));
         }

@@ -40,6 +40,7 @@ internal sealed partial class KernelBackend : IEpBackend
         if (lowLatencyBytes > 0)
         {
             _lowLatency = new LowLatencyResources(_mesh, lowLatencyBytes, options.EnableShrink);
+            _mesh.ToleratesLostRanks = options.EnableShrink;
             _mesh.LowLatencyState = _lowLatency.Describe;
         }
         // cuMemAlloc may wait for the whole GPU: with ranks sharing it, a rank that finished creating its buffer must not
@@ -60,14 +61,14 @@ internal sealed partial class KernelBackend : IEpBackend
 
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams)
     {
-        _mesh.ThrowIfTimedOut();
+        _mesh.ThrowIfTimedOut("get dispatch layout");
         return DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, _mesh.NumRanks, streams);
     }
 
     public DispatchResult Dispatch(NormalDispatchRequest request)
     {
         _mesh.CheckSmBudget(request.Config.NumSms);
-        CudaStream compute = ComputeStream(request.Streams);
+        CudaStream compute = ComputeStream(request.Streams, "dispatch");
         CudaStream outputs = OutputStream(request.Streams, compute);
         DeviceTensor x = request.X;
         int tokens = checked((int)x.Size(0));
@@ -180,7 +181,7 @@ internal sealed partial class KernelBackend : IEpBackend
     public CombineResult Combine(NormalCombineRequest request)
     {
         _mesh.CheckSmBudget(request.Config.NumSms);
-        CudaStream compute = ComputeStream(request.Streams);
+        CudaStream compute = ComputeStream(request.Streams, "combine");
         DispatchHandle handle = request.Handle;
         int tokens = checked((int)handle.NumTokens);
         int ranks = _mesh.NumRanks;
@@ -361,9 +362,10 @@ internal sealed partial class KernelBackend : IEpBackend
         return (handle, perExpert, recvCount, rows);
     }
 
-    private CudaStream ComputeStream(StreamOptions streams)
+    /// <summary>The caller's stream for <paramref name="call"/>, after throwing any timeout an earlier kernel recorded.</summary>
+    private CudaStream ComputeStream(StreamOptions streams, string call)
     {
-        _mesh.ThrowIfTimedOut();
+        _mesh.ThrowIfTimedOut(call);
         return _order.ComputeStream(streams);
     }
 

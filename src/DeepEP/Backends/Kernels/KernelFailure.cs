@@ -11,9 +11,10 @@ internal static class KernelFailure
     /// that is not a wait (capacity, missing weights), else a <see cref="CommunicationTimeoutException"/>.
     /// </summary>
     /// <param name="record">The record; <see cref="KernelDiagnostics.IsComplete"/> must be true.</param>
+    /// <param name="call">The call that found the record (e.g. "combine"); the kernel that waited belongs to it or to an earlier call.</param>
     /// <param name="crossesProcesses">Whether some peer is in another process (a receive arena can then be too small).</param>
     /// <param name="lowLatencyState">Describes this rank's low-latency state, appended to low-latency timeouts; or null.</param>
-    public static Exception ToException(in KernelDiagnostics record, bool crossesProcesses, Func<string>? lowLatencyState)
+    public static Exception ToException(in KernelDiagnostics record, string call, bool crossesProcesses, Func<string>? lowLatencyState)
     {
         switch (record.What)
         {
@@ -30,7 +31,7 @@ internal static class KernelFailure
                     $"Rank {record.Rank} had to write row {record.Seen} of rank {record.PeerRank}'s outputs, which hold {record.Expected} rows: {cause}. Nothing was written past the end.");
             default:
                 string? detail = record.What is WaitCode.LowLatencyDispatch or WaitCode.LowLatencyCombine ? lowLatencyState?.Invoke() : null;
-                return new CommunicationTimeoutException(record.WaitName, record.Rank, record.PeerRank, record.Channel, record.Expected, record.Seen, record.Waited, detail);
+                return new CommunicationTimeoutException($"{call} ({record.WaitName})", record.Rank, record.PeerRank, record.Channel, record.Expected, record.Seen, record.Waited, detail);
         }
     }
 }

@@ -19,6 +19,7 @@ internal sealed class PeerMesh : IDisposable
 
     private readonly PinnedHostMemory _host;
     private bool _hostWaitFailed;
+    private bool _peersGone;
     private SymmetricAllocation _header = null!;
     private bool[] _inOtherProcess = [];
     private int _epoch = 1;
@@ -241,7 +242,7 @@ internal sealed class PeerMesh : IDisposable
         int seen;
         while ((seen = Volatile.Read(ref recvCount)) < 0)
         {
-            ThrowIfTimedOut();
+            ThrowIfTimedOut("dispatch");
             TimeSpan waited = System.Diagnostics.Stopwatch.GetElapsedTime(start);
             // The kernel's own deadline fires first and says which peer is missing; this one only catches a kernel
             // that never ran, so it allows half as long again.
@@ -257,15 +258,18 @@ internal sealed class PeerMesh : IDisposable
         return (seen, perExpert);
     }
 
-    /// <summary>Throws the timeout a kernel recorded, if any (checked at every call and while the host waits).</summary>
-    public void ThrowIfTimedOut()
+    /// <summary>
+    /// Throws the timeout a kernel recorded, if any (checked at every call and while the host waits), naming
+    /// <paramref name="call"/>, the call that found it: the kernel that waited belongs to it or to an earlier call.
+    /// </summary>
+    public void ThrowIfTimedOut(string call)
     {
         if (Volatile.Read(ref _host.AsSpan<int>()[DiagnosticsOffset / sizeof(int)]) != 1)
         {
             return;
         }
         KernelDiagnostics record = KernelDiagnostics.Read(_host.AsSpan<byte>()[DiagnosticsOffset..]);
-        throw KernelFailure.ToException(record, CrossesProcesses, LowLatencyState);
+        throw KernelFailure.ToException(record, call, CrossesProcesses, LowLatencyState);
     }
 
     /// <summary>
@@ -275,13 +279,24 @@ internal sealed class PeerMesh : IDisposable
     public bool Failed => _hostWaitFailed || Volatile.Read(ref _host.AsSpan<int>()[DiagnosticsOffset / sizeof(int)]) != 0;
 
     /// <summary>
-    /// Waits for every rank before releasing memory peers may still write. After a failure every rank still arrives
-    /// (a healthy peer is waiting here), but waits no longer than the deadline: the others may be gone, and the call
-    /// that failed has reported it already.
+    /// Shrink mode: a lost rank is masked and the others go on, so closing must not wait for it either
+    /// (<see cref="CloseBarrier"/>). Set when the low-latency buffer is created with shrink.
+    /// </summary>
+    public bool ToleratesLostRanks { get; set; }
+
+    /// <summary>
+    /// Waits for every rank before releasing memory peers may still write. After a failure, or in shrink mode, every
+    /// rank still arrives (a healthy peer is waiting here), but waits no longer than the deadline: the others may be
+    /// gone, and the call that failed has reported it already (or the lost rank was masked). Once such a wait ran
+    /// out, later closing barriers are skipped.
     /// </summary>
     public void CloseBarrier()
     {
-        if (!Failed)
+        if (_peersGone)
+        {
+            return;
+        }
+        if (!Failed && !ToleratesLostRanks)
         {
             Group.Barrier();
             return;
@@ -293,6 +308,7 @@ internal sealed class PeerMesh : IDisposable
         catch (ProcessGroupException)
         {
             // Peers gone: nothing left to wait for.
+            _peersGone = true;
         }
     }
 
