@@ -22,6 +22,7 @@ internal struct CombinePeer
     public nint X;
     public nint TopkWeights;
     public long NumRows;
+    public long RowShape;
 }
 
 /// <summary>Twin of <c>deep_ep::CombineParams</c>.</summary>

@@ -14,6 +14,7 @@ internal struct DispatchPeer
     public nint RecvTopkIdx;
     public nint RecvTopkWeights;
     public long Capacity;
+    public long RowShape;
 }
 
 /// <summary>Twin of <c>deep_ep::DispatchParams</c>.</summary>

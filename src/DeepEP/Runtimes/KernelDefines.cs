@@ -20,6 +20,7 @@ internal static class KernelDefines
         Constant("DEEPEP_MAX_TOPK", KernelLimits.MaxTopk),
         Constant("DEEPEP_LOW_LATENCY_THREADS", KernelLimits.LowLatencyThreads),
         Constant("DEEPEP_LOW_LATENCY_BLOCKS_PER_SM", KernelLimits.LowLatencyBlocksPerSm),
+        Constant("DEEPEP_LOW_LATENCY_SHAPE_STAMPS_OFFSET", KernelLimits.LowLatencyShapeStampsOffset),
         Constant("DEEPEP_DISPATCH_WARPS", KernelLimits.DispatchWarps),
         Constant("DEEPEP_COMBINE_WARPS", KernelLimits.CombineWarps),
         Constant("DEEPEP_STAGING_WARPS", KernelLimits.StagingWarps),

@@ -25,6 +25,12 @@ internal enum WaitCode
 
     /// <summary><c>kLowLatencyRecvCapacity</c>: a local expert selected more than R*N times (not a wait).</summary>
     LowLatencyRecvCapacity = 6,
+
+    /// <summary><c>kMismatchedShape</c>: a peer's normal-mode rows have another <see cref="RowShape"/> (not a wait).</summary>
+    MismatchedShape = 7,
+
+    /// <summary><c>kLowLatencyMismatchedShape</c>: a source's low-latency area lacks this call's shape stamp (not a wait).</summary>
+    LowLatencyMismatchedShape = 8,
 }
 
 /// <summary>

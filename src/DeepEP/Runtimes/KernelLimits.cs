@@ -30,6 +30,9 @@ internal static class KernelLimits
     /// <summary>Threads per block of every low-latency kernel (<c>DEEPEP_LOW_LATENCY_THREADS</c>).</summary>
     public const int LowLatencyThreads = 512;
 
+    /// <summary>Where the per-source 64-bit shape stamps start in a low-latency set's signal area, after one int signal per rank (<c>DEEPEP_LOW_LATENCY_SHAPE_STAMPS_OFFSET</c>).</summary>
+    public const int LowLatencyShapeStampsOffset = MaxRanks * sizeof(int);
+
     /// <summary>Warps per low-latency block.</summary>
     public const int LowLatencyWarps = LowLatencyThreads / 32;
 

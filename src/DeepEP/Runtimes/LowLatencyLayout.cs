@@ -25,8 +25,9 @@ internal readonly record struct LowLatencyLayout(int NumMaxDispatchTokensPerRank
     /// <summary>DeepEP's combine slot: per-group meta, then the BF16 row.</summary>
     public long CombineMessageBytes => (4L * NumScales) + (2L * Hidden);
 
-    /// <summary>Bytes of one set's signalling area.</summary>
-    public long SignalBytes => BufferGeometry.AlignUp(4L * NumExperts, BufferGeometry.Alignment);
+    /// <summary>Bytes of one set's signalling area: the signals, then one 64-bit shape stamp per rank (at least upstream's 4 bytes per expert).</summary>
+    public long SignalBytes => BufferGeometry.AlignUp(
+        Math.Max(4L * NumExperts, KernelLimits.LowLatencyShapeStampsOffset + (sizeof(long) * KernelLimits.MaxRanks)), BufferGeometry.Alignment);
 
     /// <summary>Bytes of one set's send area.</summary>
     public long SendBytes => Math.Max(N * DispatchMessageBytes, NumExperts * N * CombineMessageBytes);

@@ -73,6 +73,23 @@ public sealed partial class KernelFailureTests
         Assert.Equal(
             "Rank 0 had to write row 10 of rank 1's outputs, which hold 10 rows: numWorstTokens is smaller than the real receive count, or rank 1's receive arena (numNvlBytes) is too small for this dispatch (that rank's error names the size needed). Nothing was written past the end.",
             Message(capacity, crossesProcesses: true));
+        long here = RowShape.Pack(rowWords: 896, numScales: 56, numTopk: 8), there = RowShape.Pack(rowWords: 1792, numScales: 0, numTopk: 8);
+        Assert.Equal(
+            "Rank 1 called dispatch (or the normal-mode call before it) with rows of 28672 bytes, 0 scales, top-k 8, rank 0 with rows of 14336 bytes, 56 scales, top-k 8: every rank must pass the same hidden size, dtype, scales and top-k. Nothing was exchanged.",
+            Message(Block(WaitCode.MismatchedShape, 0, 1, -1, here, there, 0), crossesProcesses: false));
+        Assert.Equal(
+            "Rank 3's low-latency dispatch, found by dispatch, does not match rank 2's: every rank must pass the same hidden size, top-k, number of experts, numMaxDispatchTokensPerRank and useFp8. Nothing was received.",
+            Message(Block(WaitCode.LowLatencyMismatchedShape, 2, 3, -1, 5L << 32, 4L << 32, 0), crossesProcesses: false));
+    }
+
+    [Fact]
+    public void ARowShapePacksWithinItsFieldsAndRefusesWhatDoesNotFit()
+    {
+        Assert.Equal(896L | (56L << 32) | (8L << 48), RowShape.Pack(896, 56, 8));
+        Assert.Equal("rows of 14336 bytes, 56 scales, top-k 8", RowShape.Describe(RowShape.Pack(896, 56, 8)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowShape.Pack(1L << 32, 0, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowShape.Pack(1, 0x10000, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RowShape.Pack(1, 0, -1));
     }
 
     private static string Header => KernelSourceTree.Headers.Single(h => h.IncludeName == "deep_ep/common/diagnostics.cuh").Content;

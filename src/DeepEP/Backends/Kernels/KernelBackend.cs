@@ -119,6 +119,7 @@ internal sealed partial class KernelBackend : IEpBackend
                 RecvTopkWeights = recvTopkWeights?.Pointer ?? 0,
                 Capacity = rows,
             };
+        published.RowShape = RowShape.Pack(RowWords(x), numScales, numTopk);
         var p = new IntranodeDispatchParams
         {
             Headers = _mesh.Headers,
@@ -193,6 +194,7 @@ internal sealed partial class KernelBackend : IEpBackend
         CombinePeer published = _arena is null
             ? new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) }
             : StageCombineInputs(request.X, request.TopkWeights);
+        published.RowShape = RowShape.Pack(RowWords(request.X), numScales: 0, numTopk: 0);
         IntranodeCombineRuntime.LaunchRewriteSendHead(Device, Comm, new RewriteSendHeadParams
         {
             SendHead = handle.SendHead.Pointer,

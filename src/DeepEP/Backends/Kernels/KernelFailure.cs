@@ -29,6 +29,12 @@ internal static class KernelFailure
                     : "numWorstTokens is smaller than the real receive count";
                 return new InvalidOperationException(
                     $"Rank {record.Rank} had to write row {record.Seen} of rank {record.PeerRank}'s outputs, which hold {record.Expected} rows: {cause}. Nothing was written past the end.");
+            case WaitCode.MismatchedShape:
+                return new InvalidOperationException(
+                    $"Rank {record.PeerRank} called {call} (or the normal-mode call before it) with {RowShape.Describe(record.Seen)}, rank {record.Rank} with {RowShape.Describe(record.Expected)}: every rank must pass the same hidden size, dtype, scales and top-k. Nothing was exchanged.");
+            case WaitCode.LowLatencyMismatchedShape:
+                return new InvalidOperationException(
+                    $"Rank {record.PeerRank}'s low-latency dispatch, found by {call}, does not match rank {record.Rank}'s: every rank must pass the same hidden size, top-k, number of experts, numMaxDispatchTokensPerRank and useFp8. Nothing was received.");
             default:
                 string? detail = record.What is WaitCode.LowLatencyDispatch or WaitCode.LowLatencyCombine ? lowLatencyState?.Invoke() : null;
                 return new CommunicationTimeoutException($"{call} ({record.WaitName})", record.Rank, record.PeerRank, record.Channel, record.Expected, record.Seen, record.Waited, detail);

@@ -29,5 +29,7 @@ constexpr int kMissingTopkWeights = 3;
 constexpr int kWaitLowLatencyDispatch = 4;
 constexpr int kWaitLowLatencyCombine = 5;
 constexpr int kLowLatencyRecvCapacity = 6;
+constexpr int kMismatchedShape = 7;            // a peer's published row shape differs (expected/seen: RowShape words)
+constexpr int kLowLatencyMismatchedShape = 8;  // a source's area header does not carry this call's shape stamp
 
 }  // namespace deep_ep

@@ -30,6 +30,15 @@ struct LowLatencyControl {
 };
 DEEPEP_CHECK_PARAMS_SIZE(LowLatencyControl, DEEPEP_LOW_LATENCY_CONTROL_SIZE);
 
+// Each set's signal area: kMaxRanks int signals (one per source), then kMaxRanks 64-bit shape stamps at this offset.
+// C# twin: LowLatencyLayout.SignalBytes.
+constexpr int kShapeStampsOffset = 128;  // kMaxRanks * 4
+DEEPEP_CHECK_CONSTANT(kShapeStampsOffset, DEEPEP_LOW_LATENCY_SHAPE_STAMPS_OFFSET);
+
+__device__ __forceinline__ long long* shape_stamp_slot(unsigned char* buffer, long long signal_offset, int source) {
+    return reinterpret_cast<long long*>(buffer + signal_offset + kShapeStampsOffset) + source;
+}
+
 __device__ __forceinline__ bool is_masked(const LowLatencyControl* control, int rank) {
     return ptx::ld_volatile(&control->mask[rank]) != 0;
 }

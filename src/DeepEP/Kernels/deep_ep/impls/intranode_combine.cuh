@@ -3,6 +3,7 @@
 #include <deep_ep/common/barrier.cuh>
 #include <deep_ep/common/bf16.cuh>
 #include <deep_ep/common/row_placement.cuh>
+#include <deep_ep/common/row_shape.cuh>
 
 // Normal-mode combine (spec §3): each rank pulls, for every original token, the rows its destinations hold for it
 // (row positions are the dispatch's, recomputed from the handle) and reduces bias + rank 0 + rank 1 + … in fp32,
@@ -53,6 +54,7 @@ struct CombinePeer {
     const int4* x;                   // [M_d, hidden_int4] BF16, this peer's combine input
     const float* topk_weights;       // [M_d, K], or null
     long long num_rows;              // M_d
+    long long row_shape;             // RowShape word of this rank's rows (hidden only: weights are checked above); must match
 };
 
 struct CombineParams {
@@ -98,7 +100,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
                                  peers[threadIdx.x].topk_weights == nullptr && peers[threadIdx.x].num_rows > 0;
     if (missing_weights)
         report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
-    if (__syncthreads_or(missing_weights))
+    if (__syncthreads_or(missing_weights) || row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics))
         return;
 
     for (int t = blockIdx.x * kCombineWarps + warp; t < p.num_tokens; t += gridDim.x * kCombineWarps) {

@@ -2,6 +2,7 @@
 
 #include <deep_ep/common/barrier.cuh>
 #include <deep_ep/common/row_placement.cuh>
+#include <deep_ep/common/row_shape.cuh>
 
 // Normal-mode dispatch (spec §2): every sender writes each selected token straight into its final row of every
 // destination's outputs, so each byte crosses NVLink once and no receiver-side copy pass is needed. The row of token
@@ -18,6 +19,7 @@ struct DispatchPeer {
     long long* recv_topk_idx;        // [M_d, K], or null without top-k
     float* recv_topk_weights;        // [M_d, K], or null without top-k
     long long capacity;              // rows of this destination's outputs; never written past
+    long long row_shape;             // RowShape word of this destination's call; must equal the sender's
 };
 
 struct DispatchParams {
@@ -62,6 +64,8 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
         return;
     read_mailboxes<DispatchPeer, 5>(p.headers, p.peer_deltas, p.num_ranks, peers);
+    if (row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics))
+        return;
 
     for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
         long long row = -1;

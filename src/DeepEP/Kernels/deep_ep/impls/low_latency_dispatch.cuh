@@ -12,7 +12,8 @@
 // Receive: one block per local expert scans every source's routing rows in (source, token, top-k slot) order, so
 // the packed layout is deterministic (the host reference's order), and copies the selected rows into the packed
 // outputs. Area of source s in a receive buffer: [int num_tokens, padding to 16][routing: N x K int32, padded to 16]
-// [messages: N x message bytes]; a message is the FP8 row then S float32 scale_inv values, or the BF16 row.
+// [messages: N x message bytes]; a message is the FP8 row then S float32 scale_inv values, or the BF16 row. Each
+// source also leaves a shape stamp in the signal area (shape_stamp_slot), where no other shape's rows can land.
 
 namespace deep_ep {
 
@@ -64,6 +65,17 @@ __device__ __forceinline__ unsigned char* source_area(unsigned char* buffer, con
     return buffer + p.recv_offset + source * p.source_stride;
 }
 
+// The epoch (high word) and an FNV-1a digest of everything that places a source's area and rows (low word): a
+// receiver that finds another value there knows the source called with another shape, not just late.
+template <int kHidden, bool kUseFp8>
+__device__ __forceinline__ long long dispatch_stamp(const LowLatencyDispatchParams& p, int epoch) {
+    const int fields[] = {kHidden, kUseFp8 ? 1 : 0, p.num_topk, p.num_experts, p.num_max_tokens};
+    unsigned int digest = 2166136261u;
+    for (int field : fields)
+        digest = (digest ^ static_cast<unsigned int>(field)) * 16777619u;
+    return (static_cast<long long>(epoch) << 32) | digest;
+}
+
 // One warp per (token, 128-channel group) task across the whole grid, so each warp has one or two short tasks and
 // their loads overlap: a warp finds the token's destination ranks from its top-k row, casts (or copies) its group
 // once and stores it to each destination; the group-0 warp also writes the token's routing row to every rank.
@@ -77,8 +89,10 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
     const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
     const unsigned int masked = __ballot_sync(0xffffffffu, lane < p.num_ranks && is_masked(p.control, lane));
 
-    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !(masked >> threadIdx.x & 1u))
+    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !(masked >> threadIdx.x & 1u)) {
         *reinterpret_cast<int*>(source_area(p.buffers[threadIdx.x], p, p.rank)) = p.num_tokens;
+        *shape_stamp_slot(p.buffers[threadIdx.x], p.signal_offset, p.rank) = dispatch_stamp<kHidden, kUseFp8>(p, epoch);
+    }
 
     const long long num_tasks = static_cast<long long>(p.num_tokens) * kGroups;
     const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
@@ -143,6 +157,17 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
 
     if (!wait_for_sources(own, p.signal_offset, p.control, p.set, epoch, p.rank, p.num_ranks, p.shrink != 0, p.timeout_ns,
                           p.diagnostics, kWaitLowLatencyDispatch, p.dispatch_wait_recv_cost_stats, s_arrived))
+        return;
+    // A source that called with another shape wrote its rows elsewhere (maybe over other sources' areas): nothing
+    // received in this call can be trusted then.
+    bool mismatched = false;
+    if (threadIdx.x < p.num_ranks && s_arrived[threadIdx.x]) {
+        const long long stamp = dispatch_stamp<kHidden, kUseFp8>(p, epoch), seen = *shape_stamp_slot(own, p.signal_offset, threadIdx.x);
+        mismatched = seen != stamp;
+        if (mismatched)
+            report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kLowLatencyMismatchedShape, stamp, seen);
+    }
+    if (__syncthreads_or(mismatched))
         return;
     if (threadIdx.x < p.num_ranks)
         s_num_tokens[threadIdx.x] = s_arrived[threadIdx.x] ? *reinterpret_cast<const int*>(source_area(own, p, threadIdx.x)) : 0;
