@@ -12,4 +12,13 @@ internal sealed record SoakResult(int Rank, int Iterations, int Failures, string
 {
     /// <summary>Growth of resident memory from warm-up to the end, as a fraction of the warm figure.</summary>
     public double MemoryGrowth => WarmBytes > 0 ? (double)(EndBytes - WarmBytes) / WarmBytes : 0;
+
+    /// <summary>The device's memory pool reserved bytes after warm-up (<c>CudaDevice.PoolReservedBytes</c>), or 0 on the host backend or before warm-up.</summary>
+    public long DevicePoolWarmBytes { get; init; }
+
+    /// <summary>The device's memory pool reserved bytes at the end, or 0 on the host backend or after a failure.</summary>
+    public long DevicePoolEndBytes { get; init; }
+
+    /// <summary>Whether the device pool grew after warm-up (it must not: every call's tensors are freed and reused).</summary>
+    public bool DevicePoolGrew => DevicePoolWarmBytes > 0 && DevicePoolEndBytes > DevicePoolWarmBytes;
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 
@@ -60,15 +61,18 @@ internal static class SoakRunner
         int failures = 0;
         string? firstFailure = null;
         long warmBytes = 0;
+        long devicePoolWarm = 0, devicePoolEnd = 0;
         try
         {
             using var buffer = new EpBuffer(group, nvlBytes, rdmaBytes, lowLatencyMode: s.RunsLowLatency, new EpBufferOptions { Backend = s.Backend });
+            CudaDevice? device = buffer.Backend == EpBackendKind.Host ? null : CudaDevice.Get(buffer.Device);
             var iteration = new SoakIteration(buffer, s);
             for (; done < s.Iterations; done++)
             {
                 if (done == s.WarmupIterations)
                 {
                     warmBytes = ResidentBytes();
+                    devicePoolWarm = PoolReservedBytes(device);
                 }
                 string? wrong = (s.RunsNormal ? iteration.Normal(done) : null) ?? (s.RunsLowLatency ? iteration.LowLatency(done) : null);
                 if (wrong is not null)
@@ -78,13 +82,29 @@ internal static class SoakRunner
                 }
                 progress?.Invoke(done + 1);
             }
+            devicePoolEnd = PoolReservedBytes(device);
         }
         catch (Exception e)
         {
             failures++;
             firstFailure ??= $"iteration {done}: {e.GetType().Name}: {e.Message}";
         }
-        return new SoakResult(group.Rank, done, failures, firstFailure, warmBytes, ResidentBytes(), clock.Elapsed.TotalSeconds);
+        return new SoakResult(group.Rank, done, failures, firstFailure, warmBytes, ResidentBytes(), clock.Elapsed.TotalSeconds)
+        {
+            DevicePoolWarmBytes = devicePoolWarm,
+            DevicePoolEndBytes = devicePoolEnd,
+        };
+    }
+
+    // After the device is idle, so that frees still queued on a stream have returned their blocks to the pool.
+    private static long PoolReservedBytes(CudaDevice? device)
+    {
+        if (device is null)
+        {
+            return 0;
+        }
+        device.Synchronize();
+        return device.PoolReservedBytes;
     }
 
     // After an aggressive full collection, which also returns free heap pages to the system: garbage not yet collected

@@ -10,9 +10,17 @@ internal static partial class CudaDriver
     /// <summary><c>CU_MEMHOSTALLOC_DEVICEMAP</c>: mapped into the device address space.</summary>
     public const uint MemHostAllocDeviceMap = 0x02;
 
-    /// <summary><c>CU_MEMPOOL_ATTR_RELEASE_THRESHOLD</c> (a <c>cuuint64_t</c> in bytes).</summary>
+    /// <summary><c>CU_MEMPOOL_ATTR_REUSE_ALLOW_INTERNAL_DEPENDENCIES</c> (an <c>int</c> flag).</summary>
     public const int MemPoolAttributeReuseAllowInternalDependencies = 3;
+
+    /// <summary><c>CU_MEMPOOL_ATTR_RELEASE_THRESHOLD</c> (a <c>cuuint64_t</c> in bytes).</summary>
     public const int MemPoolAttributeReleaseThreshold = 4;
+
+    /// <summary><c>CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT</c> (a <c>cuuint64_t</c>: bytes the pool holds from the driver).</summary>
+    public const int MemPoolAttributeReservedMemCurrent = 5;
+
+    /// <summary><c>CU_MEMPOOL_ATTR_USED_MEM_CURRENT</c> (a <c>cuuint64_t</c>: bytes of the pool's live allocations).</summary>
+    public const int MemPoolAttributeUsedMemCurrent = 7;
 
     [LibraryImport(Library)]
     public static partial CuResult cuMemAlloc_v2(out nint devicePointer, nuint bytes);
@@ -31,6 +39,9 @@ internal static partial class CudaDriver
 
     [LibraryImport(Library)]
     public static unsafe partial CuResult cuMemPoolSetAttribute(nint pool, int attribute, void* value);
+
+    [LibraryImport(Library)]
+    public static unsafe partial CuResult cuMemPoolGetAttribute(nint pool, int attribute, void* value);
 
     [LibraryImport(Library)]
     public static unsafe partial CuResult cuMemPoolSetAccess(nint pool, CuMemAccessDesc* map, nuint count);

@@ -7,6 +7,23 @@ namespace DeepEP.Tests.Gpu.Cuda;
 public sealed class DeviceMemoryTests(GpuFixture gpu)
 {
     [Fact]
+    public void ThePoolReportsWhatItHoldsAndWhatIsLive()
+    {
+        gpu.Require();
+        const long Bytes = 64L << 20;
+        CudaDevice device = CudaDevice.Get(0);
+        device.Synchronize();
+        long usedBefore = device.PoolUsedBytes;
+        using (DeviceTensor held = DeviceTensor.Empty(DType.UInt8, [Bytes], device: 0))
+        {
+            Assert.True(device.PoolUsedBytes >= usedBefore + Bytes, $"used {device.PoolUsedBytes} bytes with {Bytes} more live than {usedBefore}");
+            Assert.True(device.PoolReservedBytes >= device.PoolUsedBytes, $"reserved {device.PoolReservedBytes} < used {device.PoolUsedBytes}");
+        }
+        device.Synchronize();
+        Assert.True(device.PoolUsedBytes < usedBefore + Bytes, $"used {device.PoolUsedBytes} bytes after the free");
+    }
+
+    [Fact]
     public void PoisonedBufferReadsBackPoisoned()
     {
         gpu.Require();

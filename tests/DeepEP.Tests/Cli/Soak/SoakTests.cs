@@ -50,6 +50,25 @@ public sealed class SoakTests
         Assert.Equal(passes, SoakReport.Passed(Settings, [result, result with { Rank = 1 }]));
     }
 
+    [Theory]
+    [InlineData(0, 0, true)]
+    [InlineData(512L << 20, 512L << 20, true)]
+    [InlineData(512L << 20, 510L << 20, true)]
+    [InlineData(512L << 20, (512L << 20) + 1, false)]
+    public void TheVerdictNeedsAFlatDevicePool(long warm, long end, bool passes)
+    {
+        var result = new SoakResult(0, 100, 0, null, 100_000_000, 100_000_000, 1) { DevicePoolWarmBytes = warm, DevicePoolEndBytes = end };
+        Assert.Equal(!passes, result.DevicePoolGrew);
+        Assert.Equal(passes, SoakReport.Passed(Settings, [result, result with { Rank = 1 }]));
+    }
+
+    [Fact]
+    public void TheHostBackendReportsNoDevicePool()
+    {
+        SoakResult[] results = SoakRunner.Run(Settings);
+        Assert.All(results, r => Assert.Equal((0L, 0L), (r.DevicePoolWarmBytes, r.DevicePoolEndBytes)));
+    }
+
     [Fact]
     public void AnErrorIsReportedAsAFailureOfTheRank()
     {
