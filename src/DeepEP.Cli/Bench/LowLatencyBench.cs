@@ -1,3 +1,4 @@
+using DeepEP.Backends.Host;
 using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
@@ -59,6 +60,18 @@ internal static class LowLatencyBench
             new("dispatch + combine", Mode, 0, pairTime, dispatchBytes + combineBytes, dispatchRight && combineRight, "both of the above"),
             new("host CPU per dispatch + combine", Mode, 0, Timing.MeasureHost(s.Warmups, s.Iterations, Pair), 0, true, "time the host spends"),
         };
+        if (buffer.Backend == EpBackendKind.Host && LogFmt10.Supports(s.Hidden))
+        {
+            // Upstream's accounting: every row as if fully encoded (H × 10 / 8 + 4S bytes; stages with |x| ≥ 1 go raw).
+            LowLatencyCombineResult Logfmt() => buffer.LowLatencyCombine(expertOutput, topkIdx, topkWeights, dispatched.Handle, useLogfmt: true);
+            string logfmtError;
+            using (LowLatencyCombineResult once = Logfmt())
+            {
+                logfmtError = LowLatencyChecks.Combine(once, mine, limit: 1e-3);
+            }
+            rows.Insert(2, new("combine LogFMT-10", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Logfmt().Dispose()),
+                selections * LogFmt10.EncodedBytes(s.Hidden), logfmtError.Length == 0, logfmtError.Length == 0 ? "Σ w·decoded x, calc_diff < 1e-3" : logfmtError));
+        }
         // The NCCL backend waits on the host in every dispatch, so it cannot be captured.
         if (device != DeviceTensor.HostDevice && buffer.Backend != EpBackendKind.Nccl)
         {

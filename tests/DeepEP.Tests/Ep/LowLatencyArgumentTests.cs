@@ -101,7 +101,7 @@ public sealed class LowLatencyArgumentTests
         using var expertOutput = HostBuffers.Zeros(DType.BFloat16, Experts, N, Hidden);
         using var badOut = HostBuffers.Zeros(DType.BFloat16, 3, Hidden);
         HostBuffers.Throws<ArgumentException>("x", () => buffer.LowLatencyCombine(x, topk, weights, dispatched.Handle));
-        HostBuffers.Throws<ArgumentException>("useLogfmt", () => buffer.LowLatencyCombine(expertOutput, topk, weights, dispatched.Handle, useLogfmt: true));
+        HostBuffers.Throws<ArgumentException>("useLogfmt", () => buffer.LowLatencyCombine(expertOutput, topk, weights, dispatched.Handle, useLogfmt: true, zeroCopy: true));
         HostBuffers.Throws<ArgumentException>("out", () => buffer.LowLatencyCombine(expertOutput, topk, weights, dispatched.Handle, @out: badOut));
         using var badWeights = HostBuffers.Zeros(DType.Float32, 2, 3);
         HostBuffers.Throws<ArgumentException>("topkWeights", () => buffer.LowLatencyCombine(expertOutput, topk, badWeights, dispatched.Handle));

@@ -7,18 +7,14 @@ namespace DeepEP.Backends.Host;
 // Spec §5.4: low-latency combine. Every packed row goes back to its source rank, into the slot
 // (global expert, source token); the source then reduces its top-k slots in order with FMA,
 // acc = fma(value, weight, acc), skipping -1 slots and masked owners, and rounds to BF16 once.
+// With useLogfmt each row travels as a LogFMT-10 message and the reduction reads its decoded values.
 internal static class HostLowLatencyCombine
 {
-    // A message is: local expert, source token, then the BF16 row.
-    private const int MessageHeaderBytes = 2 * sizeof(int);
+    // A message is: local expert, source token, the row's byte count, then the BF16 row or its LogFMT-10 message.
+    private const int MessageHeaderBytes = 3 * sizeof(int);
 
     public static LowLatencyCombineResult Combine(HostExchange group, LowLatencyCombineRequest request, LowLatencyCombineBuffers buffers, bool[] maskedRanks)
     {
-        if (request.UseLogfmt)
-        {
-            throw new NotSupportedException(
-                "The host backend does not emulate LogFMT: its decoding relies on the GPU's approximate ex2/lg2. Combine without useLogfmt, or use the kernels backend.");
-        }
         LowLatencyHandle handle = request.Handle;
         int numRanks = group.Size;
         int numLocalExperts = handle.NumExperts / numRanks;
@@ -30,7 +26,7 @@ internal static class HostLowLatencyCombine
         {
             throw new InvalidOperationException($"Low-latency combine reads BF16 [E_l, R*N, H] = [{numLocalExperts}, {numRows}, {hidden}] expert outputs, not {expertOutputs.Describe()}.");
         }
-        byte[]?[] received = group.LowLatencyAllToAll(ReturnRows(expertOutputs, handle, numRanks, maskedRanks), maskedRanks);
+        byte[]?[] received = group.LowLatencyAllToAll(ReturnRows(expertOutputs, handle, numRanks, maskedRanks, request.UseLogfmt), maskedRanks);
 
         long[] topkIdx = HostTensorAccess.ReadIndices(request.TopkIdx);
         float[] topkWeights = request.TopkWeights.ToArray<float>();
@@ -38,7 +34,7 @@ internal static class HostLowLatencyCombine
         int numTopk = checked((int)request.TopkIdx.Size(1));
         DeviceTensor combinedX = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden]);
         var maskSnapshot = (bool[])maskedRanks.Clone();
-        void Receive() => Reduce(received, maskSnapshot, handle, topkIdx, topkWeights, numTokens, numTopk, combinedX);
+        void Receive() => Reduce(received, maskSnapshot, handle, topkIdx, topkWeights, numTokens, numTopk, combinedX, request.UseLogfmt);
 
         Action? hook = request.ReturnRecvHook ? buffers.DeferReceive(set, Receive) : null;
         if (hook is null)
@@ -49,31 +45,31 @@ internal static class HostLowLatencyCombine
     }
 
     // For each unmasked destination d and local expert e, the rows layout_range[e][d] of the expert outputs.
-    private static ReadOnlyMemory<byte>[] ReturnRows(DeviceTensor expertOutputs, LowLatencyHandle handle, int numRanks, bool[] maskedRanks)
+    private static ReadOnlyMemory<byte>[] ReturnRows(DeviceTensor expertOutputs, LowLatencyHandle handle, int numRanks, bool[] maskedRanks, bool logfmt)
     {
         int numLocalExperts = checked((int)expertOutputs.Size(0));
-        int messageBytes = MessageHeaderBytes + (handle.Hidden * sizeof(ushort));
         var messages = new ReadOnlyMemory<byte>[numRanks];
         for (int d = 0; d < numRanks; d++)
         {
-            int expertsToSend = maskedRanks[d] ? 0 : numLocalExperts;
-            int count = 0;
-            for (int e = 0; e < expertsToSend; e++)
-            {
-                count += LayoutRange(handle, e, d).Count;
-            }
-            var writer = new HostWireWriter(checked(HostPeerLiveness.HeaderBytes + sizeof(int) + (count * messageBytes)));
-            HostPeerLiveness.WriteHeader(writer, maskedRanks[d]);
-            writer.WriteInt32(count);
-            for (int e = 0; e < expertsToSend; e++)
+            var rows = new List<(int LocalExpert, int Token, byte[] Bytes)>();
+            for (int e = 0; e < (maskedRanks[d] ? 0 : numLocalExperts); e++)
             {
                 (int begin, int rowCount) = LayoutRange(handle, e, d);
                 for (int row = begin; row < begin + rowCount; row++)
                 {
-                    writer.WriteInt32(e);
-                    writer.WriteInt32(handle.PackedRecvSrcInfo.At<int>(e, row));
-                    writer.WriteBytes(MemoryMarshal.AsBytes(HostTensorAccess.Row<BFloat16>(expertOutputs, e, row)));
+                    ReadOnlySpan<BFloat16> values = HostTensorAccess.Row<BFloat16>(expertOutputs, e, row);
+                    rows.Add((e, handle.PackedRecvSrcInfo.At<int>(e, row), logfmt ? LogFmt10.Encode(values) : MemoryMarshal.AsBytes(values).ToArray()));
                 }
+            }
+            var writer = new HostWireWriter(checked(HostPeerLiveness.HeaderBytes + sizeof(int) + rows.Sum(r => MessageHeaderBytes + r.Bytes.Length)));
+            HostPeerLiveness.WriteHeader(writer, maskedRanks[d]);
+            writer.WriteInt32(rows.Count);
+            foreach ((int localExpert, int token, byte[] bytes) in rows)
+            {
+                writer.WriteInt32(localExpert);
+                writer.WriteInt32(token);
+                writer.WriteInt32(bytes.Length);
+                writer.WriteBytes(bytes);
             }
             messages[d] = writer.Written;
         }
@@ -86,7 +82,8 @@ internal static class HostLowLatencyCombine
         return ((int)(packed >> 32), (int)(packed & 0xFFFFFFFF));
     }
 
-    private static void Reduce(byte[]?[] received, bool[] maskedRanks, LowLatencyHandle handle, long[] topkIdx, float[] topkWeights, int numTokens, int numTopk, DeviceTensor combinedX)
+    private static void Reduce(byte[]?[] received, bool[] maskedRanks, LowLatencyHandle handle, long[] topkIdx, float[] topkWeights, int numTokens, int numTopk, DeviceTensor combinedX,
+        bool logfmt)
     {
         int numRanks = received.Length;
         int numExperts = handle.NumExperts;
@@ -94,11 +91,11 @@ internal static class HostLowLatencyCombine
         int maxTokens = handle.NumMaxDispatchTokensPerRank;
         int hidden = handle.Hidden;
         int rowBytes = hidden * sizeof(ushort);
-        int messageBytes = MessageHeaderBytes + rowBytes;
 
-        // The receive buffer [E][N]: where in which message the row for (global expert, token) sits.
+        // The receive buffer [E][N]: where in which message the row for (global expert, token) sits, and its size.
         var slotSource = new int[numExperts * maxTokens];
         var slotOffset = new int[numExperts * maxTokens];
+        var slotBytes = new int[numExperts * maxTokens];
         slotSource.AsSpan().Fill(-1);
         for (int s = 0; s < numRanks; s++)
         {
@@ -109,24 +106,28 @@ internal static class HostLowLatencyCombine
             var reader = new HostWireReader(received[s]!, s);
             reader.ReadBytes(HostPeerLiveness.HeaderBytes);
             int count = reader.ReadInt32();
-            int messagesOffset = HostPeerLiveness.HeaderBytes + sizeof(int);
+            int offset = HostPeerLiveness.HeaderBytes + sizeof(int);
             for (int i = 0; i < count; i++)
             {
                 int localExpert = reader.ReadInt32();
                 int token = reader.ReadInt32();
-                if ((uint)localExpert >= (uint)numLocalExperts || (uint)token >= (uint)maxTokens)
+                int bytes = reader.ReadInt32();
+                if ((uint)localExpert >= (uint)numLocalExperts || (uint)token >= (uint)maxTokens || (!logfmt && bytes != rowBytes))
                 {
-                    throw new InvalidOperationException($"Rank {s} returned a row for local expert {localExpert}, token {token}; both must be in range.");
+                    throw new InvalidOperationException($"Rank {s} returned a row of {bytes} bytes for local expert {localExpert}, token {token}; the expert and token must be in range and a BF16 row is {rowBytes} bytes.");
                 }
                 int slot = (((s * numLocalExperts) + localExpert) * maxTokens) + token;
                 slotSource[slot] = s;
-                slotOffset[slot] = messagesOffset + (i * messageBytes) + MessageHeaderBytes;
-                reader.ReadBytes(rowBytes);
+                slotOffset[slot] = offset + MessageHeaderBytes;
+                slotBytes[slot] = bytes;
+                reader.ReadBytes(bytes);
+                offset += MessageHeaderBytes + bytes;
             }
             reader.ExpectEnd();
         }
 
         var acc = new float[hidden];
+        var decoded = new float[hidden];
         for (int t = 0; t < numTokens; t++)
         {
             acc.AsSpan().Clear();
@@ -143,11 +144,23 @@ internal static class HostLowLatencyCombine
                     throw new InvalidOperationException(
                         $"Token {t} selected expert {expert}, but its owner returned no row for it; topk_idx or the handle does not match the dispatch.");
                 }
-                ReadOnlySpan<BFloat16> values = MemoryMarshal.Cast<byte, BFloat16>(received[slotSource[slot]]!.AsSpan(slotOffset[slot], rowBytes));
+                ReadOnlySpan<byte> row = received[slotSource[slot]]!.AsSpan(slotOffset[slot], slotBytes[slot]);
+                if (logfmt)
+                {
+                    LogFmt10.Decode(row, decoded);
+                }
+                else
+                {
+                    ReadOnlySpan<BFloat16> values = MemoryMarshal.Cast<byte, BFloat16>(row);
+                    for (int h = 0; h < hidden; h++)
+                    {
+                        decoded[h] = values[h].ToFloat();
+                    }
+                }
                 float weight = topkWeights[(t * numTopk) + k];
                 for (int h = 0; h < hidden; h++)
                 {
-                    acc[h] = MathF.FusedMultiplyAdd(values[h].ToFloat(), weight, acc[h]);
+                    acc[h] = MathF.FusedMultiplyAdd(decoded[h], weight, acc[h]);
                 }
             }
             Span<BFloat16> output = HostTensorAccess.Row<BFloat16>(combinedX, t);
