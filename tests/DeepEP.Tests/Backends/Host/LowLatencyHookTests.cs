@@ -15,12 +15,8 @@ public sealed class LowLatencyHookTests
     [Fact]
     public void HookCompletesTheReceiveLaterAndMatchesTheDirectResult()
     {
-        RankData[] ranks = Case.Build();
-        int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        RankThreads.RunInProcess(Case.NumRanks, group =>
+        OnEveryRank((backend, me, maxTokens, rank) =>
         {
-            using var backend = new HostBackend(group);
-            RankData me = ranks[group.Rank];
             var stats = DeviceTensor.Zeros(DType.Int32, [Case.NumLocalExperts]);
             LowLatencyDispatchResult hooked = LowLatencyRun.Dispatch(backend, me, Case, maxTokens, stats, returnRecvHook: true);
             LowLatencyDispatchResult direct = LowLatencyRun.Dispatch(backend, me, Case, maxTokens);
@@ -34,22 +30,17 @@ public sealed class LowLatencyHookTests
             Assert.Throws<InvalidOperationException>(hooked.Hook!);
 
             LowLatencyCombineResult hookedCombine = backend.LowLatencyCombine(HostRequests.LowLatencyCombine(
-                LowLatencyRun.ExpertOutputs(direct, group.Rank), HostTensors.From(me.TopkIdx), HostTensors.From(me.TopkWeights), direct.Handle, returnRecvHook: true));
+                LowLatencyRun.ExpertOutputs(direct, rank), HostTensors.From(me.TopkIdx), HostTensors.From(me.TopkWeights), direct.Handle, returnRecvHook: true));
             hookedCombine.Hook!();
             LowLatencyCombineTests.CheckCombined(me, Case, new bool[Case.NumRanks], hookedCombine.CombinedX);
-            return 0;
         });
     }
 
     [Fact]
     public void AThirdOutstandingOperationFailsUntilAHookRuns()
     {
-        RankData[] ranks = Case.Build();
-        int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        RankThreads.RunInProcess(Case.NumRanks, group =>
+        OnEveryRank((backend, me, maxTokens, rank) =>
         {
-            using var backend = new HostBackend(group);
-            RankData me = ranks[group.Rank];
             LowLatencyDispatchResult first = LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
             LowLatencyDispatchResult second = LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
             var error = Assert.Throws<InvalidOperationException>(() => LowLatencyRun.Dispatch(backend, me, Case, maxTokens));
@@ -58,43 +49,33 @@ public sealed class LowLatencyHookTests
             LowLatencyDispatchResult third = LowLatencyRun.Dispatch(backend, me, Case, maxTokens);
             second.Hook!();
             AssertValidRowsEqual(third, second);
-            return 0;
         });
     }
 
     [Fact]
     public void CleanDiscardsPendingHooks()
     {
-        RankData[] ranks = Case.Build();
-        int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        RankThreads.RunInProcess(Case.NumRanks, group =>
+        OnEveryRank((backend, me, maxTokens, rank) =>
         {
-            using var backend = new HostBackend(group);
-            RankData me = ranks[group.Rank];
             LowLatencyDispatchResult pending = LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
             backend.CleanLowLatencyBuffer(maxTokens, Case.Hidden, Case.NumExperts, StreamOptions.Default);
             Assert.Throws<InvalidOperationException>(pending.Hook!);
             LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
             LowLatencyRun.Dispatch(backend, me, Case, maxTokens, returnRecvHook: true);
-            return 0;
         });
     }
 
     [Fact]
     public void EveryCallFlipsTheBufferSetTheNextCombineBufferComesFrom()
     {
-        RankData[] ranks = Case.Build();
-        int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
-        RankThreads.RunInProcess(Case.NumRanks, group =>
+        OnEveryRank((backend, me, maxTokens, rank) =>
         {
-            using var backend = new HostBackend(group);
-            RankData me = ranks[group.Rank];
             LowLatencyDispatchResult dispatched = LowLatencyRun.Dispatch(backend, me, Case, maxTokens);
             DeviceTensor setOne = backend.GetNextLowLatencyCombineBuffer(dispatched.Handle);
             int slot = Case.Hidden + (2 * (Case.Hidden / 128));
             Assert.Equal([(long)Case.NumRanks * maxTokens * slot, slot, 1], setOne.Strides.ToArray());
             Assert.Equal(setOne.Pointer, backend.GetNextLowLatencyCombineBuffer(dispatched.Handle).Pointer);
-            LowLatencyRun.WriteExpertOutputs(dispatched, group.Rank, setOne);
+            LowLatencyRun.WriteExpertOutputs(dispatched, rank, setOne);
             LowLatencyCombineResult combined = backend.LowLatencyCombine(HostRequests.LowLatencyCombine(
                 DeviceTensor.Empty(DType.BFloat16, dispatched.PackedRecvX.Shape), HostTensors.From(me.TopkIdx), HostTensors.From(me.TopkWeights), dispatched.Handle, zeroCopy: true));
             LowLatencyCombineTests.CheckCombined(me, Case, new bool[Case.NumRanks], combined.CombinedX);
@@ -103,22 +84,30 @@ public sealed class LowLatencyHookTests
             Assert.NotEqual(setOne.Pointer, setZero.Pointer);
             LowLatencyRun.Dispatch(backend, me, Case, maxTokens);
             Assert.Equal(setOne.Pointer, backend.GetNextLowLatencyCombineBuffer(dispatched.Handle).Pointer);
-            return 0;
         });
     }
 
     [Fact]
     public void ZeroCopyWithoutRequestingTheBufferFails()
     {
+        OnEveryRank((backend, me, maxTokens, rank) =>
+        {
+            LowLatencyDispatchResult dispatched = LowLatencyRun.Dispatch(backend, me, Case, maxTokens);
+            Assert.Throws<InvalidOperationException>(() => backend.LowLatencyCombine(HostRequests.LowLatencyCombine(
+                dispatched.PackedRecvX, HostTensors.From(me.TopkIdx), HostTensors.From(me.TopkWeights), dispatched.Handle, zeroCopy: true)));
+        });
+    }
+
+    // Runs body on every rank of Case as threads, each with its own host backend, its rank's data and the N that fits all.
+    private static void OnEveryRank(Action<HostBackend, RankData, int, int> body)
+    {
         RankData[] ranks = Case.Build();
         int maxTokens = LowLatencyRun.MaxTokensPerRank(ranks);
         RankThreads.RunInProcess(Case.NumRanks, group =>
         {
             using var backend = new HostBackend(group);
-            RankData me = ranks[group.Rank];
-            LowLatencyDispatchResult dispatched = LowLatencyRun.Dispatch(backend, me, Case, maxTokens);
-            return Assert.Throws<InvalidOperationException>(() => backend.LowLatencyCombine(HostRequests.LowLatencyCombine(
-                dispatched.PackedRecvX, HostTensors.From(me.TopkIdx), HostTensors.From(me.TopkWeights), dispatched.Handle, zeroCopy: true)));
+            body(backend, ranks[group.Rank], maxTokens, group.Rank);
+            return 0;
         });
     }
 
