@@ -27,27 +27,30 @@ public sealed class GpuProcessFailureTests(GpuFixture gpu)
 
     private static readonly HashSet<EpBackendKind> Warm = [];
 
-    public static TheoryData<FaultStep, FaultKind> Cases => [.. FaultMatrix.ProcessCases.Select(c => (c.Step, c.Kind))];
+    /// <summary>The kernels rows, tagged with their 2 ranks so that a rank filter (<c>DEEPEP_TEST_RANKS</c>) without 2 skips them.</summary>
+    public static TheoryData<int, string> KernelCases => GpuRanks.Cross(FaultMatrix.ProcessNamed.Keys, [KernelRanks]);
 
-    public static TheoryData<FaultStep, FaultKind> ShrinkCases =>
-        [.. FaultMatrix.ProcessCases.Where(c => FaultMatrix.ShrinkSteps.Contains(c.Step)).Select(c => (c.Step, c.Kind))];
+    public static TheoryData<int, string> KernelShrinkCases =>
+        GpuRanks.Cross(FaultMatrix.ProcessNamed.Where(c => FaultMatrix.ShrinkSteps.Contains(c.Value.Step)).Select(c => c.Key), [KernelRanks]);
 
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public async Task KernelsSurvivorsFailInTimeNamingTheRank(FaultStep step, FaultKind kind)
+    public static TheoryData<FaultStep, FaultKind> NcclCases => [.. FaultMatrix.ProcessCases.Select(c => (c.Step, c.Kind))];
+
+    [Theory(SkipTestWithoutData = true)]
+    [MemberData(nameof(KernelCases))]
+    public async Task KernelsSurvivorsFailInTimeNamingTheRank(int ranks, string fault)
     {
         gpu.Require();
-        await SurvivorsFail(KernelRanks, EpBackendKind.Kernels, new FaultCase(step, kind));
+        await SurvivorsFail(ranks, EpBackendKind.Kernels, FaultMatrix.ProcessNamed[fault]);
     }
 
-    [Theory]
-    [MemberData(nameof(ShrinkCases))]
-    public async Task KernelsShrinkMasksALostRank(FaultStep step, FaultKind kind)
+    [Theory(SkipTestWithoutData = true)]
+    [MemberData(nameof(KernelShrinkCases))]
+    public async Task KernelsShrinkMasksALostRank(int ranks, string name)
     {
         gpu.Require();
-        var fault = new FaultCase(step, kind);
-        LaunchedRank[] outcomes = await LaunchedRanks.RunWithCasualtyAsync(KernelRanks, await Command(KernelRanks, EpBackendKind.Kernels, fault, shrink: true),
-            fault.FaultyRank, killed: kind == FaultKind.Kill, Deadline + Slack + TimeSpan.FromSeconds(60));
+        FaultCase fault = FaultMatrix.ProcessNamed[name];
+        LaunchedRank[] outcomes = await LaunchedRanks.RunWithCasualtyAsync(ranks, await Command(ranks, EpBackendKind.Kernels, fault, shrink: true),
+            fault.FaultyRank, killed: fault.Kind == FaultKind.Kill, Deadline + Slack + TimeSpan.FromSeconds(60));
         LaunchedRank survivor = outcomes[0];
         Assert.True(survivor.ExitCode == 0, $"rank 0 did not finish: status {survivor.ExitCode}.{Environment.NewLine}{survivor.Output}");
         Assert.Contains("mask 0,1; cleaning cleared it: True", survivor.Output);
@@ -55,7 +58,7 @@ public sealed class GpuProcessFailureTests(GpuFixture gpu)
     }
 
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(NcclCases))]
     public async Task NcclSurvivorsFailInTimeNamingTheRank(FaultStep step, FaultKind kind)
     {
         gpu.Require(2, "NCCL allows one rank per GPU, and a faulty peer needs a second rank: needs two GPUs.");

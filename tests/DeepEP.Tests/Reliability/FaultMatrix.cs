@@ -28,5 +28,10 @@ public static class FaultMatrix
         StallSteps.SelectMany(s => new[] { new FaultCase(s, FaultKind.Stall), new FaultCase(s, FaultKind.Kill) });
 
     /// <summary><see cref="Cases"/> by a name such as "Stall Dispatch" (theory rows that serialize).</summary>
-    public static IReadOnlyDictionary<string, FaultCase> Named => Cases.ToDictionary(c => $"{c.Kind} {c.Step}");
+    public static IReadOnlyDictionary<string, FaultCase> Named => Cases.ToDictionary(Name);
+
+    /// <summary><see cref="ProcessCases"/> by a name such as "Kill Combine".</summary>
+    public static IReadOnlyDictionary<string, FaultCase> ProcessNamed => ProcessCases.ToDictionary(Name);
+
+    private static string Name(FaultCase c) => $"{c.Kind} {c.Step}";
 }
