@@ -1,4 +1,3 @@
-using DeepEP.Backends.Host;
 using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;

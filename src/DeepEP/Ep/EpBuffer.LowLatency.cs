@@ -1,5 +1,4 @@
 using DeepEP.Backends;
-using DeepEP.Backends.Host;
 using DeepEP.Cuda;
 using DeepEP.Tensors;
 

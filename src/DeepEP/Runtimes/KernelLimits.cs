@@ -53,4 +53,10 @@ internal static class KernelLimits
 
     /// <summary>Warps per block of the FP8 cast kernel (<c>DEEPEP_FP8_CAST_WARPS</c>).</summary>
     public const int Fp8CastWarps = 8;
+
+    /// <summary>Most 128-channel groups of a LogFMT-10 row: H up to 32768 (<c>DEEPEP_LOGFMT_MAX_GROUPS</c>).</summary>
+    public const int LogFmtMaxGroups = 256;
+
+    /// <summary>Threads per block of the LogFMT-10 codec kernels (<c>DEEPEP_LOGFMT_THREADS</c>).</summary>
+    public const int LogFmtThreads = 256;
 }

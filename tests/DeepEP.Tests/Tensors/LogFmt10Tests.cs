@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
-using DeepEP.Backends.Host;
 using DeepEP.Tensors;
 
-namespace DeepEP.Tests.Backends.Host;
+namespace DeepEP.Tests.Tensors;
 
 /// <summary>LogFMT-10 (spec §5.5) on the host: message size, which stages are encoded, the bit layout, and accuracy.</summary>
 public sealed class LogFmt10Tests

@@ -1,9 +1,9 @@
-namespace DeepEP.Backends.Host;
+namespace DeepEP.Tensors;
 
 /// <summary>
 /// log2 and exp2 in float32 built only from operations IEEE 754 rounds exactly (add, multiply, divide, fused
-/// multiply-add, scaling by a power of two), in a fixed order, so a CUDA twin written with <c>__fmaf_rn</c>,
-/// <c>__fmul_rn</c>, <c>__fadd_rn</c>, <c>__fdiv_rn</c> and <c>scalbnf</c> gives the same bits. The library
+/// multiply-add, scaling by a power of two), in a fixed order, so the CUDA twin (<c>common/portable_math.cuh</c>,
+/// written with <c>__fmaf_rn</c>, <c>__fmul_rn</c>, <c>__fadd_rn</c>, <c>__fdiv_rn</c> and <c>scalbnf</c>) gives the same bits. The library
 /// functions (and the GPU's <c>lg2.approx</c> / <c>ex2.approx</c>) differ by an ulp here and there, which would make a
 /// host reference of LogFMT-10 disagree with the kernels on a code boundary. Absolute error under 2e-7 for log2 and
 /// relative error under 3e-7 for exp2.

@@ -1,7 +1,7 @@
 using CsCheck;
-using DeepEP.Backends.Host;
+using DeepEP.Tensors;
 
-namespace DeepEP.Tests.Backends.Host;
+namespace DeepEP.Tests.Tensors;
 
 /// <summary>The host side of the log2 / exp2 the LogFMT-10 reference and its kernels twin share: accuracy and edges.</summary>
 public sealed class PortableMathTests

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using DeepEP.Tensors;
 
-namespace DeepEP.Backends.Host;
+namespace DeepEP.Tensors;
 
 /// <summary>
 /// LogFMT-10, the low-latency combine's compressed row (spec §5.5), as the host reference. A row of H BF16 values
@@ -14,7 +13,8 @@ namespace DeepEP.Backends.Host;
 /// Our choices where upstream leaves bits to the hardware: log2 and exp2 are <see cref="PortableMath"/>'s; within a
 /// stage, 16 consecutive values share a unit of five little-endian 32-bit words (code j at bits [9j, 9j + 9), sign j
 /// at bit 144 + j); a code is clamped to 511 against float rounding; the sign of a zero code is dropped. Each line of
-/// the arithmetic is one IEEE operation or an explicit FMA, so the kernels' twin can match it bit for bit.
+/// the arithmetic is one IEEE operation or an explicit FMA, so the kernels' twin (<c>common/logfmt.cuh</c>) matches it
+/// bit for bit.
 /// </para>
 /// </summary>
 internal static class LogFmt10
