@@ -35,7 +35,7 @@ internal static class SoakReport
             console.MarkupLine($"[red]rank {r.Rank}: {Markup.Escape(r.FirstFailure!)}[/]");
         }
         console.MarkupLine(Passed(s, results)
-            ? $"[green]PASS[/]: {s.Iterations} iterations on every rank, no failure, resident memory within {s.MaxMemoryGrowth * 100:0} % of the warm figure, no growth of the device pool."
+            ? $"[green]PASS[/]: {s.Iterations} iterations on every rank, no failure, resident memory within {s.MaxMemoryGrowth * 100:0} % of the warm figure{(results.Any(r => r.DevicePoolWarmBytes > 0) ? ", no growth of the device pool" : "")}."
             : $"[red]FAIL[/]: see the failures and the growth columns (limit {s.MaxMemoryGrowth * 100:0} % of resident memory and no device pool growth after {s.WarmupIterations} warm-up iterations).");
     }
 
