@@ -108,6 +108,20 @@ public sealed class LowLatencyArgumentTests
     }
 
     [Fact]
+    public void LogFmtNeedsWholeStages()
+    {
+        const int Narrow = 384; // a multiple of 128, not of 512
+        using var buffer = Buffer();
+        using var x = DispatchArgumentTests.Random(2, Narrow);
+        using var topk = HostBuffers.Topk([0, 1, 2, 3], 2);
+        using var weights = DeviceTensor.FromArray<float>([1f, 1f, 1f, 1f], [2, 2]);
+        LowLatencyDispatchResult dispatched = buffer.LowLatencyDispatch(x, topk, N, Experts, useFp8: false);
+        using var expertOutput = HostBuffers.Zeros(DType.BFloat16, Experts, N, Narrow);
+        var e = HostBuffers.Throws<ArgumentException>("useLogfmt", () => buffer.LowLatencyCombine(expertOutput, topk, weights, dispatched.Handle, useLogfmt: true));
+        Assert.Contains("multiple of 512", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MaskingNeedsShrinkMode()
     {
         using var buffer = Buffer();
