@@ -43,9 +43,11 @@ internal static class NcclBaseline
     private static Timing Measure(EpBuffer buffer, BenchSettings s, long[] sendBytes, long[] receiveBytes)
     {
         using NcclCommunicator nccl = NcclCommunicator.Create(buffer.Group, buffer.Device, EpEnvironment.Current.Timeout, CommunicationTimeoutException.ForNccl);
-        using DeviceTensor send = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, sendBytes.Sum())], buffer.Device);
-        using DeviceTensor recv = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, receiveBytes.Sum())], buffer.Device);
         CudaStream stream = CudaStream.ForDevice(buffer.Device);
+        // Zeroed, not empty: the values do not change NCCL's time, and uninitialised bytes would be all that
+        // compute-sanitizer's initcheck reports.
+        using DeviceTensor send = DeviceTensor.Zeros(DType.UInt8, [Math.Max(1, sendBytes.Sum())], buffer.Device, stream);
+        using DeviceTensor recv = DeviceTensor.Empty(DType.UInt8, [Math.Max(1, receiveBytes.Sum())], buffer.Device);
         return Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations,
             () => nccl.AllToAllV(send.Pointer, sendBytes, recv.Pointer, receiveBytes, elementSize: 1, stream));
     }
