@@ -16,8 +16,8 @@ internal static class LowLatencyChecks
         int[] counts = result.PackedRecvCount.ToArray<int>();
         int[] srcInfo = handle.PackedRecvSrcInfo.ToArray<int>();
         long[] ranges = handle.PackedRecvLayoutRange.ToArray<long>();
-        Float8E4M3[] data = result.PackedRecvX.ToArray<Float8E4M3>();
-        float[] scales = result.PackedRecvXScales!.ToArray<float>(); // logical [E_l, R*N, S]
+        Float8E4M3[] data = PackedRows.ReadValid<Float8E4M3>(result.PackedRecvX, counts);
+        float[] scales = PackedRows.ReadValid<float>(result.PackedRecvXScales!, counts); // logical [E_l, R*N, S]
         var q = new Float8E4M3[hidden];
         var scaleInv = new float[groups];
         for (int e = 0; e < localExperts; e++)
@@ -88,14 +88,15 @@ internal static class LowLatencyChecks
         return "";
     }
 
-    /// <summary>The identity expert: the packed FP8 rows cast back to BF16, <c>[E_l, R*N, H]</c>.</summary>
+    /// <summary>The identity expert: the packed FP8 rows cast back to BF16, <c>[E_l, R*N, H]</c> (rows past the counts are zero).</summary>
     public static DeviceTensor CastBack(LowLatencyDispatchResult result, int device)
     {
         long experts = result.PackedRecvX.Size(0);
         long rows = result.PackedRecvX.Size(1);
         long hidden = result.PackedRecvX.Size(2);
-        using DeviceTensor data = result.PackedRecvX.View(experts * rows, hidden).To(DeviceTensor.HostDevice);
-        using DeviceTensor scales = DeviceTensor.FromArray<float>(result.PackedRecvXScales!.ToArray<float>(), [experts * rows, hidden / Fp8Cast.ChannelsPerScale]);
+        int[] counts = result.PackedRecvCount.ToArray<int>();
+        using DeviceTensor data = DeviceTensor.FromArray<Float8E4M3>(PackedRows.ReadValid<Float8E4M3>(result.PackedRecvX, counts), [experts * rows, hidden]);
+        using DeviceTensor scales = DeviceTensor.FromArray<float>(PackedRows.ReadValid<float>(result.PackedRecvXScales!, counts), [experts * rows, hidden / Fp8Cast.ChannelsPerScale]);
         using DeviceTensor back = Fp8Cast.PerTokenCastBack(data, scales);
         return back.View(experts, rows, hidden).To(device);
     }
