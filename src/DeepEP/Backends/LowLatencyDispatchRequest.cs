@@ -5,6 +5,7 @@ namespace DeepEP.Backends;
 /// <summary>
 /// A validated low-latency dispatch (spec §5.3). Of <see cref="Streams"/> only <c>AsyncFinish</c> and
 /// <c>ComputeStream</c> apply (DeepEP's low-latency calls take no previous event and allocate on the caller's stream).
+/// With <see cref="CountsAsPrefixSums"/> the receive phase leaves <c>PackedRecvCount</c> as inclusive prefix sums.
 /// </summary>
 internal sealed record LowLatencyDispatchRequest(
     DeviceTensor X,
@@ -17,4 +18,5 @@ internal sealed record LowLatencyDispatchRequest(
     bool RoundScale,
     bool UseUe8m0,
     StreamOptions Streams,
-    bool ReturnRecvHook);
+    bool ReturnRecvHook,
+    bool CountsAsPrefixSums = false);

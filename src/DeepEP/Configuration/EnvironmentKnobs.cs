@@ -41,6 +41,9 @@ internal sealed class EnvironmentKnobs
     /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: <c>1</c> makes low-latency dispatch send BF16 even when FP8 is asked; <c>0</c> (default) does not.</summary>
     public const string Bf16DispatchVariable = "SGLANG_DEEPEP_BF16_DISPATCH";
 
+    /// <summary><c>DEEP_NORMAL_MODE_USE_INT8_QUANT</c> (DeepEP-Ascend): <c>1</c> quantises BF16 rows to INT8 inside normal dispatch; <c>0</c> (default) does not.</summary>
+    public const string NormalInt8QuantVariable = "DEEP_NORMAL_MODE_USE_INT8_QUANT";
+
     /// <summary><c>DEBUG_MODE</c> (DeepEP-Ascend): <c>ON</c> logs every buffer operation at Debug level; <c>OFF</c> (default) does not.</summary>
     public const string DebugModeVariable = "DEBUG_MODE";
 
@@ -52,7 +55,7 @@ internal sealed class EnvironmentKnobs
     [
         BackendVariable, UseModeVariable, CudaLibraryVariable, NvrtcLibraryVariable, NcclLibraryVariable,
         CacheDirectoryVariable, TimeoutVariable, CudaHomeVariable, ExpertTokenNumsTypeVariable, Bf16DispatchVariable,
-        DebugModeVariable, SharedExpertRankNumVariable,
+        NormalInt8QuantVariable, DebugModeVariable, SharedExpertRankNumVariable,
     ];
 
     private static readonly Lazy<EnvironmentKnobs> s_current = new(() => FromProcess([]));
@@ -166,6 +169,16 @@ internal sealed class EnvironmentKnobs
         "1" => true,
         "0" => false,
         string other => throw Invalid(Bf16DispatchVariable, other, "1 (low-latency dispatch sends BF16 even when FP8 is asked) or 0 (the default)"),
+    };
+
+    /// <summary><c>DEEP_NORMAL_MODE_USE_INT8_QUANT</c>: true for <c>1</c>, false for <c>0</c>, null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? NormalInt8Quant => Get(NormalInt8QuantVariable) switch
+    {
+        null => null,
+        "1" => true,
+        "0" => false,
+        string other => throw Invalid(NormalInt8QuantVariable, other, "1 (normal dispatch quantises BF16 rows to INT8 with per-token scales) or 0 (the default)"),
     };
 
     /// <summary><c>DEBUG_MODE</c>: true for <c>ON</c>, false for <c>OFF</c> (case-insensitive), null when unset.</summary>

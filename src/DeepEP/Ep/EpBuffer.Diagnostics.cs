@@ -17,8 +17,8 @@ public sealed partial class EpBuffer
 
     /// <summary>
     /// What normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds: <see cref="EpBufferOptions.ExpertTokenNumsType"/>,
-    /// else <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>, else <see cref="Ep.ExpertTokenNumsType.Counts"/>. For now it covers that
-    /// host list only: the low-latency per-expert counts (a device tensor) are always counts.
+    /// else <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>, else <see cref="Ep.ExpertTokenNumsType.Counts"/>; also what low-latency
+    /// <see cref="LowLatencyDispatchResult.PackedRecvCount"/> holds. A dispatch call's <c>expertTokenNumsType</c> overrides it.
     /// </summary>
     public ExpertTokenNumsType ExpertTokenNumsType { get; }
 
@@ -29,13 +29,20 @@ public sealed partial class EpBuffer
     public bool Bf16Dispatch { get; }
 
     /// <summary>
+    /// Whether normal dispatch quantises BF16 rows to INT8 (per-token Float32 scales) before sending them:
+    /// <see cref="EpBufferOptions.NormalInt8Quant"/>, else <c>DEEP_NORMAL_MODE_USE_INT8_QUANT</c>, else false. A dispatch
+    /// call's <c>useInt8Quant</c> overrides it.
+    /// </summary>
+    public bool NormalInt8Quant { get; }
+
+    /// <summary>
     /// Whether every operation logs its parameters and time at Debug level: <see cref="EpBufferOptions.DebugMode"/>,
     /// else <c>DEBUG_MODE</c>, else false.
     /// </summary>
     public bool DebugMode => _debugLog is not null;
 
     /// <summary>Reads the knobs: each option wins over its variable, which is read (and validated) only when the option is null.</summary>
-    private static (ExpertTokenNumsType Nums, bool Bf16, ILogger? Log, ILoggerFactory? Owned) ResolveKnobs(EpBufferOptions options)
+    private static (ExpertTokenNumsType Nums, bool Bf16, bool Int8, ILogger? Log, ILoggerFactory? Owned) ResolveKnobs(EpBufferOptions options)
     {
         EpEnvironment environment = EpEnvironment.Current;
         ExpertTokenNumsType nums = options.ExpertTokenNumsType ?? environment.ExpertTokenNumsType ?? ExpertTokenNumsType.Counts;
@@ -44,9 +51,10 @@ public sealed partial class EpBuffer
             throw new ArgumentOutOfRangeException(nameof(options), nums, "options.ExpertTokenNumsType must be Counts (1) or PrefixSums (0).");
         }
         bool bf16 = options.Bf16Dispatch ?? environment.Bf16Dispatch ?? false;
+        bool int8 = options.NormalInt8Quant ?? environment.NormalInt8Quant ?? false;
         if (!(options.DebugMode ?? environment.DebugMode ?? false))
         {
-            return (nums, bf16, null, null);
+            return (nums, bf16, int8, null, null);
         }
         ILoggerFactory? owned = options.LoggerFactory is null
             ? Microsoft.Extensions.Logging.LoggerFactory.Create(builder => builder
@@ -54,7 +62,7 @@ public sealed partial class EpBuffer
                 .AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace))
             : null;
         ILogger log = (options.LoggerFactory ?? owned ?? NullLoggerFactory.Instance).CreateLogger<EpBuffer>();
-        return (nums, bf16, log, owned);
+        return (nums, bf16, int8, log, owned);
     }
 
     /// <summary>The start timestamp of an operation when debug logging is on, else 0 (nothing else is done).</summary>
@@ -65,23 +73,6 @@ public sealed partial class EpBuffer
         EpBufferLog.Operation(_debugLog!, operation, Rank, GroupSize, Backend, parameters, Stopwatch.GetElapsedTime(start).TotalMicroseconds);
 
     private static string Describe(DeviceTensor? tensor) => tensor?.Describe() ?? "null";
-
-    /// <summary>Applies <see cref="ExpertTokenNumsType"/> to a normal-mode dispatch result.</summary>
-    private DispatchResult ShapeExpertCounts(DispatchResult result)
-    {
-        if (ExpertTokenNumsType == ExpertTokenNumsType.Counts || result.NumRecvTokensPerExpertList.Count == 0)
-        {
-            return result;
-        }
-        var sums = new int[result.NumRecvTokensPerExpertList.Count];
-        int total = 0;
-        for (int i = 0; i < sums.Length; i++)
-        {
-            total = checked(total + result.NumRecvTokensPerExpertList[i]);
-            sums[i] = total;
-        }
-        return result with { NumRecvTokensPerExpertList = sums };
-    }
 }
 
 /// <summary>The debug-mode log message of <see cref="EpBuffer"/>.</summary>

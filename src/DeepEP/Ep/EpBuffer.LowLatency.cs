@@ -44,6 +44,7 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
     /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase (on <paramref name="stream"/>).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="expertTokenNumsType">What <see cref="LowLatencyDispatchResult.PackedRecvCount"/> holds for this call: counts, or their inclusive prefix sums (computed on the device after the receive, no host synchronisation); null uses <see cref="ExpertTokenNumsType"/>.</param>
     public LowLatencyDispatchResult LowLatencyDispatch(
         DeviceTensor x,
         DeviceTensor topkIdx,
@@ -56,11 +57,13 @@ public sealed partial class EpBuffer
         bool useUe8m0 = false,
         bool asyncFinish = false,
         bool returnRecvHook = false,
-        CudaStream? stream = null)
+        CudaStream? stream = null,
+        ExpertTokenNumsType? expertTokenNumsType = null)
     {
         long started = DebugStart();
         EnsureLowLatency();
         StreamOptions streams = Streams(null, asyncFinish, false, stream);
+        ExpertTokenNumsType nums = ResolveExpertTokenNumsType(expertTokenNumsType);
         TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [TensorChecks.AnySize, TensorChecks.AnySize]);
         long tokens = x.Size(0);
         int hidden = checked((int)x.Size(1));
@@ -92,7 +95,8 @@ public sealed partial class EpBuffer
         {
             DeviceTensor routedIdx = routing is null ? topkIdx : routing.Retain(RouteShared(routing.Layout, topkIdx, stream));
             result = _backend.LowLatencyDispatch(new LowLatencyDispatchRequest(x, routedIdx, numMaxDispatchTokensPerRank, experts,
-                cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, streams, returnRecvHook));
+                cumulativeLocalExpertRecvStats, dispatchWaitRecvCostStats, fp8, fp8 && roundScale, fp8 && useUe8m0, streams, returnRecvHook,
+                nums == ExpertTokenNumsType.PrefixSums));
         }
         catch
         {
@@ -107,7 +111,7 @@ public sealed partial class EpBuffer
         {
             DebugEnd(started, nameof(LowLatencyDispatch), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, " +
                 $"numExperts={numExperts}, useFp8={useFp8} (sent {(fp8 ? "FP8" : "BF16")}), roundScale={roundScale}, useUe8m0={useUe8m0}, asyncFinish={asyncFinish}, " +
-                $"returnRecvHook={returnRecvHook}, packedRecvX={result.PackedRecvX.Describe()}");
+                $"returnRecvHook={returnRecvHook}, packedRecvCount ({nums}), packedRecvX={result.PackedRecvX.Describe()}");
         }
         return result;
     }

@@ -51,14 +51,17 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="useInt8Quant">Quantise <paramref name="x"/> to INT8 with a Float32 scale per token before sending (DeepEP-Ascend's dynamic quantisation, H a multiple of 16): the result is that of dispatching <see cref="Int8Cast.PerTokenCast"/>'s output (Int8 <c>RecvX</c>, <c>[M, 1]</c> <c>RecvXScales</c>); null uses <see cref="NormalInt8Quant"/>.</param>
+    /// <param name="expertTokenNumsType">What <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds for this call; null uses <see cref="ExpertTokenNumsType"/>.</param>
     public DispatchResult Dispatch(DeviceTensor x, DispatchLayout layout, DeviceTensor? topkIdx = null, DeviceTensor? topkWeights = null,
         int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null) =>
-        Dispatch(x, null, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, previousEvent, asyncFinish, allocateOnCommStream, stream);
+        bool allocateOnCommStream = false, CudaStream? stream = null, bool? useInt8Quant = null, ExpertTokenNumsType? expertTokenNumsType = null) =>
+        DispatchFromLayout(x, null, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, Streams(previousEvent, asyncFinish, allocateOnCommStream, stream),
+            useInt8Quant, expertTokenNumsType);
 
     /// <summary>
     /// Normal-mode dispatch of FP8 rows with their scales (DeepEP's <c>x = (x, x_scales)</c>), otherwise as
-    /// <see cref="Dispatch(DeviceTensor, DispatchLayout, DeviceTensor?, DeviceTensor?, int, int, EpConfig?, EventOverlap?, bool, bool, CudaStream?)"/>.
+    /// <see cref="Dispatch(DeviceTensor, DispatchLayout, DeviceTensor?, DeviceTensor?, int, int, EpConfig?, EventOverlap?, bool, bool, CudaStream?, bool?, ExpertTokenNumsType?)"/>.
     /// </summary>
     /// <param name="x"><c>[T, H]</c> FP8 E4M3 or INT8 (H a multiple of 16; rows arrive byte for byte), or BF16 when <paramref name="xScales"/> is null.</param>
     /// <param name="xScales">FP8: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales; INT8: <c>[T, S]</c> Float32 (<c>[T, 1]</c> from <see cref="Int8Cast.PerTokenCast"/>); any strides (column-major works); null for BF16 <paramref name="x"/>.</param>
@@ -72,36 +75,44 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="expertTokenNumsType">What <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds for this call; null uses <see cref="ExpertTokenNumsType"/>.</param>
     public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales, DispatchLayout layout, DeviceTensor? topkIdx = null, DeviceTensor? topkWeights = null,
         int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null)
+        bool allocateOnCommStream = false, CudaStream? stream = null, ExpertTokenNumsType? expertTokenNumsType = null) =>
+        DispatchFromLayout(x, xScales, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, Streams(previousEvent, asyncFinish, allocateOnCommStream, stream),
+            null, expertTokenNumsType);
+
+    private DispatchResult DispatchFromLayout(DeviceTensor x, DeviceTensor? xScales, DispatchLayout layout, DeviceTensor? topkIdx, DeviceTensor? topkWeights,
+        int expertAlignment, int numWorstTokens, EpConfig? config, StreamOptions streams, bool? useInt8Quant, ExpertTokenNumsType? expertTokenNumsType)
     {
         long started = DebugStart();
         EnsureUsable();
         config ??= GetDispatchConfig(GroupSize);
         CheckConfig(config);
-        StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream, stream);
         long tokens = CheckDispatchPayload(x, xScales);
+        bool quantize = QuantizesToInt8(x, xScales, useInt8Quant);
+        ExpertTokenNumsType nums = ResolveExpertTokenNumsType(expertTokenNumsType);
         TensorChecks.That(expertAlignment >= 1, nameof(expertAlignment), $"expertAlignment ({expertAlignment}) must be at least 1.");
         TensorChecks.That(numWorstTokens >= 0, nameof(numWorstTokens), $"numWorstTokens ({numWorstTokens}) must be 0 (off) or positive.");
-        int numExperts = CheckLayout(layout, tokens, stream);
+        int numExperts = CheckLayout(layout, tokens, streams.ComputeStream);
         TensorChecks.That((topkIdx is null) == (topkWeights is null), topkIdx is null ? nameof(topkIdx) : nameof(topkWeights),
             "topkIdx and topkWeights must be given together or both omitted.");
         if (topkIdx is not null)
         {
             TensorChecks.Require(topkIdx, nameof(topkIdx), TopkIdxDType, Device, [tokens, TensorChecks.AnySize]);
             TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [tokens, topkIdx.Size(1)]);
-            CheckTopk(topkIdx, nameof(topkIdx), numExperts, stream);
+            CheckTopk(topkIdx, nameof(topkIdx), numExperts, streams.ComputeStream);
         }
         TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
         CheckNvlCapacity();
-        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(NormalDispatchRequest.FromLayout(x, xScales, layout, topkIdx, topkWeights,
-            numExperts, expertAlignment, numWorstTokens, config, streams)));
+        using Int8Tensor? quantized = quantize ? QuantizeInt8(x, streams) : null;
+        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(NormalDispatchRequest.FromLayout(quantized?.Data ?? x, quantized?.Scales ?? xScales, layout,
+            topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams)), nums);
         if (started != 0)
         {
-            DebugEnd(started, nameof(Dispatch), $"x={x.Describe()}, xScales={Describe(xScales)}, topkIdx={Describe(topkIdx)}, numExperts={numExperts}, " +
-                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, config={config}, asyncFinish={asyncFinish}, recvX={result.RecvX.Describe()}, " +
-                $"numRecvTokensPerExpertList ({ExpertTokenNumsType})=[{string.Join(", ", result.NumRecvTokensPerExpertList)}]");
+            DebugEnd(started, nameof(Dispatch), $"x={x.Describe()}, xScales={Describe(xScales)}, useInt8Quant={quantize}, topkIdx={Describe(topkIdx)}, numExperts={numExperts}, " +
+                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, config={config}, asyncFinish={streams.AsyncFinish}, recvX={result.RecvX.Describe()}, " +
+                $"numRecvTokensPerExpertList ({nums})=[{string.Join(", ", result.NumRecvTokensPerExpertList)}]");
         }
         return result;
     }
@@ -117,13 +128,14 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="useInt8Quant">Quantise <paramref name="x"/> to INT8 with a Float32 scale per token before sending, as the handle's dispatch may have; null uses <see cref="NormalInt8Quant"/>.</param>
     public DispatchResult Dispatch(DeviceTensor x, DispatchHandle handle, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null) =>
-        Dispatch(x, null, handle, config, previousEvent, asyncFinish, allocateOnCommStream, stream);
+        bool allocateOnCommStream = false, CudaStream? stream = null, bool? useInt8Quant = null) =>
+        DispatchCached(x, null, handle, config, Streams(previousEvent, asyncFinish, allocateOnCommStream, stream), useInt8Quant);
 
     /// <summary>
     /// Cached normal-mode dispatch of FP8 rows with their scales, otherwise as
-    /// <see cref="Dispatch(DeviceTensor, DispatchHandle, EpConfig?, EventOverlap?, bool, bool, CudaStream?)"/>.
+    /// <see cref="Dispatch(DeviceTensor, DispatchHandle, EpConfig?, EventOverlap?, bool, bool, CudaStream?, bool?)"/>.
     /// </summary>
     /// <param name="x"><c>[T, H]</c> FP8 E4M3 or INT8 (H a multiple of 16), or BF16 when <paramref name="xScales"/> is null.</param>
     /// <param name="xScales">FP8: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales; INT8: <c>[T, S]</c> Float32; any strides; null for BF16 <paramref name="x"/>.</param>
@@ -134,21 +146,25 @@ public sealed partial class EpBuffer
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
     public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales, DispatchHandle handle, EpConfig? config = null, EventOverlap? previousEvent = null,
-        bool asyncFinish = false, bool allocateOnCommStream = false, CudaStream? stream = null)
+        bool asyncFinish = false, bool allocateOnCommStream = false, CudaStream? stream = null) =>
+        DispatchCached(x, xScales, handle, config, Streams(previousEvent, asyncFinish, allocateOnCommStream, stream), null);
+
+    private DispatchResult DispatchCached(DeviceTensor x, DeviceTensor? xScales, DispatchHandle handle, EpConfig? config, StreamOptions streams, bool? useInt8Quant)
     {
         long started = DebugStart();
         EnsureUsable();
         ArgumentNullException.ThrowIfNull(handle);
         config ??= GetDispatchConfig(GroupSize);
         CheckConfig(config);
-        StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream, stream);
         long tokens = CheckDispatchPayload(x, xScales);
+        bool quantize = QuantizesToInt8(x, xScales, useInt8Quant);
         CheckHandle(handle, config, tokens);
         CheckNvlCapacity();
-        DispatchResult result = _backend.Dispatch(NormalDispatchRequest.Cached(x, xScales, handle, config, streams));
+        using Int8Tensor? quantized = quantize ? QuantizeInt8(x, streams) : null;
+        DispatchResult result = _backend.Dispatch(NormalDispatchRequest.Cached(quantized?.Data ?? x, quantized?.Scales ?? xScales, handle, config, streams));
         if (started != 0)
         {
-            DebugEnd(started, nameof(Dispatch), $"cached, x={x.Describe()}, xScales={Describe(xScales)}, numRecvTokens={handle.NumRecvTokens}, config={config}, asyncFinish={asyncFinish}");
+            DebugEnd(started, nameof(Dispatch), $"cached, x={x.Describe()}, xScales={Describe(xScales)}, useInt8Quant={quantize}, numRecvTokens={handle.NumRecvTokens}, config={config}, asyncFinish={streams.AsyncFinish}");
         }
         return result;
     }

@@ -44,7 +44,7 @@ public sealed partial class EpBuffer : IDisposable
         long started = Stopwatch.GetTimestamp();
         Options = options ?? new EpBufferOptions();
         SharedExpertRankNum = ResolveSharedExpertRankNum(Options, group.Size);
-        (ExpertTokenNumsType, Bf16Dispatch, _debugLog, _ownedLoggerFactory) = ResolveKnobs(Options);
+        (ExpertTokenNumsType, Bf16Dispatch, NormalInt8Quant, _debugLog, _ownedLoggerFactory) = ResolveKnobs(Options);
         Timeout = EpEnvironment.ResolveTimeout(Options.Timeout, "options.Timeout");
         Group = group;
         NumNvlBytes = numNvlBytes;
@@ -63,7 +63,7 @@ public sealed partial class EpBuffer : IDisposable
         if (_debugLog is { } log && log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug))
         {
             DebugEnd(started, "Create", $"numNvlBytes={numNvlBytes}, numRdmaBytes={numRdmaBytes}, lowLatencyMode={lowLatencyMode}, device={Device}, " +
-                $"timeout={Timeout.TotalSeconds} s, expertTokenNumsType={ExpertTokenNumsType}, bf16Dispatch={Bf16Dispatch}, sharedExpertRankNum={SharedExpertRankNum}");
+                $"timeout={Timeout.TotalSeconds} s, expertTokenNumsType={ExpertTokenNumsType}, bf16Dispatch={Bf16Dispatch}, normalInt8Quant={NormalInt8Quant}, sharedExpertRankNum={SharedExpertRankNum}");
         }
     }
 

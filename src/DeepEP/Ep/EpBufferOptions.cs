@@ -44,8 +44,9 @@ public sealed record EpBufferOptions
     public ILoggerFactory? LoggerFactory { get; init; }
 
     /// <summary>
-    /// What normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds; null uses <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>,
-    /// else <see cref="ExpertTokenNumsType.Counts"/>. The low-latency per-expert counts (a device tensor) are not affected.
+    /// What normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> and low-latency
+    /// <see cref="LowLatencyDispatchResult.PackedRecvCount"/> hold; null uses <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>, else
+    /// <see cref="ExpertTokenNumsType.Counts"/>. Each dispatch call may override it.
     /// </summary>
     public ExpertTokenNumsType? ExpertTokenNumsType { get; init; }
 
@@ -54,6 +55,13 @@ public sealed record EpBufferOptions
     /// <c>SGLANG_DEEPEP_BF16_DISPATCH</c>, else false.
     /// </summary>
     public bool? Bf16Dispatch { get; init; }
+
+    /// <summary>
+    /// Normal dispatch of BF16 rows quantises them to INT8 with a Float32 scale per token first (DeepEP-Ascend's
+    /// dynamic quantisation; the result is that of dispatching <see cref="Tensors.Int8Cast.PerTokenCast"/>'s output); null uses
+    /// <c>DEEP_NORMAL_MODE_USE_INT8_QUANT</c>, else false. Each dispatch call may override it (<c>useInt8Quant</c>).
+    /// </summary>
+    public bool? NormalInt8Quant { get; init; }
 
     /// <summary>
     /// Log every operation's parameters (shapes, dtypes, counts, configuration, backend, time in µs) at Debug level to

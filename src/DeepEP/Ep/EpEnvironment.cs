@@ -41,6 +41,9 @@ public sealed class EpEnvironment
     /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: <c>1</c> makes low-latency dispatch send BF16 even when FP8 is asked; <c>0</c> (default) does not.</summary>
     public const string Bf16DispatchVariable = EnvironmentKnobs.Bf16DispatchVariable;
 
+    /// <summary><c>DEEP_NORMAL_MODE_USE_INT8_QUANT</c> (DeepEP-Ascend): <c>1</c> quantises BF16 rows to INT8 inside normal dispatch.</summary>
+    public const string NormalInt8QuantVariable = EnvironmentKnobs.NormalInt8QuantVariable;
+
     /// <summary><c>DEBUG_MODE</c> (DeepEP-Ascend): <c>ON</c> logs every buffer operation at Debug level; <c>OFF</c> (default) does not.</summary>
     public const string DebugModeVariable = EnvironmentKnobs.DebugModeVariable;
 
@@ -154,7 +157,8 @@ public sealed class EpEnvironment
 
     /// <summary>
     /// <c>MOE_EXPERT_TOKEN_NUMS_TYPE</c>: <see cref="ExpertTokenNumsType.PrefixSums"/> for <c>0</c>, <see cref="ExpertTokenNumsType.Counts"/>
-    /// for <c>1</c>, null when unset. It shapes the normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> only.
+    /// for <c>1</c>, null when unset. It shapes the normal-mode <see cref="DispatchResult.NumRecvTokensPerExpertList"/> and the
+    /// low-latency <see cref="LowLatencyDispatchResult.PackedRecvCount"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
     public ExpertTokenNumsType? ExpertTokenNumsType => Knobs.ExpertTokenNumsCumulative switch
@@ -167,6 +171,10 @@ public sealed class EpEnvironment
     /// <summary><c>SGLANG_DEEPEP_BF16_DISPATCH</c>: true for <c>1</c>, false for <c>0</c>, null when unset.</summary>
     /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
     public bool? Bf16Dispatch => Knobs.Bf16Dispatch;
+
+    /// <summary><c>DEEP_NORMAL_MODE_USE_INT8_QUANT</c>: true for <c>1</c>, false for <c>0</c>, null when unset.</summary>
+    /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>
+    public bool? NormalInt8Quant => Knobs.NormalInt8Quant;
 
     /// <summary><c>DEBUG_MODE</c>: true for <c>ON</c>, false for <c>OFF</c> (case-insensitive), null when unset.</summary>
     /// <exception cref="InvalidOperationException">Any other value; the message names the variable and the valid values.</exception>

@@ -59,4 +59,7 @@ internal static class KernelLimits
 
     /// <summary>Threads per block of the LogFMT-10 codec kernels (<c>DEEPEP_LOGFMT_THREADS</c>).</summary>
     public const int LogFmtThreads = 256;
+
+    /// <summary>Threads per block of the INT8 cast kernel, one block per token (<c>DEEPEP_INT8_CAST_THREADS</c>).</summary>
+    public const int Int8CastThreads = 256;
 }

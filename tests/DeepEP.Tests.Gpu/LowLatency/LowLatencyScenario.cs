@@ -24,13 +24,18 @@ internal static class LowLatencyScenario
             using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(xs, [c.Tokens, c.Hidden], device);
             using DeviceTensor topk = DeviceTensor.FromArray<long>(topks, [c.Tokens, c.Topk], device);
             using DeviceTensor weights = DeviceTensor.FromArray<float>(weightsHost, [c.Tokens, c.Topk], device);
+            // The second round asks for prefix sums (MOE_EXPERT_TOKEN_NUMS_TYPE=0), which the receive phase leaves behind.
+            ExpertTokenNumsType nums = round == 1 ? ExpertTokenNumsType.PrefixSums : ExpertTokenNumsType.Counts;
             using LowLatencyDispatchResult d = buffer.LowLatencyDispatch(x, topk, c.MaxTokens, c.Experts, stats, useFp8: c.UseFp8,
-                roundScale: c.RoundScale, useUe8m0: c.UseUe8m0, asyncFinish: c.AsyncFinish, returnRecvHook: c.Hook);
+                roundScale: c.RoundScale, useUe8m0: c.UseUe8m0, asyncFinish: c.AsyncFinish, returnRecvHook: c.Hook, expertTokenNumsType: nums);
             Complete(d.Event, d.Hook);
             using LowLatencyHandle handle = d.Handle;
-            int[] counts = d.PackedRecvCount.ToArray<int>();
-            Record(results, round, "count", counts);
-            Record(results, round, "layout", handle.PackedRecvLayoutRange.ToArray<long>());
+            long[] ranges = handle.PackedRecvLayoutRange.ToArray<long>();
+            int[] counts = CountsFromRanges(ranges, localExperts);
+            int[] reported = d.PackedRecvCount.ToArray<int>();
+            Assert.Equal(nums == ExpertTokenNumsType.PrefixSums ? InclusiveSums(counts) : counts, reported);
+            Record(results, round, "count", reported);
+            Record(results, round, "layout", ranges);
             Record(results, round, "stats", stats.ToArray<int>());
             BFloat16[] expertOutput = ExpertOutput(d, counts, results, round);
 
@@ -47,6 +52,23 @@ internal static class LowLatencyScenario
             Record(results, round, "combined", combined.CombinedX.ToArray<BFloat16>());
         }
         return results;
+    }
+
+    // Each (expert, source rank) range holds (begin << 32) | count; an expert's rows are its ranges' counts.
+    private static int[] CountsFromRanges(long[] ranges, int localExperts)
+    {
+        int ranks = ranges.Length / localExperts;
+        return Enumerable.Range(0, localExperts).Select(e => ranges.Skip(e * ranks).Take(ranks).Sum(r => (int)(r & 0xFFFFFFFF))).ToArray();
+    }
+
+    private static int[] InclusiveSums(int[] counts)
+    {
+        var sums = new int[counts.Length];
+        for (int e = 0, total = 0; e < counts.Length; e++)
+        {
+            sums[e] = total += counts[e];
+        }
+        return sums;
     }
 
     private static void Complete(EventOverlap done, Action? hook)

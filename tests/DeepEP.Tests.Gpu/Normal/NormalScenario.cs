@@ -77,6 +77,19 @@ internal static class NormalScenario
                 using DispatchResult int8Cached = buffer.Dispatch(data, scales, int8Handle, config: config);
                 snapshot["int8.cachedRecvX"] = Bytes(int8Cached.RecvX);
                 snapshot["int8.cachedRecvXScales"] = Bytes(int8Cached.RecvXScales!);
+
+                // Quantised inside dispatch (DEEP_NORMAL_MODE_USE_INT8_QUANT), on the backend's stream: the bytes of the
+                // host cast's dispatch above, first and cached; prefix sums asked per call (MOE_EXPERT_TOKEN_NUMS_TYPE=0).
+                using DispatchResult quantized = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, config: config, useInt8Quant: true,
+                    expertTokenNumsType: ExpertTokenNumsType.PrefixSums);
+                Assert.Equal(snapshot["int8.recvX"], Bytes(quantized.RecvX));
+                Assert.Equal(snapshot["int8.recvXScales"], Bytes(quantized.RecvXScales!));
+                int running = 0;
+                Assert.Equal(int8.NumRecvTokensPerExpertList.Select(n => running += n), quantized.NumRecvTokensPerExpertList);
+                quantized.Handle!.Dispose();
+                using DispatchResult quantizedCached = buffer.Dispatch(x, int8Handle, config: config, useInt8Quant: true);
+                Assert.Equal(snapshot["int8.cachedRecvX"], Bytes(quantizedCached.RecvX));
+                Assert.Equal(snapshot["int8.cachedRecvXScales"], Bytes(quantizedCached.RecvXScales!));
             }
         }
 

@@ -116,6 +116,12 @@ public sealed class SeedKnobTests
         Assert.Equal(expected, Environment(EpEnvironment.Bf16DispatchVariable, value).Bf16Dispatch);
 
     [Theory]
+    [InlineData("1", true)]
+    [InlineData("0", false)]
+    public void NormalInt8QuantVariableParses(string value, bool expected) =>
+        Assert.Equal(expected, Environment(EpEnvironment.NormalInt8QuantVariable, value).NormalInt8Quant);
+
+    [Theory]
     [InlineData("ON", true)]
     [InlineData("on", true)]
     [InlineData("Off", false)]
@@ -129,12 +135,14 @@ public sealed class SeedKnobTests
         Assert.Null(environment.ExpertTokenNumsType);
         Assert.Null(environment.Bf16Dispatch);
         Assert.Null(environment.DebugMode);
+        Assert.Null(environment.NormalInt8Quant);
     }
 
     [Theory]
     [InlineData(EpEnvironment.ExpertTokenNumsTypeVariable, "2", "1 (per-expert counts")]
     [InlineData(EpEnvironment.Bf16DispatchVariable, "true", "1 (low-latency dispatch sends BF16")]
     [InlineData(EpEnvironment.DebugModeVariable, "1", "ON (log every buffer operation")]
+    [InlineData(EpEnvironment.NormalInt8QuantVariable, "yes", "1 (normal dispatch quantises BF16 rows to INT8")]
     public void BadValuesNameTheVariableAndTheValidValues(string name, string value, string valid)
     {
         EpEnvironment environment = Environment(name, value);
@@ -142,6 +150,7 @@ public sealed class SeedKnobTests
         {
             EpEnvironment.ExpertTokenNumsTypeVariable => (object?)environment.ExpertTokenNumsType,
             EpEnvironment.Bf16DispatchVariable => environment.Bf16Dispatch,
+            EpEnvironment.NormalInt8QuantVariable => environment.NormalInt8Quant,
             _ => environment.DebugMode,
         });
         Assert.Contains($"{name}='{value}'", e.Message, StringComparison.Ordinal);

@@ -34,6 +34,11 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_unpack" },
         { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_gather" },
         { "deep_ep/impls/nccl_low_latency.cuh", "deep_ep::nccl_low_latency_reduce" },
+        { "deep_ep/impls/fp8_cast.cuh", "deep_ep::fp8_cast<7168, true, true>" },
+        { "deep_ep/impls/logfmt_codec.cuh", "deep_ep::logfmt_encode" },
+        { "deep_ep/impls/logfmt_codec.cuh", "deep_ep::logfmt_decode" },
+        { "deep_ep/impls/int8_cast.cuh", "deep_ep::int8_cast" },
+        { "deep_ep/impls/inclusive_scan.cuh", "deep_ep::inclusive_scan" },
     };
 
     [Theory]

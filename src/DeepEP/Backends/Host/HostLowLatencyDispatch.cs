@@ -30,7 +30,18 @@ internal static class HostLowLatencyDispatch
         var srcInfo = DeviceTensor.Empty(DType.Int32, [geometry.NumLocalExperts, rows]);
         var layoutRange = DeviceTensor.Empty(DType.Int64, [geometry.NumLocalExperts, geometry.NumRanks]);
         var maskSnapshot = (bool[])maskedRanks.Clone();
-        void Receive() => Pack(received, maskSnapshot, request, geometry, packedRecvX, packedRecvXScales, packedRecvCount, srcInfo, layoutRange);
+        void Receive()
+        {
+            Pack(received, maskSnapshot, request, geometry, packedRecvX, packedRecvXScales, packedRecvCount, srcInfo, layoutRange);
+            if (request.CountsAsPrefixSums)
+            {
+                Span<int> counts = packedRecvCount.AsSpan<int>();
+                for (int e = 1; e < counts.Length; e++)
+                {
+                    counts[e] += counts[e - 1];
+                }
+            }
+        }
 
         Action? hook = request.ReturnRecvHook ? buffers.DeferReceive(set, Receive) : null;
         if (hook is null)

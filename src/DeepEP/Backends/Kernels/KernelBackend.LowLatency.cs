@@ -56,8 +56,23 @@ internal sealed partial class KernelBackend
             Shrink = ll.Shrink ? 1 : 0,
         };
         void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, p);
-        void Receive(CudaStream stream) => LowLatencyDispatchRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, request.UseFp8, request.UseUe8m0, p);
-        void Both(CudaStream stream) => LowLatencyDispatchRuntime.Launch(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, request.UseUe8m0, p);
+        void Receive(CudaStream stream)
+        {
+            LowLatencyDispatchRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, request.UseFp8, request.UseUe8m0, p);
+            ScanCounts(stream);
+        }
+        void Both(CudaStream stream)
+        {
+            LowLatencyDispatchRuntime.Launch(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, request.UseUe8m0, p);
+            ScanCounts(stream);
+        }
+        void ScanCounts(CudaStream stream)
+        {
+            if (request.CountsAsPrefixSums)
+            {
+                InclusiveScanRuntime.Launch(packedRecvCount, stream);
+            }
+        }
         (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
         var handle = new LowLatencyHandle(srcInfo, layoutRange, n, hidden, request.NumExperts);

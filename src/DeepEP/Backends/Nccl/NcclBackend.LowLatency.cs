@@ -119,6 +119,10 @@ internal sealed partial class NcclBackend
         {
             NcclLowLatencyRuntime.LaunchUnpack(Device, _comm, unpack);
             received.Dispose();
+            if (request.CountsAsPrefixSums)
+            {
+                InclusiveScanRuntime.Launch(packedRecvCount, _comm);
+            }
         }
         (EventOverlap done, Action? hook) = Complete(set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Receive,
             [request.X, request.TopkIdx, packedRecvX, packedRecvCount, srcInfo, layoutRange]);
