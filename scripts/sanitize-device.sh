@@ -14,7 +14,7 @@
 # initcheck would then report every read of what they received.
 # H = 1152 (an odd number of 128-channel groups) covers the padded low-latency FP8 messages. Logs land in $OUT (or
 # ./sanitizer-logs); each run's SUMMARY lines are printed. SANITIZE_LIMIT_S bounds each run (default 240 s), so a
-# tool that stalls a kernel ends in exit 124 instead of spending the device budget.
+# tool that stalls a kernel ends in exit 124 instead of spending the device budget; SANITIZE_TOOLS picks tools.
 set -uo pipefail
 out="${OUT:-sanitizer-logs}"
 mkdir -p "$out"
@@ -30,7 +30,7 @@ run() { # tool, log name, command...
   echo "$tool, $name: exit $? after $((SECONDS - start)) s; $(grep -E 'SUMMARY' "$out/$tool-$name.log" | tr '\n' ' ')"
 }
 
-for tool in memcheck racecheck synccheck initcheck; do
+for tool in ${SANITIZE_TOOLS:-memcheck racecheck synccheck initcheck}; do
   sanitize=(timeout -k 5 "${SANITIZE_LIMIT_S:-240}" compute-sanitizer --tool "$tool" --error-exitcode 99 --report-api-errors no)
   run "$tool" 1-rank "${sanitize[@]}" "$bundle/DeepEP.Cli" "${small[@]}" --ranks 1
   run "$tool" 1-rank-nccl "${sanitize[@]}" "$bundle/DeepEP.Cli" "${small[@]}" --ranks 1 --backend nccl

@@ -14,7 +14,7 @@ internal static class LowLatencyChecks
         int hidden = handle.Hidden;
         int groups = hidden / Fp8Cast.ChannelsPerScale;
         int[] counts = result.PackedRecvCount.ToArray<int>();
-        int[] srcInfo = handle.PackedRecvSrcInfo.ToArray<int>();
+        int[] srcInfo = PackedRows.ReadValid<int>(handle.PackedRecvSrcInfo, counts);
         long[] ranges = handle.PackedRecvLayoutRange.ToArray<long>();
         Float8E4M3[] data = PackedRows.ReadValid<Float8E4M3>(result.PackedRecvX, counts);
         float[] scales = PackedRows.ReadValid<float>(result.PackedRecvXScales!, counts); // logical [E_l, R*N, S]
