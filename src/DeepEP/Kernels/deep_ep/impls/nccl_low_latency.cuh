@@ -90,6 +90,10 @@ __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_lat
         if (lane == 0)
             *reinterpret_cast<int4*>(message) = make_int4(t, 0, 0, 0);
         unsigned char* payload = message + kNcclLowLatencyHeaderBytes;
+        // The tail that rounds the message up to 16 bytes is sent too: zero it rather than send uninitialised bytes.
+        const int used = kNcclLowLatencyHeaderBytes + (p.use_fp8 ? p.hidden + num_groups * static_cast<int>(sizeof(float)) : p.hidden * 2);
+        for (int b = used + lane; b < p.message_bytes; b += kWarpSize)
+            message[b] = 0;
         const int2* row = p.x + static_cast<long long>(t) * (p.hidden / 4);
         for (int g = 0; g < num_groups; ++g) {
             const int channel = g * kNumChannelsPerScale + lane * kFp8ChannelsPerLane;
