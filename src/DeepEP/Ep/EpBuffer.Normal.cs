@@ -51,14 +51,17 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="doExpand">Also return the rows in V2's expanded layout (<see cref="DispatchResult.Expanded"/>, <see cref="DispatchHandle.Expansion"/>; needs top-k); combine then takes expanded rows.</param>
+    /// <param name="doZeroPadding">Zero the expanded layout's padding rows (needs <paramref name="doExpand"/>).</param>
     public DispatchResult Dispatch(DeviceTensor x, DispatchLayout layout, DeviceTensor? topkIdx = null, DeviceTensor? topkWeights = null,
         int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null) =>
-        Dispatch(x, null, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, previousEvent, asyncFinish, allocateOnCommStream, stream);
+        bool allocateOnCommStream = false, CudaStream? stream = null, bool doExpand = false, bool doZeroPadding = false) =>
+        Dispatch(x, null, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, previousEvent, asyncFinish, allocateOnCommStream, stream,
+            doExpand, doZeroPadding);
 
     /// <summary>
     /// Normal-mode dispatch of FP8 rows with their scales (DeepEP's <c>x = (x, x_scales)</c>), otherwise as
-    /// <see cref="Dispatch(DeviceTensor, DispatchLayout, DeviceTensor?, DeviceTensor?, int, int, EpConfig?, EventOverlap?, bool, bool, CudaStream?)"/>.
+    /// <see cref="Dispatch(DeviceTensor, DispatchLayout, DeviceTensor?, DeviceTensor?, int, int, EpConfig?, EventOverlap?, bool, bool, CudaStream?, bool, bool)"/>.
     /// </summary>
     /// <param name="x"><c>[T, H]</c> FP8 E4M3 or INT8 (H a multiple of 16; rows arrive byte for byte), or BF16 when <paramref name="xScales"/> is null.</param>
     /// <param name="xScales">FP8: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales; INT8: <c>[T, S]</c> Float32 (<c>[T, 1]</c> from <see cref="Int8Cast.PerTokenCast"/>); any strides (column-major works); null for BF16 <paramref name="x"/>.</param>
@@ -72,9 +75,11 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="doExpand">Also return the rows (and scales) in V2's expanded layout (<see cref="DispatchResult.Expanded"/>, <see cref="DispatchHandle.Expansion"/>; needs top-k); combine then takes expanded rows.</param>
+    /// <param name="doZeroPadding">Zero the expanded layout's padding rows (needs <paramref name="doExpand"/>).</param>
     public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales, DispatchLayout layout, DeviceTensor? topkIdx = null, DeviceTensor? topkWeights = null,
         int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null)
+        bool allocateOnCommStream = false, CudaStream? stream = null, bool doExpand = false, bool doZeroPadding = false)
     {
         long started = DebugStart();
         EnsureUsable();
@@ -94,13 +99,15 @@ public sealed partial class EpBuffer
             CheckTopk(topkIdx, nameof(topkIdx), numExperts, stream);
         }
         TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
+        CheckExpand(doExpand, doZeroPadding, topkIdx, numExperts / GroupSize, expertAlignment, numWorstTokens);
         CheckNvlCapacity();
-        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(NormalDispatchRequest.FromLayout(x, xScales, layout, topkIdx, topkWeights,
-            numExperts, expertAlignment, numWorstTokens, config, streams)));
+        DispatchResult result = _backend.Dispatch(NormalDispatchRequest.FromLayout(x, xScales, layout, topkIdx, topkWeights,
+            numExperts, expertAlignment, numWorstTokens, config, streams));
+        result = ShapeExpertCounts(doExpand ? Expand(result, null, numExperts / GroupSize, expertAlignment, numWorstTokens, doZeroPadding, streams) : result);
         if (started != 0)
         {
             DebugEnd(started, nameof(Dispatch), $"x={x.Describe()}, xScales={Describe(xScales)}, topkIdx={Describe(topkIdx)}, numExperts={numExperts}, " +
-                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, config={config}, asyncFinish={asyncFinish}, recvX={result.RecvX.Describe()}, " +
+                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, doExpand={doExpand}, doZeroPadding={doZeroPadding}, config={config}, asyncFinish={asyncFinish}, recvX={result.RecvX.Describe()}, " +
                 $"numRecvTokensPerExpertList ({ExpertTokenNumsType})=[{string.Join(", ", result.NumRecvTokensPerExpertList)}]");
         }
         return result;
@@ -108,7 +115,8 @@ public sealed partial class EpBuffer
 
     /// <summary>
     /// Cached normal-mode dispatch of BF16 rows (spec §2.6): the routing of the dispatch that made
-    /// <paramref name="handle"/>, new data, no host synchronisation. The result has no handle, top-k or expert counts.
+    /// <paramref name="handle"/>, new data, no host synchronisation. The result has no handle, top-k or expert counts;
+    /// with the handle of an expanded dispatch it has the rows in that expanded layout too (without weights).
     /// </summary>
     /// <param name="x"><c>[T, H]</c> BF16 with the T of the handle's dispatch.</param>
     /// <param name="handle">The handle of an earlier (non-cached) dispatch.</param>
@@ -146,6 +154,10 @@ public sealed partial class EpBuffer
         CheckHandle(handle, config, tokens);
         CheckNvlCapacity();
         DispatchResult result = _backend.Dispatch(NormalDispatchRequest.Cached(x, xScales, handle, config, streams));
+        if (handle.Expansion is { } expansion)
+        {
+            result = Expand(result, expansion, 0, expansion.ExpertAlignment, 0, expansion.DoZeroPadding, streams);
+        }
         if (started != 0)
         {
             DebugEnd(started, nameof(Dispatch), $"cached, x={x.Describe()}, xScales={Describe(xScales)}, numRecvTokens={handle.NumRecvTokens}, config={config}, asyncFinish={asyncFinish}");
@@ -158,9 +170,9 @@ public sealed partial class EpBuffer
     /// Normal-mode combine (spec §3): for each original token, the bias plus the unweighted sum of the rows every
     /// rank returns for it, in rank order, accumulated in fp32; top-k weights are summed the same way.
     /// </summary>
-    /// <param name="x"><c>[M, H]</c> BF16 in the row order of the dispatch output.</param>
+    /// <param name="x"><c>[M, H]</c> BF16 in the row order of the dispatch output; with the handle of an expanded dispatch <c>[N, H]</c> in its expanded layout, each received row's copies summed (unweighted, as V2) before the combine.</param>
     /// <param name="handle">The handle of that dispatch (its <c>SendHead</c> is rewritten in place, as upstream).</param>
-    /// <param name="topkWeights">Optional <c>[M, K]</c> Float32 to sum back per token.</param>
+    /// <param name="topkWeights">Optional <c>[M, K]</c> Float32 to sum back per token; with an expanded handle <c>[N]</c> (one per expanded row), folded back to <c>[M, K]</c> first.</param>
     /// <param name="bias">Zero, one or two <c>[T, H]</c> BF16 tensors added first, indexed by original token.</param>
     /// <param name="config">Kernel configuration with the dispatch's SM count; null uses <see cref="GetCombineConfig"/>.</param>
     /// <param name="previousEvent">Event to wait on before starting; null waits on <paramref name="stream"/>.</param>
@@ -178,11 +190,18 @@ public sealed partial class EpBuffer
         StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream, stream);
         long tokens = handle.NumTokens;
         CheckHandle(handle, config, tokens);
-        TensorChecks.That(x is not null && x.DType == DType.BFloat16, nameof(x), $"Combine takes BF16 only (FP8 is dispatch-only); got {x?.Describe() ?? "null"}.");
-        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
+        if (handle.Expansion is { } expanded)
+        {
+            CheckExpandedCombine(x, expanded, topkWeights);
+        }
+        else
+        {
+            TensorChecks.That(x is not null && x.DType == DType.BFloat16, nameof(x), $"Combine takes BF16 only (FP8 is dispatch-only); got {x?.Describe() ?? "null"}.");
+            TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
+        }
         long hidden = x!.Size(1);
         TensorChecks.That(hidden * 2 % 16 == 0, nameof(x), $"The hidden size {hidden} must make rows a multiple of 16 bytes (H a multiple of 8 for BF16).");
-        if (topkWeights is not null)
+        if (topkWeights is not null && handle.Expansion is null)
         {
             TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
             TensorChecks.That(topkWeights.Size(1) <= MaxTopk, nameof(topkWeights), $"topkWeights has {topkWeights.Size(1)} columns; at most {MaxTopk} are supported.");
@@ -195,7 +214,9 @@ public sealed partial class EpBuffer
         CheckNvlCapacity();
         DeviceTensor? bias0 = bias is { Count: > 0 } ? bias[0] : null;
         DeviceTensor? bias1 = bias is { Count: > 1 } ? bias[1] : null;
-        CombineResult result = _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
+        CombineResult result = handle.Expansion is { } expansion
+            ? CombineExpanded(x, handle, expansion, topkWeights, bias0, bias1, config, streams)
+            : _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
         if (started != 0)
         {
             DebugEnd(started, nameof(Combine), $"x={x.Describe()}, topkWeights={Describe(topkWeights)}, bias={bias?.Count ?? 0}, numTokens={tokens}, config={config}, asyncFinish={asyncFinish}");

@@ -28,6 +28,7 @@ internal static class KernelDefines
         Constant("DEEPEP_FP8_CAST_WARPS", KernelLimits.Fp8CastWarps),
         Constant("DEEPEP_LOGFMT_MAX_GROUPS", KernelLimits.LogFmtMaxGroups),
         Constant("DEEPEP_LOGFMT_THREADS", KernelLimits.LogFmtThreads),
+        Constant("DEEPEP_EXPANSION_THREADS", KernelLimits.ExpansionThreads),
         Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),
         Constant("DEEPEP_SCALES_PER_UE8M0_WORD", Fp8Cast.ScalesPerUe8m0Word),
         Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
@@ -51,6 +52,7 @@ internal static class KernelDefines
         Size<NcclLowLatencyReduceParams>("DEEPEP_NCCL_LL_REDUCE_PARAMS_SIZE"),
         Size<Fp8CastRuntime.Parameters>("DEEPEP_FP8_CAST_PARAMS_SIZE"),
         Size<LogFmtCodecParams>("DEEPEP_LOGFMT_CODEC_PARAMS_SIZE"),
+        Size<ExpansionParams>("DEEPEP_EXPANSION_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Constant(string macro, int value) => new(macro, value.ToString(CultureInfo.InvariantCulture));

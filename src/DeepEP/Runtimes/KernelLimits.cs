@@ -59,4 +59,7 @@ internal static class KernelLimits
 
     /// <summary>Threads per block of the LogFMT-10 codec kernels (<c>DEEPEP_LOGFMT_THREADS</c>).</summary>
     public const int LogFmtThreads = 256;
+
+    /// <summary>Threads per block of the expanded-layout kernels (<c>DEEPEP_EXPANSION_THREADS</c>).</summary>
+    public const int ExpansionThreads = 512;
 }
