@@ -49,6 +49,9 @@ public sealed record DispatchHandle : IDisposable
     /// <summary>Channel count C of the dispatch that created the handle.</summary>
     public int NumChannels { get; init; }
 
+    /// <summary>The expanded layout of a <c>doExpand: true</c> dispatch (combine then takes expanded rows); null otherwise.</summary>
+    public ExpertExpansion? Expansion { get; internal init; }
+
     /// <summary>Takes the handle apart, in the order upstream's handle tuple lists its tensors.</summary>
     public void Deconstruct(
         out DeviceTensor RankPrefixMatrix,
@@ -76,6 +79,7 @@ public sealed record DispatchHandle : IDisposable
         RecvChannelPrefixMatrix.Dispose();
         RecvSrcIdx.Dispose();
         SendHead.Dispose();
+        Expansion?.Dispose();
     }
 
     /// <summary>Rows of the dispatch output, M (includes worst-case padding when <c>numWorstTokens</c> was used).</summary>

@@ -10,6 +10,7 @@ namespace DeepEP.Ep;
 /// <param name="NumRecvTokensPerExpertList">Per local expert, tokens received rounded up to <c>expertAlignment</c>; empty with <c>numWorstTokens</c> or in cached mode.</param>
 /// <param name="Handle">The handle for combine and cached dispatch (null in cached mode).</param>
 /// <param name="Event">Completion event when <c>asyncFinish</c> was requested.</param>
+/// <remarks>With <c>doExpand: true</c> (or a cached dispatch with such a handle) <see cref="Expanded"/> holds the same rows in the expanded layout as well.</remarks>
 public sealed record DispatchResult(
     DeviceTensor RecvX,
     DeviceTensor? RecvXScales,
@@ -19,6 +20,9 @@ public sealed record DispatchResult(
     DispatchHandle? Handle,
     EventOverlap Event) : IDisposable
 {
+    /// <summary>The expanded layout of the received rows (<c>doExpand: true</c>); null otherwise.</summary>
+    public ExpandedRows? Expanded { get; init; }
+
     /// <summary>Frees the received tensors; the <see cref="Handle"/> lives on (combine needs it) and is disposed separately.</summary>
     public void Dispose()
     {
@@ -26,5 +30,6 @@ public sealed record DispatchResult(
         RecvXScales?.Dispose();
         RecvTopkIdx?.Dispose();
         RecvTopkWeights?.Dispose();
+        Expanded?.Dispose();
     }
 }

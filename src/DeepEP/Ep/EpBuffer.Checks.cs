@@ -140,8 +140,10 @@ public sealed partial class EpBuffer
 
     private void CheckHandle(DispatchHandle handle, EpConfig config, long tokens)
     {
+        ExpertExpansion? expansion = handle.Expansion;
         foreach (DeviceTensor tensor in (DeviceTensor[])[handle.RankPrefixMatrix, handle.ChannelPrefixMatrix, handle.RecvChannelPrefixMatrix,
-            handle.RecvSrcIdx, handle.IsTokenInRank, handle.SendHead])
+            handle.RecvSrcIdx, handle.IsTokenInRank, handle.SendHead, .. expansion is null ? [] : (DeviceTensor[])[expansion.NumRecvTokensPerExpert,
+            expansion.PsumNumRecvTokensPerExpert, expansion.SrcRowSlot, expansion.ExpandedRowOf]])
         {
             TensorChecks.RequireAlive(tensor, nameof(handle));
         }

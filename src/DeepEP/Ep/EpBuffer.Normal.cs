@@ -51,17 +51,20 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="doExpand">Also return the rows in V2's expanded layout (<see cref="DispatchResult.Expanded"/>, <see cref="DispatchHandle.Expansion"/>; needs top-k); combine then takes expanded rows.</param>
+    /// <param name="doZeroPadding">Zero the expanded layout's padding rows (needs <paramref name="doExpand"/>).</param>
     /// <param name="useInt8Quant">Quantise <paramref name="x"/> to INT8 with a Float32 scale per token before sending (DeepEP-Ascend's dynamic quantisation, H a multiple of 16): the result is that of dispatching <see cref="Int8Cast.PerTokenCast"/>'s output (Int8 <c>RecvX</c>, <c>[M, 1]</c> <c>RecvXScales</c>); null uses <see cref="NormalInt8Quant"/>.</param>
     /// <param name="expertTokenNumsType">What <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds for this call; null uses <see cref="ExpertTokenNumsType"/>.</param>
     public DispatchResult Dispatch(DeviceTensor x, DispatchLayout layout, DeviceTensor? topkIdx = null, DeviceTensor? topkWeights = null,
         int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null, bool? useInt8Quant = null, ExpertTokenNumsType? expertTokenNumsType = null) =>
+        bool allocateOnCommStream = false, CudaStream? stream = null, bool doExpand = false, bool doZeroPadding = false, bool? useInt8Quant = null,
+        ExpertTokenNumsType? expertTokenNumsType = null) =>
         DispatchFromLayout(x, null, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, Streams(previousEvent, asyncFinish, allocateOnCommStream, stream),
-            useInt8Quant, expertTokenNumsType);
+            doExpand, doZeroPadding, useInt8Quant, expertTokenNumsType);
 
     /// <summary>
     /// Normal-mode dispatch of FP8 rows with their scales (DeepEP's <c>x = (x, x_scales)</c>), otherwise as
-    /// <see cref="Dispatch(DeviceTensor, DispatchLayout, DeviceTensor?, DeviceTensor?, int, int, EpConfig?, EventOverlap?, bool, bool, CudaStream?, bool?, ExpertTokenNumsType?)"/>.
+    /// <see cref="Dispatch(DeviceTensor, DispatchLayout, DeviceTensor?, DeviceTensor?, int, int, EpConfig?, EventOverlap?, bool, bool, CudaStream?, bool, bool, bool?, ExpertTokenNumsType?)"/>.
     /// </summary>
     /// <param name="x"><c>[T, H]</c> FP8 E4M3 or INT8 (H a multiple of 16; rows arrive byte for byte), or BF16 when <paramref name="xScales"/> is null.</param>
     /// <param name="xScales">FP8: <c>[T, S]</c> Float32 or Int32 (UE8M0) scales; INT8: <c>[T, S]</c> Float32 (<c>[T, 1]</c> from <see cref="Int8Cast.PerTokenCast"/>); any strides (column-major works); null for BF16 <paramref name="x"/>.</param>
@@ -75,15 +78,18 @@ public sealed partial class EpBuffer
     /// <param name="asyncFinish">Return an event instead of making <paramref name="stream"/> wait.</param>
     /// <param name="allocateOnCommStream">Allocate outputs on the communication stream (needs the two above).</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream), on <see cref="Device"/>; null is the calling thread's library stream.</param>
+    /// <param name="doExpand">Also return the rows (and scales) in V2's expanded layout (<see cref="DispatchResult.Expanded"/>, <see cref="DispatchHandle.Expansion"/>; needs top-k); combine then takes expanded rows.</param>
+    /// <param name="doZeroPadding">Zero the expanded layout's padding rows (needs <paramref name="doExpand"/>).</param>
     /// <param name="expertTokenNumsType">What <see cref="DispatchResult.NumRecvTokensPerExpertList"/> holds for this call; null uses <see cref="ExpertTokenNumsType"/>.</param>
     public DispatchResult Dispatch(DeviceTensor x, DeviceTensor? xScales, DispatchLayout layout, DeviceTensor? topkIdx = null, DeviceTensor? topkWeights = null,
         int expertAlignment = 1, int numWorstTokens = 0, EpConfig? config = null, EventOverlap? previousEvent = null, bool asyncFinish = false,
-        bool allocateOnCommStream = false, CudaStream? stream = null, ExpertTokenNumsType? expertTokenNumsType = null) =>
+        bool allocateOnCommStream = false, CudaStream? stream = null, bool doExpand = false, bool doZeroPadding = false, ExpertTokenNumsType? expertTokenNumsType = null) =>
         DispatchFromLayout(x, xScales, layout, topkIdx, topkWeights, expertAlignment, numWorstTokens, config, Streams(previousEvent, asyncFinish, allocateOnCommStream, stream),
-            null, expertTokenNumsType);
+            doExpand, doZeroPadding, null, expertTokenNumsType);
 
     private DispatchResult DispatchFromLayout(DeviceTensor x, DeviceTensor? xScales, DispatchLayout layout, DeviceTensor? topkIdx, DeviceTensor? topkWeights,
-        int expertAlignment, int numWorstTokens, EpConfig? config, StreamOptions streams, bool? useInt8Quant, ExpertTokenNumsType? expertTokenNumsType)
+        int expertAlignment, int numWorstTokens, EpConfig? config, StreamOptions streams, bool doExpand, bool doZeroPadding, bool? useInt8Quant,
+        ExpertTokenNumsType? expertTokenNumsType)
     {
         long started = DebugStart();
         EnsureUsable();
@@ -104,22 +110,26 @@ public sealed partial class EpBuffer
             CheckTopk(topkIdx, nameof(topkIdx), numExperts, streams.ComputeStream);
         }
         TensorChecks.That(numWorstTokens == 0 || topkIdx is not null, nameof(numWorstTokens), "numWorstTokens > 0 needs topkIdx and topkWeights (the padded rows are marked by -1 top-k).");
+        CheckExpand(doExpand, doZeroPadding, topkIdx, numExperts / GroupSize, expertAlignment, numWorstTokens);
         CheckNvlCapacity();
         using Int8Tensor? quantized = quantize ? QuantizeInt8(x, streams) : null;
-        DispatchResult result = ShapeExpertCounts(_backend.Dispatch(NormalDispatchRequest.FromLayout(quantized?.Data ?? x, quantized?.Scales ?? xScales, layout,
-            topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams)), nums);
+        DispatchResult result = _backend.Dispatch(NormalDispatchRequest.FromLayout(quantized?.Data ?? x, quantized?.Scales ?? xScales, layout,
+            topkIdx, topkWeights, numExperts, expertAlignment, numWorstTokens, config, streams));
+        // Expansion reads the per-expert counts, so their form is applied last.
+        result = ShapeExpertCounts(doExpand ? Expand(result, null, numExperts / GroupSize, expertAlignment, numWorstTokens, doZeroPadding, streams) : result, nums);
         if (started != 0)
         {
             DebugEnd(started, nameof(Dispatch), $"x={x.Describe()}, xScales={Describe(xScales)}, useInt8Quant={quantize}, topkIdx={Describe(topkIdx)}, numExperts={numExperts}, " +
-                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, config={config}, asyncFinish={streams.AsyncFinish}, recvX={result.RecvX.Describe()}, " +
-                $"numRecvTokensPerExpertList ({nums})=[{string.Join(", ", result.NumRecvTokensPerExpertList)}]");
+                $"expertAlignment={expertAlignment}, numWorstTokens={numWorstTokens}, doExpand={doExpand}, doZeroPadding={doZeroPadding}, config={config}, " +
+                $"asyncFinish={streams.AsyncFinish}, recvX={result.RecvX.Describe()}, numRecvTokensPerExpertList ({nums})=[{string.Join(", ", result.NumRecvTokensPerExpertList)}]");
         }
         return result;
     }
 
     /// <summary>
     /// Cached normal-mode dispatch of BF16 rows (spec §2.6): the routing of the dispatch that made
-    /// <paramref name="handle"/>, new data, no host synchronisation. The result has no handle, top-k or expert counts.
+    /// <paramref name="handle"/>, new data, no host synchronisation. The result has no handle, top-k or expert counts;
+    /// with the handle of an expanded dispatch it has the rows in that expanded layout too (without weights).
     /// </summary>
     /// <param name="x"><c>[T, H]</c> BF16 with the T of the handle's dispatch.</param>
     /// <param name="handle">The handle of an earlier (non-cached) dispatch.</param>
@@ -162,6 +172,10 @@ public sealed partial class EpBuffer
         CheckNvlCapacity();
         using Int8Tensor? quantized = quantize ? QuantizeInt8(x, streams) : null;
         DispatchResult result = _backend.Dispatch(NormalDispatchRequest.Cached(quantized?.Data ?? x, quantized?.Scales ?? xScales, handle, config, streams));
+        if (handle.Expansion is { } expansion)
+        {
+            result = Expand(result, expansion, 0, expansion.ExpertAlignment, 0, expansion.DoZeroPadding, streams);
+        }
         if (started != 0)
         {
             DebugEnd(started, nameof(Dispatch), $"cached, x={x.Describe()}, xScales={Describe(xScales)}, useInt8Quant={quantize}, numRecvTokens={handle.NumRecvTokens}, config={config}, asyncFinish={streams.AsyncFinish}");
@@ -174,9 +188,9 @@ public sealed partial class EpBuffer
     /// Normal-mode combine (spec §3): for each original token, the bias plus the unweighted sum of the rows every
     /// rank returns for it, in rank order, accumulated in fp32; top-k weights are summed the same way.
     /// </summary>
-    /// <param name="x"><c>[M, H]</c> BF16 in the row order of the dispatch output.</param>
+    /// <param name="x"><c>[M, H]</c> BF16 in the row order of the dispatch output; with the handle of an expanded dispatch <c>[N, H]</c> in its expanded layout, each received row's copies summed (unweighted, as V2) before the combine.</param>
     /// <param name="handle">The handle of that dispatch (its <c>SendHead</c> is rewritten in place, as upstream).</param>
-    /// <param name="topkWeights">Optional <c>[M, K]</c> Float32 to sum back per token.</param>
+    /// <param name="topkWeights">Optional <c>[M, K]</c> Float32 to sum back per token; with an expanded handle <c>[N]</c> (one per expanded row), folded back to <c>[M, K]</c> first.</param>
     /// <param name="bias">Zero, one or two <c>[T, H]</c> BF16 tensors added first, indexed by original token.</param>
     /// <param name="config">Kernel configuration with the dispatch's SM count; null uses <see cref="GetCombineConfig"/>.</param>
     /// <param name="previousEvent">Event to wait on before starting; null waits on <paramref name="stream"/>.</param>
@@ -194,11 +208,18 @@ public sealed partial class EpBuffer
         StreamOptions streams = Streams(previousEvent, asyncFinish, allocateOnCommStream, stream);
         long tokens = handle.NumTokens;
         CheckHandle(handle, config, tokens);
-        TensorChecks.That(x is not null && x.DType == DType.BFloat16, nameof(x), $"Combine takes BF16 only (FP8 is dispatch-only); got {x?.Describe() ?? "null"}.");
-        TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
+        if (handle.Expansion is { } expanded)
+        {
+            CheckExpandedCombine(x, expanded, topkWeights);
+        }
+        else
+        {
+            TensorChecks.That(x is not null && x.DType == DType.BFloat16, nameof(x), $"Combine takes BF16 only (FP8 is dispatch-only); got {x?.Describe() ?? "null"}.");
+            TensorChecks.Require(x, nameof(x), DType.BFloat16, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
+        }
         long hidden = x!.Size(1);
         TensorChecks.That(hidden * 2 % 16 == 0, nameof(x), $"The hidden size {hidden} must make rows a multiple of 16 bytes (H a multiple of 8 for BF16).");
-        if (topkWeights is not null)
+        if (topkWeights is not null && handle.Expansion is null)
         {
             TensorChecks.Require(topkWeights, nameof(topkWeights), DType.Float32, Device, [handle.NumRecvTokens, TensorChecks.AnySize]);
             TensorChecks.That(topkWeights.Size(1) <= MaxTopk, nameof(topkWeights), $"topkWeights has {topkWeights.Size(1)} columns; at most {MaxTopk} are supported.");
@@ -211,7 +232,9 @@ public sealed partial class EpBuffer
         CheckNvlCapacity();
         DeviceTensor? bias0 = bias is { Count: > 0 } ? bias[0] : null;
         DeviceTensor? bias1 = bias is { Count: > 1 } ? bias[1] : null;
-        CombineResult result = _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
+        CombineResult result = handle.Expansion is { } expansion
+            ? CombineExpanded(x, handle, expansion, topkWeights, bias0, bias1, config, streams)
+            : _backend.Combine(new NormalCombineRequest(x, handle, topkWeights, bias0, bias1, config, streams));
         if (started != 0)
         {
             DebugEnd(started, nameof(Combine), $"x={x.Describe()}, topkWeights={Describe(topkWeights)}, bias={bias?.Count ?? 0}, numTokens={tokens}, config={config}, asyncFinish={asyncFinish}");

@@ -29,6 +29,7 @@ internal static class KernelDefines
         Constant("DEEPEP_LOGFMT_MAX_GROUPS", KernelLimits.LogFmtMaxGroups),
         Constant("DEEPEP_LOGFMT_THREADS", KernelLimits.LogFmtThreads),
         Constant("DEEPEP_INT8_CAST_THREADS", KernelLimits.Int8CastThreads),
+        Constant("DEEPEP_EXPANSION_THREADS", KernelLimits.ExpansionThreads),
         Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),
         Constant("DEEPEP_SCALES_PER_UE8M0_WORD", Fp8Cast.ScalesPerUe8m0Word),
         Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
@@ -54,6 +55,7 @@ internal static class KernelDefines
         Size<LogFmtCodecParams>("DEEPEP_LOGFMT_CODEC_PARAMS_SIZE"),
         Size<Int8CastParams>("DEEPEP_INT8_CAST_PARAMS_SIZE"),
         Size<InclusiveScanParams>("DEEPEP_INCLUSIVE_SCAN_PARAMS_SIZE"),
+        Size<ExpansionParams>("DEEPEP_EXPANSION_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Constant(string macro, int value) => new(macro, value.ToString(CultureInfo.InvariantCulture));

@@ -62,4 +62,7 @@ internal static class KernelLimits
 
     /// <summary>Threads per block of the INT8 cast kernel, one block per token (<c>DEEPEP_INT8_CAST_THREADS</c>).</summary>
     public const int Int8CastThreads = 256;
+
+    /// <summary>Threads per block of the expanded-layout kernels (<c>DEEPEP_EXPANSION_THREADS</c>).</summary>
+    public const int ExpansionThreads = 512;
 }
