@@ -17,7 +17,8 @@ constexpr int kLogFmtMaxCode = 511;
 
 __host__ __device__ __forceinline__ int logfmt_stage_values(int hidden) { return 32 * (hidden % 1024 == 0 ? 4 : 2) * 8; }
 
-// The longest message, every stage raw: the meta and the BF16 row (C# twin: LogFmt10.MaxBytes), a multiple of 16.
+// The longest message, every stage raw: the meta and the BF16 row (C# twin: LogFmt10.MaxBytes); a multiple of 16 for
+// the hidden sizes LogFMT-10 takes (multiples of 512).
 __host__ __device__ constexpr int logfmt_max_bytes(int hidden) { return 4 * (hidden / kLogFmtGroupChannels) + 2 * hidden; }
 
 __host__ __device__ __forceinline__ int logfmt_stage_bytes(bool encoded, int stage_values) {
