@@ -1,12 +1,13 @@
 using DeepEP.Cuda;
 using DeepEP.Ep;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Cli.Bench;
 
 /// <summary>
-/// Low-latency benchmark of one rank (spec §6.3): FP8 dispatch, BF16 combine of the identity expert, and the
-/// pair end to end; results checked against inputs regenerated from the seed.
+/// Low-latency benchmark of one rank (spec §6.3): FP8 dispatch, BF16 and LogFMT-10 combine of the identity expert, and
+/// the pair end to end; results checked against inputs regenerated from the seed.
 /// </summary>
 internal static class LowLatencyBench
 {
@@ -59,9 +60,10 @@ internal static class LowLatencyBench
             new("dispatch + combine", Mode, 0, pairTime, dispatchBytes + combineBytes, dispatchRight && combineRight, "both of the above"),
             new("host CPU per dispatch + combine", Mode, 0, Timing.MeasureHost(s.Warmups, s.Iterations, Pair), 0, true, "time the host spends"),
         };
-        if (buffer.Backend == EpBackendKind.Host && LogFmt10.Supports(s.Hidden))
+        if (buffer.Backend == EpBackendKind.Host ? LogFmt10.Supports(s.Hidden) : LogFmtCodecRuntime.Supports(s.Hidden))
         {
             // Upstream's accounting: every row as if fully encoded (H × 10 / 8 + 4S bytes; stages with |x| ≥ 1 go raw).
+            // The NCCL backend moves whole 4S + 2H slots (NCCL takes its sizes before the encoder runs).
             LowLatencyCombineResult Logfmt() => buffer.LowLatencyCombine(expertOutput, topkIdx, topkWeights, dispatched.Handle, useLogfmt: true);
             string logfmtError;
             using (LowLatencyCombineResult once = Logfmt())
@@ -69,7 +71,8 @@ internal static class LowLatencyBench
                 logfmtError = LowLatencyChecks.Combine(once, mine, limit: 1e-3);
             }
             rows.Insert(2, new("combine LogFMT-10", Mode, 0, Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => Logfmt().Dispose()),
-                selections * LogFmt10.EncodedBytes(s.Hidden), logfmtError.Length == 0, logfmtError.Length == 0 ? "Σ w·decoded x, calc_diff < 1e-3" : logfmtError));
+                selections * LogFmt10.EncodedBytes(s.Hidden), logfmtError.Length == 0,
+                logfmtError.Length > 0 ? logfmtError : buffer.Backend == EpBackendKind.Nccl ? "Σ w·decoded x, calc_diff < 1e-3; sends 4S + 2H slots" : "Σ w·decoded x, calc_diff < 1e-3"));
         }
         // The NCCL backend waits on the host in every dispatch, so it cannot be captured.
         if (device != DeviceTensor.HostDevice && buffer.Backend != EpBackendKind.Nccl)

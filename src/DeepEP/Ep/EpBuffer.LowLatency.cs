@@ -126,7 +126,7 @@ public sealed partial class EpBuffer
     /// <param name="topkIdx">The <c>[T, K]</c> Int64 routing given to that dispatch.</param>
     /// <param name="topkWeights"><c>[T, K]</c> Float32 weights.</param>
     /// <param name="handle">The dispatch's handle.</param>
-    /// <param name="useLogfmt">Send each row as LogFMT-10 (spec §5.5: 9-bit log codes per value, H × 10 / 8 + 4S bytes a row where every 512- or 1024-value stage has |x| &lt; 1; other stages raw BF16). Host backend only in this version; H a multiple of 512; not with zeroCopy.</param>
+    /// <param name="useLogfmt">Send each row as LogFMT-10 (spec §5.5: 9-bit log codes per value, H × 10 / 8 + 4S bytes a row where every 512- or 1024-value stage has |x| &lt; 1; other stages raw BF16). H a multiple of 512 (on the kernels and NCCL backends at most 32768); not with zeroCopy. Every backend gives the host reference's bits; the NCCL backend moves whole 4S + 2H slots, so it saves no bytes.</param>
     /// <param name="zeroCopy">The expert outputs are already in <see cref="GetNextLowLatencyCombineBuffer"/>.</param>
     /// <param name="asyncFinish">Return an event instead of making the current stream wait.</param>
     /// <param name="returnRecvHook">Run only the send phase now; the returned hook runs the receive phase.</param>
@@ -163,8 +163,6 @@ public sealed partial class EpBuffer
         TensorChecks.Require(handle.PackedRecvLayoutRange, nameof(handle), DType.Int64, Device, [localExperts, GroupSize]);
         if (useLogfmt)
         {
-            TensorChecks.That(Backend == EpBackendKind.Host, nameof(useLogfmt),
-                $"LogFMT-10 combine runs on the host backend in this version; the {Backend} backend does not encode it yet: pass useLogfmt: false.");
             TensorChecks.That(!zeroCopy, nameof(useLogfmt), "LogFMT-10 combine encodes x as it sends it, which zeroCopy skips: pass useLogfmt or zeroCopy, not both.");
             TensorChecks.That(LogFmt10.Supports(handle.Hidden), nameof(useLogfmt), $"LogFMT-10 combine needs a hidden size that is a multiple of 512, not {handle.Hidden}: pass useLogfmt: false.");
         }

@@ -21,18 +21,38 @@ internal struct LogFmtCodecParams
 
 /// <summary>
 /// Host side of <c>impls/logfmt_codec.cuh</c>: LogFMT-10 rows encoded and decoded on the GPU, one block per row, bit
-/// for bit <see cref="LogFmt10"/>. The building block of the kernels backend's LogFMT-10 combine, which is not built
-/// yet; until then the GPU suite checks it against the host codec.
+/// for bit <see cref="LogFmt10"/>. The kernels run the row code (<c>common/logfmt_row.cuh</c>) that the GPU backends'
+/// low-latency combines run inside their send and receive phases, alone, so the GPU suite can check it against the
+/// host codec.
 /// </summary>
 internal static class LogFmtCodecRuntime
 {
+    /// <summary>The largest hidden size the GPU row code handles.</summary>
+    public const int MaxHidden = KernelLimits.LogFmtMaxGroups * LogFmt10.GroupChannels;
+
     private static readonly ConcurrentDictionary<(int Device, string Kernel), CudaKernel> s_kernels = new();
 
     private static readonly KernelProgram Program = KernelProgram.Create(
         "logfmt_codec", ["deep_ep/impls/logfmt_codec.cuh"], KernelDefines.All, ["deep_ep::logfmt_encode", "deep_ep::logfmt_decode"]);
 
-    /// <summary>Bytes reserved per message: the raw row plus the meta, rounded up to 4 (no message is longer).</summary>
-    public static long MaxBytes(int hidden) => ((4L * (hidden / LogFmt10.GroupChannels)) + (2L * hidden) + 3) / 4 * 4;
+    /// <summary>Bytes reserved per message: the raw row plus the meta (no message is longer), a multiple of 16.</summary>
+    public static long MaxBytes(int hidden) => LogFmt10.MaxBytes(hidden);
+
+    /// <summary>
+    /// Whether the GPU row code handles <paramref name="hidden"/>: a multiple of 512 (<see cref="LogFmt10.Supports"/>) up
+    /// to 128 × <see cref="KernelLimits.LogFmtMaxGroups"/> (its scratch in shared memory is sized for that).
+    /// </summary>
+    public static bool Supports(int hidden) => LogFmt10.Supports(hidden) && hidden <= MaxHidden;
+
+    /// <summary>Refuses a GPU backend's LogFMT-10 combine of rows the row code does not handle (the facade has already required a multiple of 512).</summary>
+    /// <exception cref="NotSupportedException"><paramref name="hidden"/> is past <see cref="MaxHidden"/>.</exception>
+    public static void CheckCombineHidden(int hidden)
+    {
+        if (!Supports(hidden))
+        {
+            throw new NotSupportedException($"LogFMT-10 combine on the GPU backends handles hidden sizes up to {MaxHidden}, not {hidden}: pass useLogfmt: false.");
+        }
+    }
 
     /// <summary>Encodes the rows of <paramref name="x"/> (contiguous device BF16 <c>[T, H]</c>): UInt8 <c>[T, MaxBytes(H)]</c> messages and their Int32 <c>[T]</c> lengths.</summary>
     public static (DeviceTensor Messages, DeviceTensor Bytes) Encode(DeviceTensor x, CudaStream? stream = null)
@@ -98,9 +118,9 @@ internal static class LogFmtCodecRuntime
 
     private static int Validate(long hidden, string argument)
     {
-        if (!LogFmt10.Supports(checked((int)hidden)) || hidden > (long)KernelLimits.LogFmtMaxGroups * LogFmt10.GroupChannels)
+        if (!Supports(checked((int)hidden)))
         {
-            throw new ArgumentException($"LogFMT-10 rows need a hidden size that is a multiple of 512 up to {KernelLimits.LogFmtMaxGroups * LogFmt10.GroupChannels}, not {hidden}.", argument);
+            throw new ArgumentException($"LogFMT-10 rows need a hidden size that is a multiple of 512 up to {MaxHidden}, not {hidden}.", argument);
         }
         return (int)hidden;
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 
@@ -32,26 +33,31 @@ internal struct LowLatencyCombineParams
     public int Shrink;
 }
 
-/// <summary>Launches the low-latency combine kernels (<c>impls/low_latency_combine.cuh</c>), specialised on H.</summary>
+/// <summary>
+/// Launches the low-latency combine kernels (<c>impls/low_latency_combine.cuh</c>), specialised on H and on the row
+/// format: BF16, or LogFMT-10 (<c>logfmt</c>: slots of <c>LogFmt10.MaxBytes(H)</c> bytes, which is
+/// <see cref="LowLatencyLayout.CombineMessageBytes"/>, so the receive area holds them).
+/// </summary>
 internal static class LowLatencyCombineRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_combine.cuh";
 
     /// <summary>The send phase: one block per local expert (looping beyond two per SM).</summary>
-    public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
-        Launch(device, share, stream, $"deep_ep::low_latency_combine_send<{hidden}>", p.NumExperts / p.NumRanks, cooperative: false, p);
+    public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
+        Launch(device, share, stream, "low_latency_combine_send", hidden, logfmt, p.NumExperts / p.NumRanks, cooperative: false, p);
 
     /// <summary>The receive phase: one block per token (looping beyond two per SM), at least one block so it always waits.</summary>
-    public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
-        Launch(device, share, stream, $"deep_ep::low_latency_combine_recv<{hidden}>", p.NumTokens, cooperative: false, p);
+    public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
+        Launch(device, share, stream, "low_latency_combine_recv", hidden, logfmt, p.NumTokens, cooperative: false, p);
 
     /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
-    public static void Launch(int device, GpuShare share, CudaStream stream, int hidden, in LowLatencyCombineParams p) =>
-        Launch(device, share, stream, $"deep_ep::low_latency_combine<{hidden}>", Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), cooperative: share.Cooperative, p);
+    public static void Launch(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
+        Launch(device, share, stream, "low_latency_combine", hidden, logfmt, Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), cooperative: share.Cooperative, p);
 
-    private static void Launch(int device, GpuShare share, CudaStream stream, FormattableString expression, int wanted, bool cooperative, in LowLatencyCombineParams p)
+    private static void Launch(int device, GpuShare share, CudaStream stream, string kernelName, int hidden, bool logfmt, int wanted, bool cooperative, in LowLatencyCombineParams p)
     {
-        CudaKernel kernel = KernelLoader.Get(device, Header, FormattableString.Invariant(expression));
+        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::{kernelName}<{hidden}, {(logfmt ? "true" : "false")}>");
+        CudaKernel kernel = KernelLoader.Get(device, Header, expression);
         kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, wanted, share), KernelLimits.LowLatencyThreads, Stream: stream, Cooperative: cooperative), p);
     }
 }

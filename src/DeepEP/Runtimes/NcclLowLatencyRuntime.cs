@@ -77,7 +77,8 @@ internal struct NcclLowLatencyReduceParams
 
 /// <summary>
 /// Launches the NCCL backend's low-latency kernels (<c>impls/nccl_low_latency.cuh</c>): the dispatch pack and unpack,
-/// the combine gather and reduction. One warp per message, row or token.
+/// the combine gather and reduction, each combine kernel for BF16 rows or LogFMT-10 slots (<c>logfmt</c>). One warp
+/// per message, row or token; the LogFMT-10 reduction one block per token.
 /// </summary>
 internal static class NcclLowLatencyRuntime
 {
@@ -90,14 +91,17 @@ internal static class NcclLowLatencyRuntime
     public static void LaunchUnpack(int device, CudaStream stream, in NcclLowLatencyUnpackParams p) =>
         Launch(device, "deep_ep::nccl_low_latency_unpack", p.NumMessages, stream, p);
 
-    public static void LaunchGather(int device, CudaStream stream, in NcclLowLatencyGatherParams p) =>
-        Launch(device, "deep_ep::nccl_low_latency_gather", p.NumRows, stream, p);
+    public static void LaunchGather(int device, CudaStream stream, bool logfmt, in NcclLowLatencyGatherParams p) =>
+        Launch(device, $"deep_ep::nccl_low_latency_gather<{Bool(logfmt)}>", p.NumRows, stream, p);
 
-    public static void LaunchReduce(int device, CudaStream stream, in NcclLowLatencyReduceParams p) =>
-        Launch(device, "deep_ep::nccl_low_latency_reduce", p.NumTokens, stream, p);
+    public static void LaunchReduce(int device, CudaStream stream, bool logfmt, in NcclLowLatencyReduceParams p) =>
+        Launch(device, $"deep_ep::nccl_low_latency_reduce<{Bool(logfmt)}>", logfmt ? p.NumTokens * KernelLimits.NcclLowLatencyWarps : p.NumTokens, stream, p);
 
+    // Enough blocks for `items` warps (one per message, row or token; the LogFMT-10 reduction asks a block's worth per token).
     private static void Launch<T>(int device, string expression, int items, CudaStream stream, in T p)
         where T : unmanaged =>
         KernelLoader.Get(device, Header, expression).Launch(
             new KernelLaunchConfig(Math.Clamp((items + KernelLimits.NcclLowLatencyWarps - 1) / KernelLimits.NcclLowLatencyWarps, 1, MaxBlocks), KernelLimits.NcclLowLatencyWarps * 32, Stream: stream), p);
+
+    private static string Bool(bool value) => value ? "true" : "false";
 }

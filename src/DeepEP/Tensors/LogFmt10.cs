@@ -35,6 +35,9 @@ internal static class LogFmt10
     /// <summary>Bytes of a message whose every stage is encoded: H × 10 / 8 + 4S (upstream's bandwidth figure; 9184 at H = 7168).</summary>
     public static int EncodedBytes(int hidden) => (hidden * 10 / 8) + (4 * (hidden / GroupChannels));
 
+    /// <summary>Bytes of the longest message, every stage raw: the meta and the BF16 row, 4S + 2H (the GPU backends' slot).</summary>
+    public static int MaxBytes(int hidden) => (4 * (hidden / GroupChannels)) + (2 * hidden);
+
     /// <summary>Encodes <paramref name="row"/> (H BF16 values, <see cref="Supports"/>) into a message.</summary>
     public static byte[] Encode(ReadOnlySpan<BFloat16> row)
     {

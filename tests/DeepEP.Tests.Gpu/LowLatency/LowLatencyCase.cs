@@ -2,7 +2,10 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Gpu.LowLatency;
 
-/// <summary>One low-latency configuration and its per-rank inputs (fresh random data, seeded by case and rank).</summary>
+/// <summary>
+/// One low-latency configuration and its per-rank inputs (fresh random data, seeded by case and rank). With
+/// <c>UseLogfmt</c> the combine sends LogFMT-10 rows, and x is shaped so that both kinds of stage occur.
+/// </summary>
 internal sealed record LowLatencyCase(
     int Tokens,
     int MaxTokens,
@@ -18,7 +21,8 @@ internal sealed record LowLatencyCase(
     bool AsyncFinish = false,
     int Seed = 1,
     bool Skewed = false,
-    int SharedExpertRanks = 0)
+    int SharedExpertRanks = 0,
+    bool UseLogfmt = false)
 {
     /// <summary>Bytes of a low-latency buffer for this case.</summary>
     public long BufferBytes(int ranks) => Ep.EpBuffer.GetLowLatencyRdmaSizeHint(MaxTokens, Hidden, ranks, Experts, SharedExpertRanks);
@@ -34,7 +38,11 @@ internal sealed record LowLatencyCase(
         var x = new BFloat16[Tokens * Hidden];
         for (int i = 0; i < x.Length; i++)
         {
-            x[i] = BFloat16.FromFloat((float)(random.NextDouble() * 4 - 2));
+            x[i] = BFloat16.FromFloat((float)(random.NextDouble() * 4 - 2) * (UseLogfmt ? LogFmtScale(i / Hidden) : 1f));
+        }
+        if (UseLogfmt)
+        {
+            ShapeForLogFmt(x);
         }
         var topk = new long[Tokens * Topk];
         var weights = new float[Tokens * Topk];
@@ -56,5 +64,29 @@ internal sealed record LowLatencyCase(
             topk[random.Next(topk.Length)] = -1;
         }
         return (x, topk, weights);
+    }
+
+    // |x| < 1 at a scale per token (a power of two, so exact), for encoded stages with various grids.
+    private static float LogFmtScale(int token) => 0.25f / (1 << (token % 6));
+
+    // Raw stages (a value >= 1; an all-zero group, which has no room below its max) and zeros inside encoded groups.
+    private void ShapeForLogFmt(BFloat16[] x)
+    {
+        for (int t = 0; t < Tokens; t++)
+        {
+            int row = t * Hidden;
+            if (t % 3 == 1)
+            {
+                x[row + (t * 131 % Hidden)] = BFloat16.FromFloat(-1.5f);
+            }
+            if (t % 4 == 2)
+            {
+                Array.Fill(x, BFloat16.FromFloat(0f), row + Hidden - 128, 128);
+            }
+            if (t % 5 == 3)
+            {
+                x[row + 7] = BFloat16.FromFloat(0f);
+            }
+        }
     }
 }

@@ -23,6 +23,15 @@ internal static class LowLatencyCases
         ["t0-h1024-fp8"] = new(Tokens: 0, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 0, UseFp8: true),
     };
 
+    /// <summary>LogFMT-10 combine (H a multiple of 512): BF16 and FP8 dispatch, hook, async, 1024- and 512-value stages.</summary>
+    public static readonly IReadOnlyDictionary<string, LowLatencyCase> LogFmt = new Dictionary<string, LowLatencyCase>
+    {
+        ["t64-h7168-bf16-logfmt"] = new(Tokens: 64, MaxTokens: 64, Hidden: 7168, Experts: 32, Topk: 8, MaskedSlots: 10, UseFp8: false, UseLogfmt: true),
+        ["t50-h2048-fp8-hook-logfmt"] = new(Tokens: 50, MaxTokens: 64, Hidden: 2048, Experts: 16, Topk: 6, MaskedSlots: 5, UseFp8: true, Hook: true, Seed: 3, UseLogfmt: true),
+        ["t33-h2560-bf16-async-logfmt"] = new(Tokens: 33, MaxTokens: 40, Hidden: 2560, Experts: 24, Topk: 4, MaskedSlots: 3, UseFp8: false, AsyncFinish: true, Seed: 5, UseLogfmt: true),
+        ["t5-h1024-bf16-logfmt"] = new(Tokens: 5, MaxTokens: 16, Hidden: 1024, Experts: 8, Topk: 2, MaskedSlots: 1, UseFp8: false, Seed: 7, UseLogfmt: true),
+    };
+
     /// <summary>
     /// The production shapes of <see cref="ShapeCases"/> in FP8 with a hook, except 4097 tokens: a low-latency buffer for
     /// that many tokens per rank is tens of GB per rank (decode batches are 1–256 tokens).

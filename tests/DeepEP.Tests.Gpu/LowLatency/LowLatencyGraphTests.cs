@@ -7,7 +7,8 @@ namespace DeepEP.Tests.Gpu.LowLatency;
 
 /// <summary>
 /// Dispatch + combine captured once into a CUDA graph and replayed 100 times, each replay on fresh routing and data
-/// written into the captured input tensors, each result checked against Σ_k w·x computed on the host.
+/// written into the captured input tensors, each result checked against Σ_k w·x computed on the host (with LogFMT-10,
+/// Σ_k w·decoded x, the host codec's decoded row).
 /// </summary>
 [Collection(GpuCollection.Name)]
 public sealed class LowLatencyGraphTests(GpuFixture gpu)
@@ -18,10 +19,16 @@ public sealed class LowLatencyGraphTests(GpuFixture gpu)
 
     [Theory(SkipTestWithoutData = true)]
     [MemberData(nameof(Ranks))]
-    public void ReplaysWithFreshInputsMatchTheReference(int ranks)
+    public void ReplaysWithFreshInputsMatchTheReference(int ranks) => Replay(ranks, logfmt: false);
+
+    [Theory(SkipTestWithoutData = true)]
+    [MemberData(nameof(Ranks))]
+    public void LogFmtReplaysWithFreshInputsMatchTheReference(int ranks) => Replay(ranks, logfmt: true);
+
+    private void Replay(int ranks, bool logfmt)
     {
         gpu.Require();
-        var c = new LowLatencyCase(Tokens: 32, MaxTokens: 32, Hidden: 2048, Experts: 16, Topk: 4, MaskedSlots: 3, UseFp8: false);
+        var c = new LowLatencyCase(Tokens: 32, MaxTokens: 32, Hidden: 2048, Experts: 16, Topk: 4, MaskedSlots: 3, UseFp8: false, UseLogfmt: logfmt);
         int[] mismatches = RankHarness.Run(ranks, EpBackendKind.Kernels, (g, _) => LowLatencyKernelTests.Create(g, c, EpBackendKind.Kernels), buffer =>
         {
             int device = buffer.Device;
@@ -36,7 +43,7 @@ public sealed class LowLatencyGraphTests(GpuFixture gpu)
             {
                 using LowLatencyDispatchResult d = buffer.LowLatencyDispatch(x, topk, c.MaxTokens, c.Experts, useFp8: false);
                 using LowLatencyHandle handle = d.Handle;
-                buffer.LowLatencyCombine(d.PackedRecvX, topk, weights, handle, @out: output).Dispose();
+                buffer.LowLatencyCombine(d.PackedRecvX, topk, weights, handle, useLogfmt: c.UseLogfmt, @out: output).Dispose();
             }
 
             Upload(c, buffer.Rank, -1, x, topk, weights);
@@ -68,12 +75,26 @@ public sealed class LowLatencyGraphTests(GpuFixture gpu)
         return (xs, topks, ws);
     }
 
-    // acc = fma(x, w, acc) over the valid slots in top-k order, rounded to BF16 once (spec §5.4).
+    // acc = fma(x, w, acc) over the valid slots in top-k order, rounded to BF16 once (spec §5.4); x decoded from its
+    // LogFMT-10 message with useLogfmt.
     private static BFloat16[] Expected(LowLatencyCase c, BFloat16[] x, long[] topk, float[] weights)
     {
         var result = new BFloat16[c.Tokens * c.Hidden];
+        var row = new float[c.Hidden];
         for (int t = 0; t < c.Tokens; t++)
         {
+            ReadOnlySpan<BFloat16> values = x.AsSpan(t * c.Hidden, c.Hidden);
+            if (c.UseLogfmt)
+            {
+                LogFmt10.Decode(LogFmt10.Encode(values), row);
+            }
+            else
+            {
+                for (int h = 0; h < c.Hidden; h++)
+                {
+                    row[h] = values[h].ToFloat();
+                }
+            }
             for (int h = 0; h < c.Hidden; h++)
             {
                 float acc = 0;
@@ -81,7 +102,7 @@ public sealed class LowLatencyGraphTests(GpuFixture gpu)
                 {
                     if (topk[(t * c.Topk) + k] >= 0)
                     {
-                        acc = MathF.FusedMultiplyAdd(x[(t * c.Hidden) + h].ToFloat(), weights[(t * c.Topk) + k], acc);
+                        acc = MathF.FusedMultiplyAdd(row[h], weights[(t * c.Topk) + k], acc);
                     }
                 }
                 result[(t * c.Hidden) + h] = BFloat16.FromFloat(acc);

@@ -46,7 +46,7 @@ internal static class LowLatencyScenario
             {
                 WriteRows(buffer.GetNextLowLatencyCombineBuffer(handle), expertOutput, counts);
             }
-            using LowLatencyCombineResult combined = buffer.LowLatencyCombine(y, topk, weights, handle, zeroCopy: c.ZeroCopy,
+            using LowLatencyCombineResult combined = buffer.LowLatencyCombine(y, topk, weights, handle, useLogfmt: c.UseLogfmt, zeroCopy: c.ZeroCopy,
                 asyncFinish: c.AsyncFinish, returnRecvHook: c.Hook, @out: output);
             Complete(combined.Event, combined.Hook);
             Record(results, round, "combined", combined.CombinedX.ToArray<BFloat16>());

@@ -14,6 +14,8 @@ public sealed class LowLatencyNcclTests(GpuFixture gpu)
 {
     public static TheoryData<string> Suite => new(LowLatencyCases.Suite.Keys);
 
+    public static TheoryData<string> LogFmt => new(LowLatencyCases.LogFmt.Keys);
+
     [Theory]
     [MemberData(nameof(Suite))]
     public void MatchesTheReference(string name)
@@ -21,6 +23,15 @@ public sealed class LowLatencyNcclTests(GpuFixture gpu)
         LowLatencyCase c = LowLatencyCases.Suite[name];
         gpu.Require(c.SharedExpertRanks + 1, "Shared-expert ranks need routed-expert ranks beside them, and NCCL allows one rank per GPU: needs more GPUs.");
         LowLatencyComparison.MatchesReference(EpBackendKind.Nccl, gpu.DeviceCount, c);
+    }
+
+    /// <summary>LogFMT-10 combine: each row encoded into its slot before NCCL moves it, decoded before the reduction, the host's bits.</summary>
+    [Theory]
+    [MemberData(nameof(LogFmt))]
+    public void LogFmtMatchesTheReference(string name)
+    {
+        gpu.Require();
+        LowLatencyComparison.MatchesReference(EpBackendKind.Nccl, gpu.DeviceCount, LowLatencyCases.LogFmt[name]);
     }
 
     [Fact]

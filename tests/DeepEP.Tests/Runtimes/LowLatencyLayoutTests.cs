@@ -1,8 +1,12 @@
 using DeepEP.Runtimes;
+using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Runtimes;
 
-/// <summary>The kernels backend's dispatch messages stay on the 16-byte copy grid and inside the receive area for every hidden size.</summary>
+/// <summary>
+/// The kernels backend's dispatch messages stay on the 16-byte copy grid and inside the receive area for every hidden
+/// size, and its LogFMT-10 combine slots are DeepEP's combine slots.
+/// </summary>
 public sealed class LowLatencyLayoutTests
 {
     [Fact]
@@ -21,6 +25,20 @@ public sealed class LowLatencyLayoutTests
     [Fact]
     public void AnOddNumberOfGroupsGetsFourBytesOfPadding() =>
         Assert.Equal(1152 + (9 * 4) + 12, new LowLatencyLayout(48, 1152, 16).DispatchRowBytes(useFp8: true));
+
+    [Fact]
+    public void LogFmtSlotsAreTheCombineSlotsOn16ByteBoundaries()
+    {
+        for (int hidden = 512; hidden <= LogFmtCodecRuntime.MaxHidden; hidden += 512)
+        {
+            var layout = new LowLatencyLayout(64, hidden, 256);
+            Assert.Equal(layout.CombineMessageBytes, LogFmt10.MaxBytes(hidden));
+            Assert.Equal(0, LogFmt10.MaxBytes(hidden) % 16);
+            Assert.True(LogFmtCodecRuntime.Supports(hidden));
+        }
+        Assert.False(LogFmtCodecRuntime.Supports(LogFmtCodecRuntime.MaxHidden + 512));
+        Assert.Throws<NotSupportedException>(() => LogFmtCodecRuntime.CheckCombineHidden(LogFmtCodecRuntime.MaxHidden + 512));
+    }
 
     [Theory]
     [InlineData(1152, 8, 16, 4)]

@@ -38,6 +38,7 @@ public sealed class LogFmt10Tests
         BFloat16[] row = Row(512, seed: 3, scale: 0.25);
         Array.Fill(row, BFloat16.FromFloat(0f), 128, 128);
         Assert.Equal((4 * 4) + (512 * 2), LogFmt10.Encode(row).Length);
+        Assert.Equal(LogFmt10.MaxBytes(512), LogFmt10.Encode(row).Length);
     }
 
     [Fact]

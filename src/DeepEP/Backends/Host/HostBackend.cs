@@ -28,8 +28,8 @@ namespace DeepEP.Backends.Host;
 /// throw until every rank calls <see cref="CleanMaskBuffer"/>. Shrink over a TCP group is refused.</para>
 /// <para>No waiting happens on the host, so the dispatch and combine wait-cost statistics are left unchanged;
 /// <c>cumulative_local_expert_recv_stats</c> is accumulated as on the GPU.</para>
-/// <para>LogFMT combine is not emulated (its decoding uses the GPU's approximate ex2/lg2) and throws
-/// <see cref="NotSupportedException"/>.</para>
+/// <para>LogFMT-10 combine is the reference (<see cref="LogFmt10"/>, portable log2/exp2 instead of the GPU's
+/// approximate ones): the GPU backends' encoders and decoders give its bits.</para>
 /// </remarks>
 internal sealed class HostBackend : IEpBackend
 {

@@ -92,6 +92,11 @@ internal sealed partial class KernelBackend
         {
             throw new ArgumentException($"topkIdx has {numTopk} slots per token; low-latency combine supports at most {KernelLimits.MaxTopk}.", nameof(request));
         }
+        bool logfmt = request.UseLogfmt;
+        if (logfmt)
+        {
+            LogFmtCodecRuntime.CheckCombineHidden(hidden);
+        }
         var layout = new LowLatencyLayout(handle.NumMaxDispatchTokensPerRank, hidden, handle.NumExperts);
         DeviceTensor combined = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden], Device, compute);
 
@@ -124,9 +129,9 @@ internal sealed partial class KernelBackend
             Set = set,
             Shrink = ll.Shrink ? 1 : 0,
         };
-        void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, p);
-        void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, p);
-        void Both(CudaStream stream) => LowLatencyCombineRuntime.Launch(Device, _mesh.Share, stream, hidden, p);
+        void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, logfmt, p);
+        void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, logfmt, p);
+        void Both(CudaStream stream) => LowLatencyCombineRuntime.Launch(Device, _mesh.Share, stream, hidden, logfmt, p);
         (EventOverlap done, Action? hook) = RunLowLatency(ll, set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Send, Receive, Both,
             [request.X, request.TopkIdx, request.TopkWeights, combined]);
         return new LowLatencyCombineResult(combined, done, hook);

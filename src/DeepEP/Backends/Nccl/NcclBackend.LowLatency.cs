@@ -11,7 +11,9 @@ namespace DeepEP.Backends.Nccl;
 // routing to the host (one bounded wait), all-gathers the counts and masks through the process group, plans the
 // transfers (NcclLowLatencyPlan), packs the messages per destination, moves them in one NCCL group and unpacks them
 // into the packed layout. Combine sends the rows back in one NCCL group and reduces them; it needs no host wait
-// (with masking enabled it all-gathers the masks first). Every step runs on the communication stream, ordered after
+// (with masking enabled it all-gathers the masks first). With useLogfmt each row travels as its LogFMT-10 message in
+// a slot of LogFmt10.MaxBytes (the sizes NCCL is given are fixed before the encoder runs, so the wire carries whole
+// slots: the result is the host's, the bytes are not fewer). Every step runs on the communication stream, ordered after
 // the caller's stream. The host waits make the calls not CUDA-graph capturable.
 internal sealed partial class NcclBackend
 {
@@ -145,7 +147,12 @@ internal sealed partial class NcclBackend
         {
             throw new InvalidOperationException($"topkIdx is {request.TopkIdx.Describe()}, but the dispatch of this handle routed a different number of (token, slot) pairs; pass the dispatch's topkIdx.");
         }
-        long rowBytes = hidden * sizeof(ushort);
+        bool logfmt = request.UseLogfmt;
+        if (logfmt)
+        {
+            LogFmtCodecRuntime.CheckCombineHidden(hidden);
+        }
+        long rowBytes = logfmt ? LogFmt10.MaxBytes(hidden) : hidden * sizeof(ushort);
         int set = _lowLatencyBuffers.Acquire("LowLatencyCombine");
         DeviceTensor combined = request.Out ?? DeviceTensor.Empty(DType.BFloat16, [numTokens, hidden], Device, compute);
         DeviceTensor source = request.ZeroCopy
@@ -161,7 +168,7 @@ internal sealed partial class NcclBackend
         nint blob = plan.DeviceBlob.Pointer;
 
         var staged = DeviceTensor.Empty(DType.UInt8, [Math.Max(plan.TotalReceived * rowBytes, 1)], Device, _comm);
-        NcclLowLatencyRuntime.LaunchGather(Device, _comm, new NcclLowLatencyGatherParams
+        NcclLowLatencyRuntime.LaunchGather(Device, _comm, logfmt, new NcclLowLatencyGatherParams
         {
             X = source.Pointer,
             Rows = blob + (plan.RecvRowsOffset * sizeof(int)),
@@ -193,7 +200,7 @@ internal sealed partial class NcclBackend
         };
         void Receive()
         {
-            NcclLowLatencyRuntime.LaunchReduce(Device, _comm, reduce);
+            NcclLowLatencyRuntime.LaunchReduce(Device, _comm, logfmt, reduce);
             received.Dispose();
         }
         (EventOverlap done, Action? hook) = Complete(set, compute, request.Streams.AsyncFinish, request.ReturnRecvHook, Receive,

@@ -17,6 +17,14 @@ constexpr int kLogFmtMaxCode = 511;
 
 __host__ __device__ __forceinline__ int logfmt_stage_values(int hidden) { return 32 * (hidden % 1024 == 0 ? 4 : 2) * 8; }
 
+// The longest message, every stage raw: the meta and the BF16 row (C# twin: LogFmt10.MaxBytes); a multiple of 16 for
+// the hidden sizes LogFMT-10 takes (multiples of 512).
+__host__ __device__ constexpr int logfmt_max_bytes(int hidden) { return 4 * (hidden / kLogFmtGroupChannels) + 2 * hidden; }
+
+__host__ __device__ __forceinline__ int logfmt_stage_bytes(bool encoded, int stage_values) {
+    return encoded ? stage_values / kLogFmtUnitValues * kLogFmtUnitBytes : 2 * stage_values;
+}
+
 // One group's code grid (C# twin: LogFmt10.GroupGrid).
 struct LogFmtGrid {
     float lm, step, bias, lm_over_step;
@@ -66,6 +74,37 @@ __device__ __forceinline__ LogFmtGrid logfmt_grid(const unsigned short* meta, in
     float la, lm;
     logfmt_group(meta[2 * group], meta[2 * group + 1], la, lm);
     return LogFmtGrid::make(la, lm);
+}
+
+// 16 values (BF16 bits) of one group into a 160-bit unit: code j at bits [9j, 9j + 9), sign j at bit 144 + j.
+__device__ __forceinline__ void logfmt_pack_unit(const unsigned short (&values)[kLogFmtUnitValues], const LogFmtGrid& grid, unsigned int (&words)[5]) {
+    #pragma unroll
+    for (int w = 0; w < 5; ++w)
+        words[w] = 0;
+    #pragma unroll
+    for (int j = 0; j < kLogFmtUnitValues; ++j) {
+        const unsigned int code = static_cast<unsigned int>(grid.code(values[j]));
+        const int bit = 9 * j;
+        words[bit / 32] |= code << (bit % 32);
+        if (bit % 32 > 23)  // the code straddles two words
+            words[bit / 32 + 1] |= code >> (32 - bit % 32);
+        if (code != 0 && (values[j] & 0x8000u) != 0)
+            words[4] |= 1u << (144 + j - 128);
+    }
+}
+
+// The 16 values of a unit packed by logfmt_pack_unit.
+__device__ __forceinline__ void logfmt_unpack_unit(const unsigned int (&words)[5], const LogFmtGrid& grid, float (&values)[kLogFmtUnitValues]) {
+    #pragma unroll
+    for (int j = 0; j < kLogFmtUnitValues; ++j) {
+        const int bit = 9 * j;
+        unsigned int code = words[bit / 32] >> (bit % 32);
+        if (bit % 32 > 23)
+            code |= words[bit / 32 + 1] << (32 - bit % 32);
+        code &= 0x1ffu;
+        const float magnitude = grid.value(static_cast<int>(code));
+        values[j] = (words[4] >> (144 + j - 128) & 1u) != 0 ? -magnitude : magnitude;
+    }
 }
 
 }  // namespace deep_ep

@@ -3,6 +3,7 @@
 #include <cuda_bf16.h>
 #include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/low_latency_buffer.cuh>
+#include <deep_ep/common/logfmt_row.cuh>
 
 // Low-latency combine (spec 5.4) over NVLink, in two kernels: send, then receive (now, or later from the hook).
 //
@@ -10,6 +11,9 @@
 // rank's receive area, viewed as [E][N][kHidden] BF16. Receive: each token reduces its top-k slots in order,
 // acc = fma(value, weight, acc) in float32, skipping -1 slots and masked owners, and rounds to BF16 once: the
 // host reference's arithmetic, so results are bit-identical to it.
+//
+// With kLogfmt (spec 5.5) a slot is [logfmt_max_bytes(kHidden)] bytes: the sending warp encodes the row straight into
+// it as a LogFMT-10 message, and the receive decodes each message (logfmt_row.cuh) before the same reduction.
 
 namespace deep_ep {
 
@@ -44,10 +48,19 @@ DEEPEP_CHECK_PARAMS_SIZE(LowLatencyCombineParams, DEEPEP_LOW_LATENCY_COMBINE_PAR
 constexpr int kLowLatencyCombineUnroll = 4;
 constexpr int kCombineLoadBatch = 8;  // top-k slot loads in flight per thread in the reduce
 
-// One block per local expert (looping when the grid is smaller), one warp per row.
+// LogFMT-10: the warp encodes the row into the destination's slot, its meta and layout in the warp's scratch.
 template <int kHidden>
+__device__ __forceinline__ void combine_send_logfmt(const __nv_bfloat16* from, unsigned char* to) {
+    static_assert(kHidden % 512 == 0, "LogFMT-10 rows are whole stages");
+    __shared__ LogFmtRowScratch<kHidden / kLogFmtGroupChannels> s_rows[kLowLatencyWarps];
+    logfmt_encode_row(LogFmtWarpTeam(), reinterpret_cast<const unsigned short*>(from), kHidden, to, s_rows[warp_id()]);
+}
+
+// One block per local expert (looping when the grid is smaller), one warp per row.
+template <int kHidden, bool kLogfmt>
 __device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams& p) {
     constexpr int kWords = kHidden * 2 / 16;
+    constexpr long long kSlotBytes = kLogfmt ? logfmt_max_bytes(kHidden) : kHidden * 2LL;
     __shared__ int s_begin[kMaxRanks + 1];
     const int epoch = next_epoch(p.control, p.set);
     const int num_local_experts = p.num_experts / p.num_ranks;
@@ -73,8 +86,10 @@ __device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams&
                 continue;
             const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
             const __nv_bfloat16* from = p.x + local_expert * p.x_expert_stride + row * p.x_row_stride;
-            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * (kHidden * 2LL);
-            if (rows_aligned) {
+            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kSlotBytes;
+            if constexpr (kLogfmt) {
+                combine_send_logfmt<kHidden>(from, to);
+            } else if (rows_aligned) {
                 #pragma unroll kLowLatencyCombineUnroll
                 for (int i = lane_id(); i < kWords; i += kWarpSize)
                     reinterpret_cast<int4*>(to)[i] = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(from) + i);
@@ -90,13 +105,14 @@ __device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams&
     return epoch;
 }
 
-// One block per token (looping), each thread 8 channels at a time.
-template <int kHidden>
+// One block per token (looping), each thread 8 channels at a time (LogFMT-10: 16, one unit).
+template <int kHidden, bool kLogfmt>
 __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch) {
     constexpr int kWords = kHidden * 2 / 16;
+    constexpr long long kSlotUnits = kLogfmt ? logfmt_max_bytes(kHidden) : kHidden;  // LogFMT-10: bytes; BF16: elements
     constexpr int kMaxTopk = 32;
     DEEPEP_CHECK_CONSTANT(kMaxTopk, DEEPEP_MAX_TOPK);
-    __shared__ long long s_slot[kMaxTopk];  // element offset of the slot in the receive area, or -1
+    __shared__ long long s_slot[kMaxTopk];  // offset of the slot in the receive area (kSlotUnits), or -1
     __shared__ float s_weight[kMaxTopk];
     __shared__ bool s_arrived[kMaxRanks];
     const int num_local_experts = p.num_experts / p.num_ranks;
@@ -111,10 +127,16 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
         if (threadIdx.x < p.num_topk) {
             const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + threadIdx.x];
             const bool valid = expert >= 0 && expert < p.num_experts && !is_masked(p.control, static_cast<int>(expert / num_local_experts));
-            s_slot[threadIdx.x] = valid ? (expert * p.num_max_tokens + t) * kHidden : -1;
+            s_slot[threadIdx.x] = valid ? (expert * p.num_max_tokens + t) * kSlotUnits : -1;
             s_weight[threadIdx.x] = p.topk_weights[static_cast<long long>(t) * p.num_topk + threadIdx.x];
         }
         __syncthreads();
+        if constexpr (kLogfmt) {
+            // Ends synchronised, so s_slot and s_weight may be rewritten.
+            logfmt_reduce_token<kHidden / kLogFmtGroupChannels>(own + p.recv_offset, s_slot, s_weight, p.num_topk, kHidden,
+                                                                 p.combined_x + static_cast<long long>(t) * kHidden);
+            continue;
+        }
         for (int i = threadIdx.x; i < kWords; i += blockDim.x) {
             float acc[8] = {};
             for (int k0 = 0; k0 < p.num_topk; k0 += kCombineLoadBatch) {
@@ -153,22 +175,22 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
 }
 
 // The send phase alone (with a receive hook).
-template <int kHidden>
+template <int kHidden, bool kLogfmt>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_send(const LowLatencyCombineParams p) {
-    combine_send_phase<kHidden>(p);
+    combine_send_phase<kHidden, kLogfmt>(p);
 }
 
 // The receive phase alone (the hook).
-template <int kHidden>
+template <int kHidden, bool kLogfmt>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_recv(const LowLatencyCombineParams p) {
-    combine_recv_phase<kHidden>(p, published_epoch(p.control, p.set));
+    combine_recv_phase<kHidden, kLogfmt>(p, published_epoch(p.control, p.set));
 }
 
 // Both phases in one cooperative launch, as for dispatch.
-template <int kHidden>
+template <int kHidden, bool kLogfmt>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine(const LowLatencyCombineParams p) {
-    const int epoch = combine_send_phase<kHidden>(p);
-    combine_recv_phase<kHidden>(p, epoch);
+    const int epoch = combine_send_phase<kHidden, kLogfmt>(p);
+    combine_recv_phase<kHidden, kLogfmt>(p, epoch);
 }
 
 }  // namespace deep_ep

@@ -2,12 +2,15 @@
 
 #include <deep_ep/common/bf16.cuh>
 #include <deep_ep/common/fp8.cuh>
+#include <deep_ep/common/logfmt_row.cuh>
 
 // The NCCL backend's low-latency kernels (spec §5.3, §5.4). The host plans every transfer (NcclLowLatencyPlan.cs):
 // messages to each destination in (local expert, token, top-k slot) order, so each expert's block from one source is
 // contiguous and the receiver packs it at the rows the host computed. Combine sends the packed rows back in the
 // receive order, so they land at the sender's staging positions, and the source reduces its top-k slots from there.
 // A message is a 16-byte header (int 0 = source token) and the payload: BF16 row, or FP8 row then S float scales.
+// Combine rows are BF16, or with kLogfmt LogFMT-10 messages in slots of logfmt_max_bytes(H) (spec 5.5): NCCL needs
+// every size on the host before the encoder runs, so a whole slot travels whatever the message's length.
 
 namespace deep_ep {
 
@@ -53,7 +56,7 @@ DEEPEP_CHECK_PARAMS_SIZE(NcclLowLatencyUnpackParams, DEEPEP_NCCL_LL_UNPACK_PARAM
 struct NcclLowLatencyGatherParams {
     const int4* x;                   // [E_l, R*N, H] BF16 at the strides below (even element counts)
     const int* rows;                 // [M] packed row (e * R*N + j) of each row to send, in receive order
-    int4* staged;                    // [M, H] BF16
+    int4* staged;                    // [M, H] BF16, or [M] LogFMT-10 slots
     long long expert_stride;         // elements
     long long row_stride;            // elements
     int num_rows;
@@ -64,7 +67,7 @@ struct NcclLowLatencyGatherParams {
 DEEPEP_CHECK_PARAMS_SIZE(NcclLowLatencyGatherParams, DEEPEP_NCCL_LL_GATHER_PARAMS_SIZE);
 
 struct NcclLowLatencyReduceParams {
-    const int4* received;            // [M, H] BF16, at this rank's dispatch staging positions
+    const int4* received;            // [M, H] BF16, or [M] LogFMT-10 slots, at this rank's dispatch staging positions
     const int* slots;                // [T, K] staging position of each (token, slot), -1 when nothing was sent
     const long long* topk_idx;       // [T, K]
     const float* topk_weights;       // [T, K]
@@ -164,13 +167,19 @@ __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_lat
 
 // One warp per row to return: the expert output row (strided, e.g. the zero-copy buffer) into the contiguous stage.
 // Zero-copy rows are H + 2S elements apart, which is 16-byte aligned only for some H: others copy in 4-byte words.
+// With kLogfmt the warp encodes the row into its slot instead.
+template <bool kLogfmt>
 __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_latency_gather(NcclLowLatencyGatherParams p) {
     const int lane = lane_id();
     const bool aligned = ((p.expert_stride | p.row_stride) & 7) == 0;
     for (int m = blockIdx.x * kNcclLowLatencyWarps + warp_id(); m < p.num_rows; m += gridDim.x * kNcclLowLatencyWarps) {
         const int row = p.rows[m];
         const long long offset = (row / p.rows_per_expert) * p.expert_stride + (row % p.rows_per_expert) * p.row_stride;
-        if (aligned) {
+        if constexpr (kLogfmt) {
+            __shared__ LogFmtRowScratch<kLogFmtMaxGroups> s_rows[kNcclLowLatencyWarps];
+            unsigned char* slot = reinterpret_cast<unsigned char*>(p.staged) + static_cast<long long>(m) * logfmt_max_bytes(p.hidden);
+            logfmt_encode_row(LogFmtWarpTeam(), reinterpret_cast<const unsigned short*>(p.x) + offset, p.hidden, slot, s_rows[warp_id()]);
+        } else if (aligned) {
             const int4* source = p.x + offset / 8;
             int4* destination = p.staged + static_cast<long long>(m) * (p.hidden / 8);
             for (int i = lane; i < p.hidden / 8; i += kWarpSize)
@@ -184,9 +193,35 @@ __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_lat
     }
 }
 
+// One block per token: the BF16 reduction below on each LogFMT-10 message's decoded values, skipping the same slots.
+__device__ __forceinline__ void nccl_low_latency_reduce_logfmt(const NcclLowLatencyReduceParams& p) {
+    __shared__ long long s_offset[kLogFmtMaxTopk];  // bytes into received, or -1
+    __shared__ float s_weight[kLogFmtMaxTopk];
+    const int slot_bytes = logfmt_max_bytes(p.hidden);
+    for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
+        for (int k = threadIdx.x; k < p.num_topk; k += blockDim.x) {
+            const long long index = static_cast<long long>(t) * p.num_topk + k;
+            const int slot = p.slots[index];
+            const long long expert = p.topk_idx[index];
+            const bool skip = slot < 0 || expert < 0 || expert >= p.num_experts || p.masked[expert / p.num_local_experts];
+            s_offset[k] = skip ? -1 : static_cast<long long>(slot) * slot_bytes;
+            s_weight[k] = p.topk_weights[index];
+        }
+        __syncthreads();
+        // Ends synchronised, so s_offset and s_weight may be rewritten.
+        logfmt_reduce_token<kLogFmtMaxGroups>(reinterpret_cast<const unsigned char*>(p.received), s_offset, s_weight, p.num_topk, p.hidden,
+                                              reinterpret_cast<__nv_bfloat16*>(p.combined_x) + static_cast<long long>(t) * p.hidden);
+    }
+}
+
 // One warp per token: acc = fma(value, weight, acc) over the top-k slots in ascending order, skipping -1 slots,
-// slots nothing was sent for and masked owners, rounded to BF16 once (spec §5.4).
+// slots nothing was sent for and masked owners, rounded to BF16 once (spec §5.4). kLogfmt: one block per token.
+template <bool kLogfmt>
 __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_latency_reduce(NcclLowLatencyReduceParams p) {
+    if constexpr (kLogfmt) {
+        nccl_low_latency_reduce_logfmt(p);
+        return;
+    }
     const int lane = lane_id();
     const int words = p.hidden / 8;
     for (int t = blockIdx.x * kNcclLowLatencyWarps + warp_id(); t < p.num_tokens; t += gridDim.x * kNcclLowLatencyWarps) {
