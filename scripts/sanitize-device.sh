@@ -4,6 +4,7 @@
 # - one rank, kernels backend: deepep bench runs the layout, normal dispatch and combine (BF16, FP8), low-latency
 #   dispatch and combine (plain, CUDA graph, hooks), so every kernel runs with no cross-rank wait;
 # - one rank, nccl backend: the staging and low-latency pack/unpack kernels around NCCL's own;
+# - one rank on both backends in low-latency mode at H = 1536 (a multiple of 512): the LogFMT-10 combine;
 # - the test-only kernels (FP8 cast, LogFMT-10 codec) through their GPU tests;
 # - two ranks as two processes on one GPU (deepep launch): each process is sanitised alone and the driver
 #   time-slices them. Ranks as threads are not run: the tool serialises a process's kernels, so a rank's waiting
@@ -22,6 +23,7 @@ bundle="$(mktemp -d)"
 tar xJf .device/bundle.tar.xz -C "$bundle"
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1 DEEPEP_TIMEOUT_S=600
 small=(bench --tokens 64 --ll-tokens 8 --hidden 1152 --warmups 0 --iterations 1)
+logfmt=(bench --mode lowlatency --ll-tokens 8 --hidden 1536 --warmups 0 --iterations 1 --ranks 1)
 
 run() { # tool, log name, command...
   local tool=$1 name=$2 start=$SECONDS
@@ -34,6 +36,8 @@ for tool in ${SANITIZE_TOOLS:-memcheck racecheck synccheck initcheck}; do
   sanitize=(timeout -k 5 "${SANITIZE_LIMIT_S:-240}" compute-sanitizer --tool "$tool" --error-exitcode 99 --report-api-errors no)
   run "$tool" 1-rank "${sanitize[@]}" "$bundle/DeepEP.Cli" "${small[@]}" --ranks 1
   run "$tool" 1-rank-nccl "${sanitize[@]}" "$bundle/DeepEP.Cli" "${small[@]}" --ranks 1 --backend nccl
+  run "$tool" logfmt "${sanitize[@]}" "$bundle/DeepEP.Cli" "${logfmt[@]}"
+  run "$tool" logfmt-nccl "${sanitize[@]}" "$bundle/DeepEP.Cli" "${logfmt[@]}" --backend nccl
   run "$tool" test-kernels "${sanitize[@]}" "$bundle/DeepEP.Tests.Gpu" -noColor \
     -class DeepEP.Tests.Gpu.Fp8CastKernelTests -class DeepEP.Tests.Gpu.LogFmtCodecKernelTests
   [[ $tool == initcheck ]] && continue
