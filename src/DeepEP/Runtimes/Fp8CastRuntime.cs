@@ -90,14 +90,14 @@ internal static class Fp8CastRuntime
         int tokens = checked((int)x.Size(0));
         int hidden = checked((int)x.Size(1));
         Validate(hidden, roundScale, useUe8m0);
-        RequireOutput(data, x.Device, DType.Float8E4M3, tokens, hidden, nameof(data));
+        KernelArguments.RequireContiguous(data, x.Device, DType.Float8E4M3, [tokens, hidden], nameof(data));
         if (useUe8m0)
         {
-            RequireOutput(scales, x.Device, DType.Int32, tokens, hidden / (Fp8Cast.ChannelsPerScale * Fp8Cast.ScalesPerUe8m0Word), nameof(scales));
+            KernelArguments.RequireContiguous(scales, x.Device, DType.Int32, [tokens, hidden / (Fp8Cast.ChannelsPerScale * Fp8Cast.ScalesPerUe8m0Word)], nameof(scales));
         }
         else
         {
-            RequireOutput(scales, x.Device, DType.Float32, tokens, hidden / Fp8Cast.ChannelsPerScale, nameof(scales));
+            KernelArguments.RequireContiguous(scales, x.Device, DType.Float32, [tokens, hidden / Fp8Cast.ChannelsPerScale], nameof(scales));
         }
         if (tokens == 0)
         {
@@ -133,13 +133,6 @@ internal static class Fp8CastRuntime
         }
     }
 
-    private static void RequireOutput(DeviceTensor tensor, int device, DType dtype, long rows, long columns, string name)
-    {
-        if (tensor.Device != device || tensor.DType != dtype || tensor.Rank != 2 || tensor.Size(0) != rows || tensor.Size(1) != columns || !tensor.IsContiguous)
-        {
-            throw new ArgumentException($"{name} must be a contiguous {dtype}[{rows}, {columns}] on cuda:{device}, not {tensor.Describe()}.", name);
-        }
-    }
 
     private static string Bool(bool value) => value ? "true" : "false";
 }

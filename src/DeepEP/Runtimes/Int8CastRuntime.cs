@@ -52,8 +52,8 @@ internal static class Int8CastRuntime
             throw new ArgumentException($"x must be a device BFloat16 [T, H] tensor with unit channel stride, not {x.Describe()}.", nameof(x));
         }
         int tokens = checked((int)x.Size(0)), hidden = checked((int)x.Size(1));
-        Require(data, x.Device, DType.Int8, [tokens, hidden], nameof(data));
-        Require(scales, x.Device, DType.Float32, [tokens, 1], nameof(scales));
+        KernelArguments.RequireContiguous(data, x.Device, DType.Int8, [tokens, hidden], nameof(data));
+        KernelArguments.RequireContiguous(scales, x.Device, DType.Float32, [tokens, 1], nameof(scales));
         if (tokens == 0)
         {
             return;
@@ -69,13 +69,5 @@ internal static class Int8CastRuntime
             NumTokens = tokens,
             Hidden = hidden,
         });
-    }
-
-    private static void Require(DeviceTensor tensor, int device, DType dtype, long[] shape, string name)
-    {
-        if (tensor.IsHost || tensor.Device != device || tensor.DType != dtype || !tensor.Shape.SequenceEqual(shape) || !tensor.IsContiguous)
-        {
-            throw new ArgumentException($"{name} must be a contiguous {dtype}[{string.Join(", ", shape)}] on cuda:{device}, not {tensor.Describe()}.", name);
-        }
     }
 }

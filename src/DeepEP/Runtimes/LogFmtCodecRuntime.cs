@@ -76,8 +76,8 @@ internal static class LogFmtCodecRuntime
             throw new ArgumentException($"x must be a contiguous device BFloat16 [T, H] tensor, not {x.Describe()}.", nameof(x));
         }
         int rows = checked((int)x.Size(0)), hidden = Validate(x.Size(1), nameof(x));
-        Require(messages, x.Device, DType.UInt8, [rows, MaxBytes(hidden)], nameof(messages));
-        Require(bytes, x.Device, DType.Int32, [rows], nameof(bytes));
+        KernelArguments.RequireContiguous(messages, x.Device, DType.UInt8, [rows, MaxBytes(hidden)], nameof(messages));
+        KernelArguments.RequireContiguous(bytes, x.Device, DType.Int32, [rows], nameof(bytes));
         Launch(x.Device, "deep_ep::logfmt_encode", rows, stream, new LogFmtCodecParams
         {
             X = x.Pointer,
@@ -96,8 +96,8 @@ internal static class LogFmtCodecRuntime
         ArgumentNullException.ThrowIfNull(decoded);
         int hidden = Validate(decoded.Rank == 2 ? decoded.Size(1) : 0, nameof(decoded));
         int rows = checked((int)decoded.Size(0));
-        Require(messages, decoded.Device, DType.UInt8, [rows, MaxBytes(hidden)], nameof(messages));
-        Require(decoded, messages.Device, DType.Float32, [rows, hidden], nameof(decoded));
+        KernelArguments.RequireContiguous(messages, decoded.Device, DType.UInt8, [rows, MaxBytes(hidden)], nameof(messages));
+        KernelArguments.RequireContiguous(decoded, messages.Device, DType.Float32, [rows, hidden], nameof(decoded));
         Launch(messages.Device, "deep_ep::logfmt_decode", rows, stream, new LogFmtCodecParams
         {
             Messages = messages.Pointer,
@@ -108,13 +108,6 @@ internal static class LogFmtCodecRuntime
         });
     }
 
-    private static void Require(DeviceTensor tensor, int device, DType dtype, long[] shape, string name)
-    {
-        if (tensor.IsHost || tensor.Device != device || tensor.DType != dtype || !tensor.Shape.SequenceEqual(shape) || !tensor.IsContiguous)
-        {
-            throw new ArgumentException($"{name} must be a contiguous {dtype}[{string.Join(", ", shape)}] on cuda:{device}, not {tensor.Describe()}.", name);
-        }
-    }
 
     private static int Validate(long hidden, string argument)
     {
