@@ -169,4 +169,61 @@ internal static class NormalChecks
 
     private static string RowCount(DeviceTensor recvX, int expected) =>
         recvX.Size(0) == expected ? "" : $"received {recvX.Size(0)} rows, expected {expected}";
+
+    /// <summary>INT8 quantised inside dispatch: each received row is <see cref="Int8Cast"/> of its source row, codes and scale bit for bit.</summary>
+    public static string Int8Dispatch(DispatchResult result, List<(int Source, int Token)> expected, Func<int, BenchInputs> inputs)
+    {
+        if (result.RecvX.DType != DType.Int8 || result.RecvX.Size(0) != expected.Count || result.RecvXScales is not { } recvScales)
+        {
+            return $"expected Int8 rows [{expected.Count}, H] with scales, got {result.RecvX.Describe()}";
+        }
+        int hidden = (int)result.RecvX.Size(1);
+        sbyte[] data = result.RecvX.ToArray<sbyte>();
+        float[] scales = recvScales.ToArray<float>();
+        var q = new sbyte[hidden];
+        for (int i = 0; i < expected.Count; i++)
+        {
+            (int s, int t) = expected[i];
+            float scale = Int8Cast.CastRow(inputs(s).Row(t), q);
+            if (!data.AsSpan(i * hidden, hidden).SequenceEqual(q) || BitConverter.SingleToInt32Bits(scales[i]) != BitConverter.SingleToInt32Bits(scale))
+            {
+                return $"row {i} (rank {s}, token {t}): INT8 codes or scale differ from Int8Cast";
+            }
+        }
+        return "";
+    }
+
+    /// <summary>
+    /// V2's expanded layout of a BF16 dispatch with zero padding: expert e's segment holds the received rows whose
+    /// top-k names e, in received order, bit for bit, then zero rows up to its aligned end.
+    /// </summary>
+    public static string Expanded(DispatchResult result)
+    {
+        ExpertExpansion expansion = result.Handle!.Expansion!;
+        int[] counts = expansion.NumRecvTokensPerExpert.ToArray<int>();
+        int[] ends = expansion.PsumNumRecvTokensPerExpert.ToArray<int>();
+        long[] topk = result.RecvTopkIdx!.ToArray<long>();
+        int k = (int)result.RecvTopkIdx.Size(1), hidden = (int)result.RecvX.Size(1);
+        ushort[] received = result.RecvX.ToArray<ushort>();
+        ushort[] rows = result.Expanded!.X.ToArray<ushort>();
+        for (int e = 0, start = 0; e < counts.Length; start = ends[e], e++)
+        {
+            int next = start;
+            for (int m = 0; m < topk.Length / k; m++)
+            {
+                for (int j = 0; j < k; j++)
+                {
+                    if (topk[(m * k) + j] == e && !rows.AsSpan(next++ * hidden, hidden).SequenceEqual(received.AsSpan(m * hidden, hidden)))
+                    {
+                        return $"expert {e}: expanded row {next - 1} is not received row {m}";
+                    }
+                }
+            }
+            if (next - start != counts[e] || rows.AsSpan(next * hidden, (ends[e] - next) * hidden).ContainsAnyExcept((ushort)0))
+            {
+                return $"expert {e}: {next - start} rows name it, the count says {counts[e]}, or its padding up to {ends[e]} is not zero";
+            }
+        }
+        return "";
+    }
 }

@@ -51,6 +51,22 @@ internal static class NormalModeBench
         long bf16Bytes = received * s.Hidden * 2;
         results.Add(new RankMeasurement("dispatch BF16", Mode, sms, bf16Time, bf16Bytes, bf16Error.Length == 0, Describe(bf16Error, "bit-exact rows, top-k, order")));
 
+        // DeepEP-Ascend's INT8 quantisation inside dispatch, timed as a cached dispatch (cast + dispatch).
+        using DispatchResult int8Result = buffer.Dispatch(x, layout, topkIdx: topkIdx, topkWeights: topkWeights, config: config, useInt8Quant: true);
+        string int8Error = NormalChecks.Int8Dispatch(int8Result, expected, Inputs);
+        using DispatchHandle int8Handle = int8Result.Handle!;
+        Timing int8Time = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, int8Handle, config: config, useInt8Quant: true).Dispose());
+        results.Add(new RankMeasurement("dispatch INT8 (quantised)", Mode, sms, int8Time, received * (s.Hidden + 4), int8Error.Length == 0, Describe(int8Error, "bit-exact Int8Cast rows, scales")));
+
+        // V2's expanded layout for a grouped GEMM (segments aligned to 128 rows, zero padding), timed as a cached dispatch.
+        using DispatchResult expandedResult = buffer.Dispatch(x, layout, topkIdx: topkIdx, topkWeights: topkWeights, expertAlignment: 128, config: config,
+            doExpand: true, doZeroPadding: true);
+        string expandedError = NormalChecks.Expanded(expandedResult);
+        using DispatchHandle expandedHandle = expandedResult.Handle!;
+        Timing expandedTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Dispatch(x, expandedHandle, config: config).Dispose());
+        results.Add(new RankMeasurement("dispatch BF16 expanded", Mode, sms, expandedTime, bf16Bytes, expandedError.Length == 0,
+            Describe(expandedError, "rows per expert, aligned, zero padding")));
+
         using CombineResult combined = buffer.Combine(bf16Result.RecvX, handle, config: combineConfig);
         string combineError = NormalChecks.IdentityCombine(combined, mine, ranks, localExperts);
         Timing combineTime = Timing.Measure(buffer.Group, buffer.Device, s.Warmups, s.Iterations, () => buffer.Combine(bf16Result.RecvX, handle, config: combineConfig).Dispose());
