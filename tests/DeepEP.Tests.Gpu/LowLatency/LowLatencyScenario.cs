@@ -37,14 +37,15 @@ internal static class LowLatencyScenario
             Record(results, round, "count", reported);
             Record(results, round, "layout", ranges);
             Record(results, round, "stats", stats.ToArray<int>());
-            BFloat16[] expertOutput = ExpertOutput(d, counts, results, round);
+            BFloat16[][] expertOutput = ExpertOutput(d, counts, results, round);
 
             using DeviceTensor output = DeviceTensor.Empty(DType.BFloat16, [c.Tokens, c.Hidden], device);
             output.FillBytes(0xFF);
-            using DeviceTensor y = DeviceTensor.FromArray<BFloat16>(expertOutput, d.PackedRecvX.Shape, device);
+            using DeviceTensor y = DeviceTensor.Zeros(DType.BFloat16, d.PackedRecvX.Shape, device);
+            WriteRows(y, expertOutput);
             if (c.ZeroCopy)
             {
-                WriteRows(buffer.GetNextLowLatencyCombineBuffer(handle), expertOutput, counts);
+                WriteRows(buffer.GetNextLowLatencyCombineBuffer(handle), expertOutput);
             }
             using LowLatencyCombineResult combined = buffer.LowLatencyCombine(y, topk, weights, handle, useLogfmt: c.UseLogfmt, zeroCopy: c.ZeroCopy,
                 asyncFinish: c.AsyncFinish, returnRecvHook: c.Hook, @out: output);
@@ -80,12 +81,13 @@ internal static class LowLatencyScenario
         }
     }
 
-    // The valid rows of each expert (rows past the count are unspecified) and the identity expert's BF16 output.
-    private static BFloat16[] ExpertOutput(LowLatencyDispatchResult d, int[] counts, Dictionary<string, byte[]> results, int round)
+    // The valid rows of each expert (rows past the count are unspecified) and the identity expert's BF16 output of
+    // them, per expert: at E 512 and 8 ranks the whole packed tensor is about 1 GB per rank, too much to copy around.
+    private static BFloat16[][] ExpertOutput(LowLatencyDispatchResult d, int[] counts, Dictionary<string, byte[]> results, int round)
     {
         int localExperts = (int)d.PackedRecvX.Size(0), rows = (int)d.PackedRecvX.Size(1), hidden = (int)d.PackedRecvX.Size(2);
         int[] srcInfo = d.Handle.PackedRecvSrcInfo.ToArray<int>();
-        var output = new BFloat16[localExperts * rows * hidden];
+        var output = new BFloat16[localExperts][];
         var validSrc = new List<int>();
         var validRows = new List<byte>();
         var validScales = new List<byte>();
@@ -97,6 +99,7 @@ internal static class LowLatencyScenario
         for (int e = 0; e < localExperts; e++)
         {
             byte[] expertRows = ValidRows(d.PackedRecvX, e, counts[e]);
+            output[e] = new BFloat16[counts[e] * hidden];
             for (int j = 0; j < counts[e]; j++)
             {
                 long row = ((long)e * rows) + j;
@@ -105,7 +108,7 @@ internal static class LowLatencyScenario
                 validRows.AddRange(bytes);
                 for (int h = 0; h < hidden; h++)
                 {
-                    output[(row * hidden) + h] = fp8
+                    output[e][(j * hidden) + h] = fp8
                         ? BFloat16.FromFloat(new Float8E4M3(bytes[h]).ToFloat() * Scale(scales, packedScales, row, scaleColumns, h / 128))
                         : new BFloat16(BitConverter.ToUInt16(bytes.Slice(h * 2, 2)));
                 }
@@ -121,8 +124,7 @@ internal static class LowLatencyScenario
         return output;
     }
 
-    // Expert e's first `count` rows as bytes. The rest is never read: at 8 ranks and E = 512 the packed tensor is about
-    // 1 GB per rank, and eight host-reference ranks copying it whole ran out of memory.
+    // Expert e's first `count` rows as bytes; the rest is never read.
     private static byte[] ValidRows(DeviceTensor packed, int e, int count)
     {
         using DeviceTensor valid = packed.Slice(e, 1).View(packed.Size(1), packed.Size(2)).Slice(0, count);
@@ -134,17 +136,17 @@ internal static class LowLatencyScenario
             ? scales[(row * columns) + group]
             : BitConverter.Int32BitsToSingle(((packed![(row * columns) + (group / 4)] >> (8 * (group % 4))) & 0xFF) << 23);
 
-    // Zero-copy: the expert outputs go into the buffer's strided view, valid rows only.
-    private static void WriteRows(DeviceTensor view, BFloat16[] output, int[] counts)
+    // The expert outputs go into y or the zero-copy buffer's strided view, valid rows only.
+    private static void WriteRows(DeviceTensor view, BFloat16[][] output)
     {
-        int hidden = (int)view.Size(2), rows = (int)view.Size(1);
-        for (int e = 0; e < counts.Length; e++)
+        int hidden = (int)view.Size(2);
+        for (int e = 0; e < output.Length; e++)
         {
-            for (int j = 0; j < counts[e]; j++)
+            for (int j = 0; j < output[e].Length / hidden; j++)
             {
                 nint pointer = view.Pointer + (nint)(((e * view.Stride(0)) + (j * view.Stride(1))) * 2);
                 using DeviceTensor row = DeviceTensor.FromPointer(pointer, [hidden], DType.BFloat16, view.Device);
-                row.CopyFrom<BFloat16>(output.AsSpan((int)((((long)e * rows) + j) * hidden), hidden));
+                row.CopyFrom<BFloat16>(output[e].AsSpan(j * hidden, hidden));
             }
         }
     }
