@@ -5,8 +5,9 @@ namespace DeepEP.Tensors;
 /// multiply-add, scaling by a power of two), in a fixed order, so the CUDA twin (<c>common/portable_math.cuh</c>,
 /// written with <c>__fmaf_rn</c>, <c>__fmul_rn</c>, <c>__fadd_rn</c>, <c>__fdiv_rn</c> and <c>scalbnf</c>) gives the same bits. The library
 /// functions (and the GPU's <c>lg2.approx</c> / <c>ex2.approx</c>) differ by an ulp here and there, which would make a
-/// host reference of LogFMT-10 disagree with the kernels on a code boundary. Absolute error under 2e-7 for log2 and
-/// relative error under 3e-7 for exp2.
+/// host reference of LogFMT-10 disagree with the kernels on a code boundary. Measured over every positive float: log2
+/// errs by at most 2.48e-7 × max(1, |log2 x|) (worst just below 0.5, where log2 m of a mantissa near 2 cancels against
+/// the exponent); exp2 by at most 7.5e-8 relative over [−126, 127.9).
 /// </summary>
 internal static class PortableMath
 {
