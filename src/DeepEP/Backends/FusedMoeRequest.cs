@@ -12,13 +12,4 @@ internal sealed record FusedMoeRequest(
     int NumMaxDispatchTokensPerRank,
     int NumExperts,
     FuseMode Mode,
-    StreamOptions Streams)
-{
-    /// <summary>
-    /// What the GPU backends throw: their grouped GEMM and SwiGLU kernels are not written yet, and a fused call must
-    /// not silently fall back to the host.
-    /// </summary>
-    public static NotSupportedException GpuPathNotBuilt(EpBackendKind backend) => new(
-        $"FusedDeepMoe is not available on the {backend} backend yet: its GPU grouped GEMM and SwiGLU kernels are pending (docs/fused-moe.md). "
-        + "Use the host backend (EpBufferOptions.Backend = EpBackendKind.Host, host tensors) for the reference, or LowLatencyDispatch, your own expert GEMMs and LowLatencyCombine on the GPU.");
-}
+    StreamOptions Streams);

@@ -12,8 +12,8 @@ public sealed partial class EpBuffer
     /// local expert's FFN y = W2 · (silu(W1_gate · x) ⊙ (W1_up · x)) in <paramref name="weights"/>' number format, and
     /// low-latency combine of the results weighted by <paramref name="topkWeights"/> (DeepEP-Ascend's <c>fused_deep_moe</c>).
     /// Needs a low-latency buffer sized by <see cref="GetLowLatencyRdmaSizeHint(int, int, int, int)"/>; collective: every rank calls it.
-    /// Only the host backend computes it today; the kernels and NCCL backends throw <see cref="NotSupportedException"/>
-    /// (their grouped GEMM kernels are pending).
+    /// Every backend computes it: the host reference, and on the kernels and NCCL backends the backend's low-latency
+    /// dispatch and combine around GPU grouped GEMM and SwiGLU kernels (docs/fused-moe.md).
     /// </summary>
     /// <param name="x"><c>[T, H]</c> BF16 tokens, T ≤ <paramref name="numMaxDispatchTokensPerRank"/>, H a multiple of 128 equal to the weights' H.</param>
     /// <param name="topkIdx"><c>[T, K]</c> Int64 global expert ids, -1 for a masked slot; distinct within a row.</param>

@@ -13,4 +13,31 @@ internal static class KernelArguments
             throw new ArgumentException($"{name} must be a contiguous {dtype}[{string.Join(", ", shape)}] on cuda:{device}, not {tensor.Describe()}.", name);
         }
     }
+
+    /// <summary>Throws unless <paramref name="scales"/> is null exactly when <paramref name="shape"/> is, else a contiguous Float32 tensor of it.</summary>
+    public static void RequireScales(DeviceTensor? scales, long[]? shape, int device, string name)
+    {
+        if (shape is null)
+        {
+            if (scales is not null)
+            {
+                throw new ArgumentException($"BF16 operands take no scales, but {name} is {scales.Describe()}.", name);
+            }
+            return;
+        }
+        if (scales is null)
+        {
+            throw new ArgumentException($"{name} is required: Float32 [{string.Join(", ", shape)}].", name);
+        }
+        RequireContiguous(scales, device, DType.Float32, shape, name);
+    }
+
+    /// <summary>Throws unless <paramref name="tensor"/> starts on a <paramref name="bytes"/>-byte boundary (kernels that move 16-byte words).</summary>
+    public static void RequireAligned(DeviceTensor tensor, int bytes, string name)
+    {
+        if (tensor.Pointer % bytes != 0)
+        {
+            throw new ArgumentException($"{name} must start on a {bytes}-byte boundary, not {tensor.Describe()} at 0x{tensor.Pointer:X}.", name);
+        }
+    }
 }

@@ -30,6 +30,10 @@ internal static class KernelDefines
         Constant("DEEPEP_LOGFMT_THREADS", KernelLimits.LogFmtThreads),
         Constant("DEEPEP_INT8_CAST_THREADS", KernelLimits.Int8CastThreads),
         Constant("DEEPEP_EXPANSION_THREADS", KernelLimits.ExpansionThreads),
+        Constant("DEEPEP_GEMM_TILE_ROWS", KernelLimits.GemmTileRows),
+        Constant("DEEPEP_GEMM_TILE_COLS", KernelLimits.GemmTileCols),
+        Constant("DEEPEP_GEMM_THREADS", KernelLimits.GemmThreads),
+        Constant("DEEPEP_SWIGLU_QUANT_THREADS", KernelLimits.SwigluQuantThreads),
         Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),
         Constant("DEEPEP_SCALES_PER_UE8M0_WORD", Fp8Cast.ScalesPerUe8m0Word),
         Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
@@ -56,6 +60,8 @@ internal static class KernelDefines
         Size<Int8CastParams>("DEEPEP_INT8_CAST_PARAMS_SIZE"),
         Size<InclusiveScanParams>("DEEPEP_INCLUSIVE_SCAN_PARAMS_SIZE"),
         Size<ExpansionParams>("DEEPEP_EXPANSION_PARAMS_SIZE"),
+        Size<GroupedGemmParams>("DEEPEP_GROUPED_GEMM_PARAMS_SIZE"),
+        Size<SwigluQuantParams>("DEEPEP_SWIGLU_QUANT_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Constant(string macro, int value) => new(macro, value.ToString(CultureInfo.InvariantCulture));

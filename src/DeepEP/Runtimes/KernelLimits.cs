@@ -65,4 +65,16 @@ internal static class KernelLimits
 
     /// <summary>Threads per block of the expanded-layout kernels (<c>DEEPEP_EXPANSION_THREADS</c>).</summary>
     public const int ExpansionThreads = 512;
+
+    /// <summary>Output rows per block of the fused MoE grouped GEMM (<c>DEEPEP_GEMM_TILE_ROWS</c>).</summary>
+    public const int GemmTileRows = 64;
+
+    /// <summary>Output columns per block of the fused MoE grouped GEMM; n must be a multiple (<c>DEEPEP_GEMM_TILE_COLS</c>).</summary>
+    public const int GemmTileCols = 64;
+
+    /// <summary>Threads per block of the fused MoE grouped GEMM, one warp per 32 × 32 sub-tile (<c>DEEPEP_GEMM_THREADS</c>).</summary>
+    public const int GemmThreads = 128;
+
+    /// <summary>Threads per block of the SwiGLU + re-quantisation kernel (<c>DEEPEP_SWIGLU_QUANT_THREADS</c>).</summary>
+    public const int SwigluQuantThreads = 256;
 }

@@ -46,6 +46,17 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/int8_cast.cuh", "deep_ep::int8_cast" },
         { "deep_ep/impls/inclusive_scan.cuh", "deep_ep::inclusive_scan" },
         { "deep_ep/impls/expert_expansion.cuh", "deep_ep::expansion_count" },
+        { "deep_ep/impls/grouped_gemm.cuh", "deep_ep::grouped_gemm<deep_ep::QuantFormat::kBf16, float>" },
+        { "deep_ep/impls/grouped_gemm.cuh", "deep_ep::grouped_gemm<deep_ep::QuantFormat::kBf16, __nv_bfloat16>" },
+        { "deep_ep/impls/grouped_gemm.cuh", "deep_ep::grouped_gemm<deep_ep::QuantFormat::kInt8, float>" },
+        { "deep_ep/impls/grouped_gemm.cuh", "deep_ep::grouped_gemm<deep_ep::QuantFormat::kInt8, __nv_bfloat16>" },
+        { "deep_ep/impls/grouped_gemm.cuh", "deep_ep::grouped_gemm<deep_ep::QuantFormat::kFp8, float>" },
+        { "deep_ep/impls/grouped_gemm.cuh", "deep_ep::grouped_gemm<deep_ep::QuantFormat::kFp8, __nv_bfloat16>" },
+        { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kInt8, false>" },
+        { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kFp8, false>" },
+        { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kBf16, true>" },
+        { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kInt8, true>" },
+        { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kFp8, true>" },
     };
 
     [Theory]

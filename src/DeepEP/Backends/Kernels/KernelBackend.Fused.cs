@@ -2,9 +2,8 @@ using DeepEP.Ep;
 
 namespace DeepEP.Backends.Kernels;
 
-// The fused MoE layer (docs/fused-moe.md): the masked grouped GEMM and SwiGLU + re-quantisation kernels it needs are
-// not written yet, so the call is refused (after EpBuffer's validation, before anything is launched).
+// The fused MoE layer (docs/fused-moe.md): this backend's low-latency dispatch and combine around the GPU expert FFN.
 internal sealed partial class KernelBackend
 {
-    public FusedMoeResult FusedDeepMoe(FusedMoeRequest request) => throw FusedMoeRequest.GpuPathNotBuilt(Kind);
+    public FusedMoeResult FusedDeepMoe(FusedMoeRequest request) => GpuFusedMoe.Run(this, request);
 }

@@ -1,0 +1,107 @@
+using DeepEP.Cuda;
+using DeepEP.Runtimes;
+using DeepEP.Tensors;
+
+namespace DeepEP.Tests.Gpu.Fused;
+
+/// <summary>
+/// The fused MoE layer's masked grouped GEMM alone (<see cref="GroupedGemmRuntime"/>) against a float64 host
+/// computation of the same arithmetic (<c>Backends/Host/HostLinear</c>: Int8 sum · row scale · column scale, Fp8 each
+/// 128-wide block's sum · activation scale · weight block scale): random operands, per-expert counts of 0, 1, odd, a
+/// whole tile, one past it and all rows; rows past the counts hold NaN (they must not be read) and the output starts as
+/// 0xFF bytes (rows past the counts must keep them).
+/// </summary>
+[Collection(GpuCollection.Name)]
+public sealed class GroupedGemmKernelTests(GpuFixture gpu)
+{
+    private const int Rows = 70;
+    private const int N = 256;
+    private const int K = 384;
+    private static readonly int[] s_counts = [0, 37, 70, 1, 64, 65];
+
+    public static TheoryData<string, bool> Cases => new()
+    {
+        { nameof(QuantFormat.Bf16), false },
+        { nameof(QuantFormat.Bf16), true },
+        { nameof(QuantFormat.Int8), false },
+        { nameof(QuantFormat.Int8), true },
+        { nameof(QuantFormat.Fp8), false },
+        { nameof(QuantFormat.Fp8), true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ValidRowsMatchTheHostAndOthersAreUntouched(string formatName, bool bf16Output)
+    {
+        gpu.Require();
+        QuantFormat format = Enum.Parse<QuantFormat>(formatName);
+        int experts = s_counts.Length;
+        var random = new Random(HashCode.Combine(formatName, bf16Output));
+        QuantOperands a = QuantOperands.Activations(format, experts, Rows, K, s_counts, random);
+        QuantOperands b = QuantOperands.Weights(format, experts, N, K, random);
+
+        using DeviceTensor aData = a.DataTensor(0), bData = b.DataTensor(0);
+        using DeviceTensor? aScales = a.ScalesTensor(0), bScales = b.ScalesTensor(0);
+        using DeviceTensor counts = DeviceTensor.FromArray<int>(s_counts, [experts], 0);
+        DType outType = bf16Output ? DType.BFloat16 : DType.Float32;
+        using DeviceTensor d = DeviceTensor.Empty(outType, [experts, Rows, N], 0);
+        d.FillBytes(0xFF);
+        CudaStream stream = CudaStream.ForDevice(0);
+        GroupedGemmRuntime.Launch(format, aData, aScales, bData, bScales, counts, d, stream);
+        stream.Synchronize();
+
+        float[] got = bf16Output ? [.. d.ToArray<BFloat16>().Select(v => v.ToFloat())] : d.ToArray<float>();
+        byte[] raw = d.ToArray<byte>();
+        int elementSize = bf16Output ? 2 : 4;
+        for (int e = 0; e < experts; e++)
+        {
+            for (int m = 0; m < Rows; m++)
+            {
+                long first = (((long)e * Rows) + m) * N;
+                if (m >= s_counts[e])
+                {
+                    Assert.True(raw.AsSpan((int)(first * elementSize), N * elementSize).IndexOfAnyExcept((byte)0xFF) < 0,
+                        $"{formatName}: expert {e} row {m} is past its count {s_counts[e]} but was written.");
+                    continue;
+                }
+                for (int col = 0; col < N; col++)
+                {
+                    (double want, double magnitude) = Expected(format, a, b, e, m, col);
+                    double tolerance = (1e-5 * magnitude) + (bf16Output ? Math.Abs(want) / 256 : 0) + 1e-30;
+                    double value = got[first + col];
+                    Assert.True(Math.Abs(value - want) <= tolerance,
+                        $"{formatName}: expert {e} row {m} column {col}: got {value}, want {want} (tolerance {tolerance:E2}).");
+                }
+            }
+        }
+    }
+
+    // The reference value of d[e, m, col] and Σ|terms| (the scale of its rounding error), in float64.
+    private static (double Value, double Magnitude) Expected(QuantFormat format, QuantOperands a, QuantOperands b, int e, int m, int col)
+    {
+        long aRow = (((long)e * Rows) + m) * K;
+        long bRow = (((long)e * N) + col) * K;
+        int blocks = K / Fp8Cast.ChannelsPerScale;
+        double value = 0, magnitude = 0;
+        for (int block = 0; block < blocks; block++)
+        {
+            double sum = 0, abs = 0;
+            for (int k = block * Fp8Cast.ChannelsPerScale; k < (block + 1) * Fp8Cast.ChannelsPerScale; k++)
+            {
+                double product = (double)a.Values[aRow + k] * b.Values[bRow + k];
+                sum += product;
+                abs += Math.Abs(product);
+            }
+            double scale = format switch
+            {
+                QuantFormat.Int8 => (double)a.Scales[((long)e * Rows) + m] * b.Scales[((long)e * N) + col],
+                QuantFormat.Fp8 => (double)a.Scales[((((long)e * Rows) + m) * blocks) + block]
+                    * b.Scales[((((long)e * (N / Fp8Cast.ChannelsPerScale)) + (col / Fp8Cast.ChannelsPerScale)) * blocks) + block],
+                _ => 1,
+            };
+            value += sum * scale;
+            magnitude += abs * scale;
+        }
+        return (value, magnitude);
+    }
+}
