@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Runtimes;
 using DeepEP.Tensors;
@@ -58,7 +59,10 @@ public sealed class SwigluQuantKernelTests(GpuFixture gpu)
         SwigluQuantRuntime.Launch(format, x, counts, q, scales, stream);
         stream.Synchronize();
 
-        byte[] gotQ = q.ToArray<byte>();
+        // BF16 outputs are compared bit for bit, so they are read back as raw bytes like the 1-byte formats.
+        byte[] gotQ = format == QuantFormat.Bf16
+            ? MemoryMarshal.AsBytes(q.ToArray<BFloat16>().AsSpan()).ToArray()
+            : q.ToArray<byte>();
         float[] gotScales = scales?.ToArray<float>() ?? [];
         int elementSize = format == QuantFormat.Bf16 ? 2 : 1;
         int scalesPerRow = gotScales.Length / (int)rows;
