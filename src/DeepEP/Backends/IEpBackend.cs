@@ -39,6 +39,12 @@ internal interface IEpBackend : IDisposable
     /// <summary>Spec §3.</summary>
     CombineResult Combine(NormalCombineRequest request);
 
+    /// <summary>
+    /// A BF16 <c>[rows, hidden]</c> tensor for the expert outputs of the next combine (<c>EpBuffer.GetCombineInputBuffer</c>):
+    /// memory the peers already address where the backend has such (no copy at combine), else a new tensor.
+    /// </summary>
+    DeviceTensor CombineInputBuffer(long rows, long hidden, StreamOptions streams);
+
     /// <summary>Spec §5.3.</summary>
     LowLatencyDispatchResult LowLatencyDispatch(LowLatencyDispatchRequest request);
 

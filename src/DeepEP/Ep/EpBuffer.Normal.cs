@@ -241,4 +241,27 @@ public sealed partial class EpBuffer
         }
         return result;
     }
+
+    /// <summary>
+    /// A BF16 <c>[M, hidden]</c> tensor (M = <see cref="DispatchHandle.NumRecvTokens"/>) to write the expert outputs into
+    /// and pass to <see cref="Combine"/> (normal mode's counterpart of <see cref="GetNextLowLatencyCombineBuffer"/>). With
+    /// one process per GPU on the kernels backend it is a view of this buffer's receive arena, which the peers read
+    /// directly, so its combine copies nothing (any other <c>x</c> is first copied into the arena); elsewhere it is a new
+    /// tensor. While alive it holds one of the arena's three slots: dispose it after the combine.
+    /// </summary>
+    /// <param name="handle">The handle of the dispatch whose rows the experts process (not an expanded one: its combine folds x first).</param>
+    /// <param name="hidden">H of the expert outputs, a positive multiple of 8.</param>
+    /// <param name="stream">The caller's stream, on <see cref="Device"/>; null is the calling thread's library stream. A new tensor is allocated on it.</param>
+    /// <returns>An uninitialised <c>[M, hidden]</c> BF16 tensor on <see cref="Device"/> that the caller owns.</returns>
+    public DeviceTensor GetCombineInputBuffer(DispatchHandle handle, int hidden, CudaStream? stream = null)
+    {
+        EnsureUsable();
+        ArgumentNullException.ThrowIfNull(handle);
+        TensorChecks.RequireAlive(handle.RecvSrcIdx, nameof(handle));
+        TensorChecks.That(handle.Expansion is null, nameof(handle),
+            "An expanded dispatch's combine takes x in the expanded layout and folds it first, so it has no in-place buffer; allocate x yourself.");
+        TensorChecks.That(hidden > 0 && hidden % 8 == 0, nameof(hidden), $"hidden ({hidden}) must be a positive multiple of 8 (rows of whole 16-byte words).");
+        CheckNvlCapacity();
+        return _backend.CombineInputBuffer(handle.NumRecvTokens, hidden, Streams(null, false, false, stream));
+    }
 }

@@ -66,7 +66,7 @@ public sealed record EpConfig
     /// Bytes of <c>numNvlBytes</c> normal-mode dispatch and combine need with ranks as threads of one process
     /// (DeepEP's <c>get_nvl_buffer_size_hint</c>). Exact there: tokens go straight into the destination's outputs and
     /// the buffer holds only a header, the same for every row size, rank count and configuration; the arguments are
-    /// checked and kept for API parity. With one process per GPU received rows are staged in the buffer, so use
+    /// checked and kept for API parity. With one process per GPU received rows live in the buffer, so use
     /// <see cref="GetNvlBufferSizeHint(long, int, int, int)"/>, which covers both process models.
     /// </summary>
     public long GetNvlBufferSizeHint(long hiddenBytes, int numRanks)
@@ -79,8 +79,9 @@ public sealed record EpConfig
     /// <summary>
     /// Bytes of <c>numNvlBytes</c> normal-mode dispatch and combine need in either process model, for up to
     /// <paramref name="numMaxTokensPerRank"/> tokens per rank (or <c>numWorstTokens / numRanks</c>). With one process
-    /// per GPU, peers cannot address a rank's output tensors, so every rank stages the rows it receives (and its
-    /// combine inputs) in a receive arena carved from the buffer: room for all <c>numRanks * numMaxTokensPerRank</c>
+    /// per GPU, peers cannot address a rank's tensors, so the rows a rank receives (and its combine inputs) live in a
+    /// receive arena carved from the buffer, and the dispatch outputs are views of it: three slots (a held dispatch
+    /// result, a combine input buffer, the call in flight), each with room for all <c>numRanks * numMaxTokensPerRank</c>
     /// rows of <paramref name="hiddenBytes"/> (pass the BF16 row, <c>hidden * 2</c>), their FP8 scales (one per 128
     /// channels), source indices and <paramref name="numTopk"/> expert ids and weights.
     /// </summary>

@@ -1,9 +1,9 @@
 namespace DeepEP.Runtimes;
 
 /// <summary>
-/// Where one call's rows sit in a rank's receive arena, the staging area of the one-process-per-GPU model (peers
-/// cannot address each other's output tensors across processes, so dispatch writes here and combine reads from here).
-/// Byte offsets from the arena's start; each region starts on a 128-byte boundary. A region a call does not use is empty.
+/// Where one call's rows sit in a slot of a rank's receive arena, the memory of the one-process-per-GPU model that
+/// peers can address (they cannot map each other's tensors across processes, so dispatch writes here, the outputs view
+/// it, and combine reads from here). Byte offsets from the slot's start; each region starts on a 128-byte boundary. A region a call does not use is empty.
 /// </summary>
 /// <param name="Rows">Rows every region holds.</param>
 /// <param name="X">Token rows, <c>[Rows, rowBytes]</c>.</param>
@@ -14,6 +14,12 @@ namespace DeepEP.Runtimes;
 /// <param name="Bytes">End of the last region.</param>
 internal readonly record struct ReceiveArenaLayout(long Rows, long X, long XScales, long SrcIdx, long TopkIdx, long TopkWeights, long Bytes)
 {
+    /// <summary>
+    /// Equal slots per arena (the kernels backend's <c>ArenaSlots</c>): a dispatch result the caller holds, a combine
+    /// input buffer, and one for the call in flight.
+    /// </summary>
+    public const int Slots = 3;
+
     private const int Regions = 5;
     private const int Alignment = 128;
 
@@ -33,7 +39,11 @@ internal readonly record struct ReceiveArenaLayout(long Rows, long X, long XScal
     public static long BytesFor(long rows, long rowBytes, int numScales, int numTopk) =>
         AlignUp((rows * BytesPerRow(rowBytes, numScales, numTopk)) + (Regions * Alignment));
 
-    /// <summary>The most rows an arena of <paramref name="arenaBytes"/> holds: the inverse of <see cref="BytesFor"/>.</summary>
+    /// <summary>Bytes an arena of <see cref="Slots"/> slots needs for each to hold <paramref name="rows"/> rows.</summary>
+    public static long ArenaBytesFor(long rows, long rowBytes, int numScales, int numTopk) =>
+        Slots * BytesFor(rows, rowBytes, numScales, numTopk);
+
+    /// <summary>The most rows an arena (or slot) of <paramref name="arenaBytes"/> holds: the inverse of <see cref="BytesFor"/>.</summary>
     public static long RowsThatFit(long arenaBytes, long rowBytes, int numScales, int numTopk) =>
         Math.Max(0, (arenaBytes - (Regions * Alignment)) / BytesPerRow(rowBytes, numScales, numTopk));
 

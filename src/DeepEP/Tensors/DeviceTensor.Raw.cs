@@ -11,6 +11,16 @@ public sealed partial class DeviceTensor
         new(pointer, [bytes], [1], DType.UInt8, device, owner: null, memory);
 
     /// <summary>
+    /// A contiguous tensor at <paramref name="pointer"/> inside <paramref name="block"/> that co-owns the block: the
+    /// block is released once its owner and every such tensor are disposed (a receive-arena slot handed to a caller).
+    /// </summary>
+    internal static DeviceTensor Leased(SafeHandle block, nint pointer, DType dtype, long[] shape, int device)
+    {
+        var lease = new Cuda.DeviceMemoryLease(block, pointer);
+        return new DeviceTensor(pointer, shape, ContiguousStrides(shape), dtype, device, lease);
+    }
+
+    /// <summary>
     /// A contiguous <paramref name="dtype"/> view of this contiguous byte tensor, <paramref name="byteOffset"/> bytes in,
     /// shaped <paramref name="shape"/>; the caller has checked that it fits.
     /// </summary>

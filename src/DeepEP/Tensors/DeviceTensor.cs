@@ -180,7 +180,7 @@ public sealed partial class DeviceTensor : IDisposable
         for (int i = 0; i < tensors.Length; i++)
         {
             (DType dtype, long[] shape, long[]? strides) = tensors[i];
-            var lease = new DeviceMemoryLease(block, offsets[i]);
+            var lease = new DeviceMemoryLease(block, block.Pointer + (nint)offsets[i]);
             result[i] = new DeviceTensor(lease.DangerousGetHandle(), shape, strides ?? ContiguousStrides(shape), dtype, device, lease);
         }
         return result;

@@ -41,13 +41,19 @@ internal static class NormalScenario
         snapshot["handle.recvSrcIdx"] = Bytes(handle.RecvSrcIdx);
         snapshot["handle.sendHead"] = Bytes(handle.SendHead);
 
-        using DispatchResult cached = buffer.Dispatch(x, handle, config: config);
-        snapshot["cached.recvX"] = Bytes(cached.RecvX);
+        // Each further result is disposed once recorded: with one process per GPU results hold slots of the receive
+        // arena (three in all), and bf16's stays held for the combine below.
+        using (DispatchResult cached = buffer.Dispatch(x, handle, config: config))
+        {
+            snapshot["cached.recvX"] = Bytes(cached.RecvX);
+        }
 
         using Fp8Tensor fp8 = CastWithColumnMajorScales(inputs, device);
-        using DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, layout, topkIdx: topk, topkWeights: weights, config: config);
-        snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
-        snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
+        using (DispatchResult fp8Result = buffer.Dispatch(fp8.Data, fp8.Scales, layout, topkIdx: topk, topkWeights: weights, config: config))
+        {
+            snapshot["fp8.recvX"] = Bytes(fp8Result.RecvX);
+            snapshot["fp8.recvXScales"] = Bytes(fp8Result.RecvXScales!);
+        }
         if (c.Hidden % 512 == 0)
         {
             // The other scale format: UE8M0 exponents packed four to an Int32, row-major.
@@ -70,23 +76,28 @@ internal static class NormalScenario
             {
                 using DeviceTensor data = hostData.To(device);
                 using DeviceTensor scales = hostScales.To(device);
-                using DispatchResult int8 = buffer.Dispatch(data, scales, layout, topkIdx: topk, topkWeights: weights, config: config);
+                DispatchResult int8 = buffer.Dispatch(data, scales, layout, topkIdx: topk, topkWeights: weights, config: config);
                 using DispatchHandle int8Handle = int8.Handle!;
                 snapshot["int8.recvX"] = Bytes(int8.RecvX);
                 snapshot["int8.recvXScales"] = Bytes(int8.RecvXScales!);
-                using DispatchResult int8Cached = buffer.Dispatch(data, scales, int8Handle, config: config);
-                snapshot["int8.cachedRecvX"] = Bytes(int8Cached.RecvX);
-                snapshot["int8.cachedRecvXScales"] = Bytes(int8Cached.RecvXScales!);
+                int8.Dispose();
+                using (DispatchResult int8Cached = buffer.Dispatch(data, scales, int8Handle, config: config))
+                {
+                    snapshot["int8.cachedRecvX"] = Bytes(int8Cached.RecvX);
+                    snapshot["int8.cachedRecvXScales"] = Bytes(int8Cached.RecvXScales!);
+                }
 
                 // Quantised inside dispatch (DEEP_NORMAL_MODE_USE_INT8_QUANT), on the backend's stream: the bytes of the
                 // host cast's dispatch above, first and cached; prefix sums asked per call (MOE_EXPERT_TOKEN_NUMS_TYPE=0).
-                using DispatchResult quantized = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, config: config, useInt8Quant: true,
-                    expertTokenNumsType: ExpertTokenNumsType.PrefixSums);
-                Assert.Equal(snapshot["int8.recvX"], Bytes(quantized.RecvX));
-                Assert.Equal(snapshot["int8.recvXScales"], Bytes(quantized.RecvXScales!));
-                int running = 0;
-                Assert.Equal(int8.NumRecvTokensPerExpertList.Select(n => running += n), quantized.NumRecvTokensPerExpertList);
-                quantized.Handle!.Dispose();
+                using (DispatchResult quantized = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, config: config, useInt8Quant: true,
+                    expertTokenNumsType: ExpertTokenNumsType.PrefixSums))
+                {
+                    Assert.Equal(snapshot["int8.recvX"], Bytes(quantized.RecvX));
+                    Assert.Equal(snapshot["int8.recvXScales"], Bytes(quantized.RecvXScales!));
+                    int running = 0;
+                    Assert.Equal(int8.NumRecvTokensPerExpertList.Select(n => running += n), quantized.NumRecvTokensPerExpertList);
+                    quantized.Handle!.Dispose();
+                }
                 using DispatchResult quantizedCached = buffer.Dispatch(x, int8Handle, config: config, useInt8Quant: true);
                 Assert.Equal(snapshot["int8.cachedRecvX"], Bytes(quantizedCached.RecvX));
                 Assert.Equal(snapshot["int8.cachedRecvXScales"], Bytes(quantizedCached.RecvXScales!));
@@ -95,10 +106,12 @@ internal static class NormalScenario
 
         long real = bf16.RecvX.Size(0);
         int worstRows = (c.Tokens * buffer.GroupSize) + 1;
-        using DispatchResult worst = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config);
-        snapshot["worst.leadingRecvX"] = Bytes(worst.RecvX.Slice(0, real));
-        snapshot["worst.recvTopkIdx"] = Bytes(worst.RecvTopkIdx!);
-        Assert.Empty(worst.NumRecvTokensPerExpertList);
+        using (DispatchResult worst = buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, numWorstTokens: worstRows, config: config))
+        {
+            snapshot["worst.leadingRecvX"] = Bytes(worst.RecvX.Slice(0, real));
+            snapshot["worst.recvTopkIdx"] = Bytes(worst.RecvTopkIdx!);
+            Assert.Empty(worst.NumRecvTokensPerExpertList);
+        }
 
         using CombineResult combined = buffer.Combine(bf16.RecvX, handle, topkWeights: bf16.RecvTopkWeights, bias: [bias, bias], config: config,
             asyncFinish: asyncFinish);

@@ -2,6 +2,7 @@ using System.Globalization;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Ep.Heuristics;
+using DeepEP.Tensors;
 using DeepEP.Tests.Gpu.LowLatency;
 using DeepEP.Tests.Gpu.Support;
 using DeepEP.Tests.Support;
@@ -71,6 +72,49 @@ internal static class ProcessModelRank
         InvalidOperationException error = Assert.Throws<InvalidOperationException>(
             () => NormalScenario.Run(tight, Fit(new NormalRun(new NormalCase(256, 2048, 16, 4, Seed: 3)), ranks)));
         Assert.Contains("numNvlBytes", error.Message);
+        CheckArenaSlots(group);
+    }
+
+    /// <summary>
+    /// Dispatch outputs view slots of the receive arena: a combine of <see cref="EpBuffer.GetCombineInputBuffer"/> (in
+    /// place) equals one of a copy of the same rows (staged); a disposed result frees its slot; a dispatch while all
+    /// three slots are held fails on every rank, naming the holders, instead of overwriting a live result.
+    /// </summary>
+    private static void CheckArenaSlots(ProcessGroup group)
+    {
+        int ranks = group.Size;
+        var c = new NormalCase(96, 1024, 16, 4, Seed: 11);
+        RankInputs inputs = c.For(group.Rank);
+        using EpBuffer buffer = KernelsBuffer(group, EpBuffer.GetDispatchConfig(ranks).GetNvlBufferSizeHint(c.Hidden * 2L, ranks, c.Tokens, c.Topk));
+        int device = buffer.Device;
+        var config = new EpConfig(GpuRanks.NumSms(ranks, 24), 6, 256);
+        using DeviceTensor x = inputs.XOn(device);
+        using DeviceTensor topk = inputs.TopkOn(device);
+        using DeviceTensor weights = inputs.WeightsOn(device);
+        using DispatchLayout layout = buffer.GetDispatchLayout(topk, c.Experts);
+        DispatchResult Dispatch() => buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, config: config);
+
+        DispatchResult first = Dispatch();
+        byte[] firstRows = NormalScenario.Bytes(first.RecvX);
+        using DispatchHandle handle = first.Handle!;
+        using (DeviceTensor input = buffer.GetCombineInputBuffer(handle, c.Hidden))
+        using (DeviceTensor copy = first.RecvX.To(device))
+        {
+            input.CopyFrom<byte>(firstRows);
+            using CombineResult inPlace = buffer.Combine(input, handle, topkWeights: first.RecvTopkWeights, config: config);
+            using CombineResult staged = buffer.Combine(copy, handle, topkWeights: first.RecvTopkWeights, config: config);
+            Assert.Equal(NormalScenario.Bytes(staged.CombinedX), NormalScenario.Bytes(inPlace.CombinedX));
+            Assert.Equal(NormalScenario.Bytes(staged.CombinedTopkWeights!), NormalScenario.Bytes(inPlace.CombinedTopkWeights!));
+        }
+
+        var held = new List<DispatchResult> { first, Dispatch(), Dispatch() };
+        held[0].Dispose();
+        held[0] = Dispatch();
+        Assert.Equal(firstRows, NormalScenario.Bytes(held[0].RecvX));
+        InvalidOperationException full = Assert.Throws<InvalidOperationException>(() => Dispatch());
+        Assert.Contains("all 3 are held", full.Message);
+        Assert.Contains("Dispose", full.Message);
+        held.ForEach(result => result.Dispose());
     }
 
     private static EpBuffer KernelsBuffer(ProcessGroup group, long nvlBytes) =>

@@ -75,6 +75,10 @@ internal sealed class HostBackend : IEpBackend
         HostLayout.Compute(topkIdx, numExperts, _group.Size);
 
     /// <inheritdoc />
+    public DeviceTensor CombineInputBuffer(long rows, long hidden, StreamOptions streams) =>
+        DeviceTensor.Empty(DType.BFloat16, [rows, hidden]);
+
+    /// <inheritdoc />
     public DispatchResult Dispatch(NormalDispatchRequest request) =>
         _group.Step(request.Handle is null ? "dispatch" : "cached dispatch", () => HostNormalDispatch.Dispatch(_group, request));
 

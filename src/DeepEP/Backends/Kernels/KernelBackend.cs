@@ -19,8 +19,10 @@ internal sealed partial class KernelBackend : IEpBackend
     private readonly CommStreamOrder _order;
     private readonly LowLatencyResources? _lowLatency;
 
-    // Only when a peer runs in another process: the staging area peers write dispatch rows into and read combine rows from.
+    // Only when a peer runs in another process: the arena peers write dispatch rows into and read combine rows from,
+    // and its slots, which the outputs and combine input buffers view.
     private readonly SymmetricAllocation? _arena;
+    private readonly ArenaSlots? _slots;
     private readonly long _numNvlBytes;
 
     /// <param name="group">The ranks.</param>
@@ -35,7 +37,8 @@ internal sealed partial class KernelBackend : IEpBackend
         if (_mesh.CrossesProcesses)
         {
             // Never empty, so there is always an allocation to export; a too small one fails each call by name.
-            _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferGeometry.HeaderBytes, BufferGeometry.Alignment));
+            _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferGeometry.HeaderBytes, ArenaSlots.Count * BufferGeometry.Alignment));
+            _slots = new ArenaSlots(_arena);
         }
         if (lowLatencyBytes > 0)
         {
@@ -90,35 +93,36 @@ internal sealed partial class KernelBackend : IEpBackend
             rows = handle.NumRecvTokens;
         }
 
-        DeviceTensor recvX = DeviceTensor.Empty(x.DType, [rows, x.Size(1)], Device, outputs);
-        DeviceTensor? recvScales = request.XScales is null ? null : DeviceTensor.Empty(request.XScales.DType, [rows, numScales], Device, outputs);
         DeviceTensor recvSrcIdx = request.Handle is null ? handle.RecvSrcIdx : DeviceTensor.Empty(DType.Int32, [rows], Device, Comm);
-        DeviceTensor? recvTopkIdx = numTopk == 0 ? null : DeviceTensor.Empty(DType.Int64, [rows, numTopk], Device, outputs);
-        DeviceTensor? recvTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [rows, numTopk], Device, outputs);
+        // Ranks as threads: the peers write straight into freshly allocated outputs. One process per GPU: into a leased
+        // arena slot, whose views become the outputs after the call (no copy).
+        DispatchOutputs? allocated = null;
+        ArenaSlot? slot = null;
+        ReceiveArenaLayout arenaLayout = default;
+        DispatchPeer published;
+        if (_slots is null)
+        {
+            DispatchOutputs fresh = AllocateDispatchOutputs(x, rows, request.XScales?.DType, numScales, numTopk, outputs);
+            allocated = fresh;
+            published = new DispatchPeer
+            {
+                RecvX = fresh.RecvX.Pointer,
+                RecvXScales = fresh.RecvScales?.Pointer ?? 0,
+                RecvSrcIdx = recvSrcIdx.Pointer,
+                RecvTopkIdx = fresh.RecvTopkIdx?.Pointer ?? 0,
+                RecvTopkWeights = fresh.RecvTopkWeights?.Pointer ?? 0,
+                Capacity = rows,
+            };
+        }
+        else
+        {
+            (slot, arenaLayout) = LeaseDispatchSlot(rows, x, numScales, numTopk);
+            published = ArenaDispatchPeer(slot, arenaLayout, numScales, numTopk);
+        }
         // One wait covers the caller's work and these allocations (a cached dispatch has not waited yet; a non-cached one
         // must wait again when the outputs came from the caller's stream).
         Begin(request.Streams, outputs == Comm && request.Handle is null ? null : compute);
 
-        ReceiveArenaLayout? staged = _arena is null ? null : DispatchArenaLayout(rows, x.Size(1), numScales, numTopk);
-        DispatchPeer published = staged is { } arena
-            ? new DispatchPeer
-            {
-                RecvX = _arena!.Local + (nint)arena.X,
-                RecvXScales = numScales == 0 ? 0 : _arena.Local + (nint)arena.XScales,
-                RecvSrcIdx = _arena.Local + (nint)arena.SrcIdx,
-                RecvTopkIdx = numTopk == 0 ? 0 : _arena.Local + (nint)arena.TopkIdx,
-                RecvTopkWeights = numTopk == 0 ? 0 : _arena.Local + (nint)arena.TopkWeights,
-                Capacity = arena.Rows,
-            }
-            : new DispatchPeer
-            {
-                RecvX = recvX.Pointer,
-                RecvXScales = recvScales?.Pointer ?? 0,
-                RecvSrcIdx = recvSrcIdx.Pointer,
-                RecvTopkIdx = recvTopkIdx?.Pointer ?? 0,
-                RecvTopkWeights = recvTopkWeights?.Pointer ?? 0,
-                Capacity = rows,
-            };
         published.RowShape = RowShape.Pack(RowWords(x), numScales, numTopk);
         var p = new IntranodeDispatchParams
         {
@@ -148,17 +152,21 @@ internal sealed partial class KernelBackend : IEpBackend
         };
         IntranodeDispatchRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(x), p);
         _mesh.Barrier();
-        if (staged is { } received)
+        // After the barrier, so the peers finish this call even when this rank cannot take its rows.
+        DispatchOutputs received;
+        try
         {
-            // After the barrier, so the peers finish this call even when this rank cannot take its rows.
-            ThrowIfArenaTooSmall(received.Rows, rows, x.Size(1), numScales, numTopk);
-            nint arenaBase = _arena!.Local;
-            CopyFromArena(recvX, arenaBase + (nint)received.X);
-            CopyFromArena(recvScales, arenaBase + (nint)received.XScales);
-            CopyFromArena(recvSrcIdx, arenaBase + (nint)received.SrcIdx);
-            CopyFromArena(recvTopkIdx, arenaBase + (nint)received.TopkIdx);
-            CopyFromArena(recvTopkWeights, arenaBase + (nint)received.TopkWeights);
+            received = allocated ?? TakeArenaOutputs(slot, arenaLayout, rows, x, request.XScales?.DType, numScales, numTopk, recvSrcIdx);
         }
+        catch (InvalidOperationException)
+        {
+            // The rows did not fit: nothing of this call reaches the caller.
+            recvCount?.Dispose();
+            (request.Handle is null ? handle : null)?.Dispose();
+            recvSrcIdx.Dispose();
+            throw;
+        }
+        (DeviceTensor recvX, DeviceTensor? recvScales, DeviceTensor? recvTopkIdx, DeviceTensor? recvTopkWeights) = received;
         if (request.NumWorstTokens > 0 && recvTopkIdx is not null && recvCount is not null)
         {
             IntranodeDispatchRuntime.LaunchMarkPadding(Device, Comm, new MarkPaddingParams
@@ -191,9 +199,11 @@ internal sealed partial class KernelBackend : IEpBackend
         DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, outputs);
         DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
         Begin(request.Streams, compute);
-        CombinePeer published = _arena is null
-            ? new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) }
-            : StageCombineInputs(request.X, request.TopkWeights);
+        // One process per GPU: inputs outside the arena are staged into a slot leased for this call (not needed when x
+        // came from GetCombineInputBuffer or is the dispatch's own RecvX).
+        (CombinePeer published, ArenaSlot? staging) = _slots is null
+            ? (new CombinePeer { X = request.X.Pointer, TopkWeights = request.TopkWeights?.Pointer ?? 0, NumRows = request.X.Size(0) }, null)
+            : PublishCombineInputs(request.X, request.TopkWeights);
         published.RowShape = RowShape.Pack(RowWords(request.X), numScales: 0, numTopk: 0);
         IntranodeCombineRuntime.LaunchRewriteSendHead(Device, Comm, new RewriteSendHeadParams
         {
@@ -226,6 +236,8 @@ internal sealed partial class KernelBackend : IEpBackend
         };
         IntranodeCombineRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(request.X), p);
         _mesh.Barrier();
+        // Reused only by later work on this stream, after the barrier every peer's reads of it precede.
+        staging?.Dispose();
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));
     }
 
@@ -246,61 +258,6 @@ internal sealed partial class KernelBackend : IEpBackend
 
     /// <summary>What to add to a pointer each rank published to address it from here (all 0 without an arena).</summary>
     private PeerArray<long> PeerDeltas => _arena?.Deltas ?? default;
-
-    /// <summary>
-    /// The arena layout of a dispatch receiving <paramref name="rows"/> rows, its regions sized for BF16 rows so that the
-    /// combine coming back through the same arena fits too. Holds fewer rows when the arena is too small (peers then
-    /// report instead of writing past it; <see cref="ThrowIfArenaTooSmall"/> names the size needed here).
-    /// </summary>
-    private ReceiveArenaLayout DispatchArenaLayout(long rows, long hidden, int numScales, int numTopk)
-    {
-        long fit = ReceiveArenaLayout.RowsThatFit(_arena!.Bytes, CombineRowBytes(hidden), numScales, numTopk);
-        return ReceiveArenaLayout.Of(Math.Min(rows, fit), CombineRowBytes(hidden), numScales, numTopk);
-    }
-
-    private void ThrowIfArenaTooSmall(long capacity, long rows, long hidden, int numScales, int numTopk)
-    {
-        if (rows <= capacity)
-        {
-            return;
-        }
-        long needed = BufferGeometry.HeaderBytes + ReceiveArenaLayout.BytesFor(rows, CombineRowBytes(hidden), numScales, numTopk);
-        throw new InvalidOperationException(
-            $"Rank {_mesh.Rank} receives {rows} rows (hidden {hidden}, {numScales} scales, top-{numTopk}), but with one process per GPU received rows are staged in a " +
-            $"receive arena carved from numNvlBytes = {_numNvlBytes}, which holds {capacity}. Create the EpBuffer with numNvlBytes >= {needed} " +
-            "(EpConfig.GetNvlBufferSizeHint with the token count). Nothing was written past the arena; this dispatch's outputs are not valid.");
-    }
-
-    private void CopyFromArena(DeviceTensor? output, nint source)
-    {
-        if (output is not null)
-        {
-            DeviceMemory.CopyAsync(Device, output.Pointer, source, output.ByteSize, Comm);
-        }
-    }
-
-    /// <summary>Copies this rank's combine inputs into its arena, where peers can read them, and returns where they are.</summary>
-    private CombinePeer StageCombineInputs(DeviceTensor x, DeviceTensor? topkWeights)
-    {
-        long rows = x.Size(0);
-        int numTopk = topkWeights is null ? 0 : checked((int)topkWeights.Size(1));
-        ReceiveArenaLayout layout = ReceiveArenaLayout.Of(rows, CombineRowBytes(x.Size(1)), 0, numTopk);
-        if (layout.Bytes > _arena!.Bytes)
-        {
-            // Unreachable after a dispatch through this buffer (its rows fit both ways), so peers are not spared the wait.
-            throw new InvalidOperationException(
-                $"Rank {_mesh.Rank} combines {rows} rows of hidden {x.Size(1)}, which need {layout.Bytes} bytes of receive arena; numNvlBytes = {_numNvlBytes} leaves {_arena.Bytes}.");
-        }
-        DeviceMemory.CopyAsync(Device, _arena.Local + (nint)layout.X, x.Pointer, x.ByteSize, Comm);
-        if (topkWeights is not null)
-        {
-            DeviceMemory.CopyAsync(Device, _arena.Local + (nint)layout.TopkWeights, topkWeights.Pointer, topkWeights.ByteSize, Comm);
-        }
-        return new CombinePeer { X = _arena.Local + (nint)layout.X, TopkWeights = topkWeights is null ? 0 : _arena.Local + (nint)layout.TopkWeights, NumRows = rows };
-    }
-
-    /// <summary>Bytes of one BF16 row, the widest either direction carries.</summary>
-    private static long CombineRowBytes(long hidden) => hidden * DType.BFloat16.ElementSize();
 
     private static int RowWords(DeviceTensor x) => checked((int)(x.Size(1) * x.DType.ElementSize() / 16));
 

@@ -25,7 +25,7 @@ internal static class KernelFailure
                     $"Local expert {record.Channel} of rank {record.Rank} was selected {record.Seen} times in one low-latency dispatch, more than its R*N = {record.Expected} packed rows (a top-k row repeats an expert). The dispatch was not completed.");
             case WaitCode.RecvCapacity:
                 string cause = crossesProcesses
-                    ? $"numWorstTokens is smaller than the real receive count, or rank {record.PeerRank}'s receive arena (numNvlBytes) is too small for this dispatch (that rank's error names the size needed)"
+                    ? $"numWorstTokens is smaller than the real receive count, or rank {record.PeerRank}'s receive arena (numNvlBytes) is too small for this dispatch or has no free slot (that rank's error says which, and the fix)"
                     : "numWorstTokens is smaller than the real receive count";
                 return new InvalidOperationException(
                     $"Rank {record.Rank} had to write row {record.Seen} of rank {record.PeerRank}'s outputs, which hold {record.Expected} rows: {cause}. Nothing was written past the end.");

@@ -82,6 +82,10 @@ internal sealed partial class NcclBackend : IEpBackend
     public DispatchLayout GetDispatchLayout(DeviceTensor topkIdx, int numExperts, StreamOptions streams) =>
         DeviceDispatchLayout.Compute(_order, topkIdx, numExperts, NumRanks, streams);
 
+    /// <inheritdoc />
+    public DeviceTensor CombineInputBuffer(long rows, long hidden, StreamOptions streams) =>
+        DeviceTensor.Empty(DType.BFloat16, [rows, hidden], Device, _order.ComputeStream(streams));
+
     public DispatchResult Dispatch(NormalDispatchRequest request)
     {
         CudaStream compute = _order.ComputeStream(request.Streams);

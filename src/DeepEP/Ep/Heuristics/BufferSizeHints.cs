@@ -17,13 +17,13 @@ internal static class BufferSizeHints
     public static long NvlBufferBytes => BufferGeometry.HeaderBytes;
 
     /// <summary>
-    /// Bytes of <c>numNvlBytes</c> with one process per GPU: the header, then a receive arena of <paramref name="rows"/>
-    /// rows of <paramref name="rowBytes"/> (the BF16 row) with FP8 scales for 128-channel groups and top-k entries.
+    /// Bytes of <c>numNvlBytes</c> with one process per GPU: the header, then a receive arena of
+    /// <see cref="ReceiveArenaLayout.Slots"/> slots, each of <paramref name="rows"/> rows of <paramref name="rowBytes"/> (the BF16 row) with FP8 scales for 128-channel groups and top-k entries.
     /// </summary>
     public static long NvlBufferBytesWithArena(long rowBytes, long rows, int numTopk)
     {
         int numScales = checked((int)(((rowBytes / 2) + Fp8Cast.ChannelsPerScale - 1) / Fp8Cast.ChannelsPerScale));
-        return NvlBufferBytes + ReceiveArenaLayout.BytesFor(rows, rowBytes, numScales, numTopk);
+        return NvlBufferBytes + ReceiveArenaLayout.ArenaBytesFor(rows, rowBytes, numScales, numTopk);
     }
 
     /// <summary>
