@@ -1,4 +1,5 @@
 using DeepEP.Ep;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Backends;
@@ -28,4 +29,34 @@ internal sealed record NormalDispatchRequest(
     /// <summary>A cached dispatch: the routing of <paramref name="handle"/>, new data.</summary>
     public static NormalDispatchRequest Cached(DeviceTensor x, DeviceTensor? xScales, DispatchHandle handle, EpConfig config, StreamOptions streams) =>
         new(x, xScales, handle, null, null, null, null, null, NumExperts: 0, ExpertAlignment: 1, NumWorstTokens: 0, config, streams);
+
+    /// <summary>Rows of <see cref="X"/>.</summary>
+    public int NumTokens => checked((int)X.Size(0));
+
+    /// <summary>Columns of <see cref="XScales"/>; 0 without scales.</summary>
+    public int NumScales => XScales is null ? 0 : checked((int)XScales.Size(1));
+
+    /// <summary>Columns of <see cref="TopkIdx"/>; 0 without top-k (a cached dispatch).</summary>
+    public int NumTopk => TopkIdx is null ? 0 : checked((int)TopkIdx.Size(1));
+
+    /// <summary>
+    /// What the GPU backends' dispatch kernels read on this rank: the tokens and their routing by <paramref name="handle"/>
+    /// (this call's, new or cached) over <paramref name="numRanks"/> ranks.
+    /// </summary>
+    public DispatchSource Source(DispatchHandle handle, int numRanks) => new()
+    {
+        X = X.Pointer,
+        XScales = XScales?.Pointer ?? 0,
+        TopkIdx = TopkIdx?.Pointer ?? 0,
+        TopkWeights = TopkWeights?.Pointer ?? 0,
+        IsTokenInRank = handle.IsTokenInRank.Pointer,
+        SendHead = handle.SendHead.Pointer,
+        ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
+        ScaleTokenStride = XScales?.Stride(0) ?? 0,
+        ScaleGroupStride = XScales?.Stride(1) ?? 0,
+        NumTokens = NumTokens,
+        NumScales = NumScales,
+        NumTopk = NumTopk,
+        ExpertsPerRank = NumExperts / numRanks,
+    };
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Jit;
@@ -43,8 +42,6 @@ internal struct ExpansionParams
 /// </summary>
 internal static class ExpansionRuntime
 {
-    private static readonly ConcurrentDictionary<(int Device, string Kernel), CudaKernel> s_kernels = new();
-
     private static readonly KernelProgram Program = KernelProgram.Create(
         "expert_expansion", ["deep_ep/impls/expert_expansion.cuh"], KernelDefines.All,
         ["deep_ep::expansion_count", "deep_ep::expansion_place", "deep_ep::expansion_copy", "deep_ep::expansion_reduce"]);
@@ -79,8 +76,6 @@ internal static class ExpansionRuntime
 
     private static void Launch(int ordinal, string name, int blocks, CudaStream stream, ExpansionParams parameters)
     {
-        CudaDevice device = CudaDevice.Get(ordinal);
-        CudaKernel kernel = s_kernels.GetOrAdd((ordinal, name), k => KernelCompiler.Shared.GetKernel(Program, k.Kernel, device));
-        kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.ExpansionThreads, Stream: stream), parameters);
+        KernelLoader.Get(ordinal, Program, name).Launch(new KernelLaunchConfig(blocks, KernelLimits.ExpansionThreads, Stream: stream), parameters);
     }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
@@ -14,8 +13,6 @@ namespace DeepEP.Runtimes;
 internal static class Fp8CastRuntime
 {
     private const string Include = "deep_ep/impls/fp8_cast.cuh";
-
-    private static readonly ConcurrentDictionary<(int Device, int Hidden, bool RoundScale, bool UseUe8m0), CudaKernel> s_kernels = new();
 
     /// <summary>The kernel's single by-value argument; layout and size match <c>deep_ep::Fp8CastParams</c>.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -48,11 +45,7 @@ internal static class Fp8CastRuntime
     public static KernelProgram Generate(int hidden, bool roundScale, bool useUe8m0)
     {
         Validate(hidden, roundScale, useUe8m0);
-        return KernelProgram.Create(
-            "fp8_cast",
-            [Include],
-            KernelDefines.All,
-            [NameExpression(hidden, roundScale, useUe8m0)]);
+        return KernelLoader.Program(Include, NameExpression(hidden, roundScale, useUe8m0));
     }
 
     /// <summary>Casts <paramref name="x"/> into new device tensors (allocated on <paramref name="stream"/>).</summary>
@@ -104,9 +97,7 @@ internal static class Fp8CastRuntime
             return;
         }
         CudaDevice device = CudaDevice.Get(x.Device);
-        CudaKernel kernel = s_kernels.GetOrAdd(
-            (device.Ordinal, hidden, roundScale, useUe8m0),
-            k => KernelCompiler.Shared.GetKernel(Generate(k.Hidden, k.RoundScale, k.UseUe8m0), NameExpression(k.Hidden, k.RoundScale, k.UseUe8m0), device));
+        CudaKernel kernel = KernelLoader.Get(device.Ordinal, Include, NameExpression(hidden, roundScale, useUe8m0));
         long groups = (long)tokens * (hidden / Fp8Cast.ChannelsPerScale);
         int blocks = (int)Math.Min((groups + KernelLimits.Fp8CastWarps - 1) / KernelLimits.Fp8CastWarps, (long)device.MultiprocessorCount * 32);
         var parameters = new Parameters

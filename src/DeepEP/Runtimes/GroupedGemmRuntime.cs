@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Jit;
 using DeepEP.Tensors;
 
 namespace DeepEP.Runtimes;
@@ -31,8 +29,6 @@ internal struct GroupedGemmParams
 internal static class GroupedGemmRuntime
 {
     private const string Include = "deep_ep/impls/grouped_gemm.cuh";
-
-    private static readonly ConcurrentDictionary<(int Device, QuantFormat Format, DType Output), CudaKernel> s_kernels = new();
 
     /// <summary>The C++ name expression of one specialisation (<paramref name="output"/> Float32 or BFloat16).</summary>
     public static string NameExpression(QuantFormat format, DType output) =>
@@ -88,10 +84,7 @@ internal static class GroupedGemmRuntime
         {
             return;
         }
-        CudaDevice cuda = CudaDevice.Get(device);
-        CudaKernel kernel = s_kernels.GetOrAdd((cuda.Ordinal, format, d.DType), key => KernelCompiler.Shared.GetKernel(
-            KernelProgram.Create("grouped_gemm", [Include], KernelDefines.All, [NameExpression(key.Format, key.Output)]),
-            NameExpression(key.Format, key.Output), cuda));
+        CudaKernel kernel = KernelLoader.Get(device, Include, NameExpression(format, d.DType));
         var grid = new Dim3(
             checked((uint)((rows + KernelLimits.GemmTileRows - 1) / KernelLimits.GemmTileRows)),
             checked((uint)(n / KernelLimits.GemmTileCols)),

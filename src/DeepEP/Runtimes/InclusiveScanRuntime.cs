@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Jit;
 using DeepEP.Tensors;
 
 namespace DeepEP.Runtimes;
@@ -21,11 +19,6 @@ internal struct InclusiveScanParams
 /// </summary>
 internal static class InclusiveScanRuntime
 {
-    private static readonly ConcurrentDictionary<int, CudaKernel> s_kernels = new();
-
-    private static readonly KernelProgram Program = KernelProgram.Create(
-        "inclusive_scan", ["deep_ep/impls/inclusive_scan.cuh"], KernelDefines.All, ["deep_ep::inclusive_scan"]);
-
     /// <summary>Queues the in-place scan of <paramref name="values"/> (a contiguous device Int32 vector) on <paramref name="stream"/>.</summary>
     public static void Launch(DeviceTensor values, CudaStream stream)
     {
@@ -39,8 +32,7 @@ internal static class InclusiveScanRuntime
         {
             return;
         }
-        CudaDevice device = CudaDevice.Get(values.Device);
-        CudaKernel kernel = s_kernels.GetOrAdd(device.Ordinal, _ => KernelCompiler.Shared.GetKernel(Program, "deep_ep::inclusive_scan", device));
+        CudaKernel kernel = KernelLoader.Get(values.Device, "deep_ep/impls/inclusive_scan.cuh", "deep_ep::inclusive_scan");
         kernel.Launch(new KernelLaunchConfig(1, 32, Stream: stream), new InclusiveScanParams { Values = values.Pointer, Count = checked((int)values.Size(0)) });
     }
 }

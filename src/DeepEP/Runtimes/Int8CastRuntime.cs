@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Jit;
 using DeepEP.Tensors;
 
 namespace DeepEP.Runtimes;
@@ -24,11 +22,6 @@ internal struct Int8CastParams
 /// </summary>
 internal static class Int8CastRuntime
 {
-    private static readonly ConcurrentDictionary<int, CudaKernel> s_kernels = new();
-
-    private static readonly KernelProgram Program = KernelProgram.Create(
-        "int8_cast", ["deep_ep/impls/int8_cast.cuh"], KernelDefines.All, ["deep_ep::int8_cast"]);
-
     /// <summary>Casts <paramref name="x"/> into new tensors allocated on <paramref name="stream"/>: Int8 <c>[T, H]</c> and Float32 <c>[T, 1]</c> scales.</summary>
     /// <param name="x">BF16 <c>[T, H]</c> on a device, unit stride in H.</param>
     /// <param name="stream">The stream; the device's library stream when null.</param>
@@ -59,7 +52,7 @@ internal static class Int8CastRuntime
             return;
         }
         CudaDevice device = CudaDevice.Get(x.Device);
-        CudaKernel kernel = s_kernels.GetOrAdd(device.Ordinal, _ => KernelCompiler.Shared.GetKernel(Program, "deep_ep::int8_cast", device));
+        CudaKernel kernel = KernelLoader.Get(device.Ordinal, "deep_ep/impls/int8_cast.cuh", "deep_ep::int8_cast");
         kernel.Launch(new KernelLaunchConfig(Math.Min(tokens, device.MultiprocessorCount * 8), KernelLimits.Int8CastThreads, Stream: stream), new Int8CastParams
         {
             X = x.Pointer,

@@ -17,32 +17,20 @@ internal struct DispatchPeer
     public long RowShape;
 }
 
-/// <summary>Twin of <c>deep_ep::DispatchParams</c>.</summary>
+/// <summary>Twin of <c>deep_ep::DispatchParams</c> (which derives from <c>DispatchSource</c>, so <see cref="Source"/> comes first).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct IntranodeDispatchParams
 {
+    public DispatchSource Source;
     public PeerArray<nint> Headers;
     public PeerArray<long> PeerDeltas;
-    public nint X;
-    public nint XScales;
-    public nint TopkIdx;
-    public nint TopkWeights;
-    public nint IsTokenInRank;
-    public nint SendHead;
-    public nint ChannelPrefixMatrix;
     public nint RankPrefixMatrix;
     public nint Diagnostics;
-    public long ScaleTokenStride;
-    public long ScaleGroupStride;
     public Mailbox Mailbox;
     public ulong TimeoutNs;
-    public int NumTokens;
     public int NumRanks;
     public int Rank;
     public int NumChannels;
-    public int NumScales;
-    public int NumTopk;
-    public int ExpertsPerRank;
     public int Epoch;
 }
 

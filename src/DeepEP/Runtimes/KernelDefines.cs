@@ -42,6 +42,7 @@ internal static class KernelDefines
         Constant("DEEPEP_COMM_HEADER_SIZE", KernelLimits.CommHeaderBytes),
         Size<BarrierParams>("DEEPEP_BARRIER_PARAMS_SIZE"),
         Size<NotifyDispatchParams>("DEEPEP_NOTIFY_DISPATCH_PARAMS_SIZE"),
+        Size<DispatchSource>("DEEPEP_DISPATCH_SOURCE_SIZE"),
         Size<IntranodeDispatchParams>("DEEPEP_DISPATCH_PARAMS_SIZE"),
         Size<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
         Size<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),

@@ -4,7 +4,10 @@ using DeepEP.Jit;
 
 namespace DeepEP.Runtimes;
 
-/// <summary>Compiles (through the JIT caches) and remembers one kernel instantiation per device, so launches do no hashing.</summary>
+/// <summary>
+/// Compiles (through the JIT caches) and remembers one kernel instantiation per device, so launches do no hashing: the
+/// one per-device kernel cache every runtime uses.
+/// </summary>
 internal static class KernelLoader
 {
     // Lazy: ranks that are threads on one GPU ask for the same kernel at once; one compiles, the others wait for it.
@@ -12,9 +15,18 @@ internal static class KernelLoader
 
     /// <summary>The kernel <paramref name="expression"/> (e.g. <c>deep_ep::intranode_dispatch&lt;896&gt;</c>) of header <paramref name="include"/>.</summary>
     public static CudaKernel Get(int device, string include, string expression) =>
-        Kernels.GetOrAdd((device, expression), key => new Lazy<CudaKernel>(() =>
-        {
-            KernelProgram program = KernelProgram.Create(key.Expression, [include], KernelDefines.All, [key.Expression]);
-            return KernelCompiler.Shared.GetKernel(program, key.Expression, CudaDevice.Get(key.Device));
-        })).Value;
+        Kernels.GetOrAdd((device, expression), static (key, include) => new Lazy<CudaKernel>(
+            () => Compile(key.Device, Program(include, key.Expression), key.Expression)), include).Value;
+
+    /// <summary>The kernel <paramref name="expression"/> of <paramref name="program"/>, a program that instantiates several kernels in one compilation.</summary>
+    public static CudaKernel Get(int device, KernelProgram program, string expression) =>
+        Kernels.GetOrAdd((device, expression), static (key, program) => new Lazy<CudaKernel>(
+            () => Compile(key.Device, program, key.Expression)), program).Value;
+
+    /// <summary>The program of one kernel <paramref name="expression"/> of header <paramref name="include"/>, as <see cref="Get(int, string, string)"/> compiles it.</summary>
+    public static KernelProgram Program(string include, string expression) =>
+        KernelProgram.Create(expression, [include], KernelDefines.All, [expression]);
+
+    private static CudaKernel Compile(int device, KernelProgram program, string expression) =>
+        KernelCompiler.Shared.GetKernel(program, expression, CudaDevice.Get(device));
 }

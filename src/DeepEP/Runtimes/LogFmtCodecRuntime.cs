@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
 using DeepEP.Jit;
@@ -29,8 +28,6 @@ internal static class LogFmtCodecRuntime
 {
     /// <summary>The largest hidden size the GPU row code handles.</summary>
     public const int MaxHidden = KernelLimits.LogFmtMaxGroups * LogFmt10.GroupChannels;
-
-    private static readonly ConcurrentDictionary<(int Device, string Kernel), CudaKernel> s_kernels = new();
 
     private static readonly KernelProgram Program = KernelProgram.Create(
         "logfmt_codec", ["deep_ep/impls/logfmt_codec.cuh"], KernelDefines.All, ["deep_ep::logfmt_encode", "deep_ep::logfmt_decode"]);
@@ -125,7 +122,7 @@ internal static class LogFmtCodecRuntime
             return;
         }
         CudaDevice device = CudaDevice.Get(ordinal);
-        CudaKernel kernel = s_kernels.GetOrAdd((ordinal, name), k => KernelCompiler.Shared.GetKernel(Program, k.Kernel, device));
+        CudaKernel kernel = KernelLoader.Get(ordinal, Program, name);
         kernel.Launch(new KernelLaunchConfig(Math.Min(rows, device.MultiprocessorCount * 8), KernelLimits.LogFmtThreads, Stream: stream), parameters);
     }
 }

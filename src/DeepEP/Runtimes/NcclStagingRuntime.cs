@@ -3,31 +3,19 @@ using DeepEP.Cuda;
 
 namespace DeepEP.Runtimes;
 
-/// <summary>Twin of <c>deep_ep::NcclPackParams</c>.</summary>
+/// <summary>Twin of <c>deep_ep::NcclPackParams</c> (which derives from <c>DispatchSource</c>, so <see cref="Source"/> comes first).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct NcclPackParams
 {
-    public nint X;
-    public nint XScales;
-    public nint TopkIdx;
-    public nint TopkWeights;
-    public nint IsTokenInRank;
-    public nint SendHead;
-    public nint ChannelPrefixMatrix;
+    public DispatchSource Source;
     public nint StagedX;
     public nint StagedXScales;
     public nint StagedSrcIdx;
     public nint StagedTopkIdx;
     public nint StagedTopkWeights;
-    public long ScaleTokenStride;
-    public long ScaleGroupStride;
-    public int NumTokens;
     public int NumRanks;
     public int NumChannels;
     public int RowWords;
-    public int NumScales;
-    public int NumTopk;
-    public int ExpertsPerRank;
     public int Reserved;
 }
 
@@ -59,7 +47,7 @@ internal static class NcclStagingRuntime
     private const int MaxBlocks = 1024;
 
     public static void LaunchPack(int device, CudaStream stream, in NcclPackParams p) =>
-        KernelLoader.Get(device, Header, "deep_ep::nccl_pack").Launch(Config(p.NumTokens, p.NumRanks, stream), p);
+        KernelLoader.Get(device, Header, "deep_ep::nccl_pack").Launch(Config(p.Source.NumTokens, p.NumRanks, stream), p);
 
     public static void LaunchReduce(int device, CudaStream stream, in NcclReduceParams p) =>
         KernelLoader.Get(device, Header, "deep_ep::nccl_reduce").Launch(Config(p.NumTokens, p.NumRanks, stream), p);

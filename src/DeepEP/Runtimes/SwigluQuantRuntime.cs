@@ -1,7 +1,5 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
-using DeepEP.Jit;
 using DeepEP.Tensors;
 
 namespace DeepEP.Runtimes;
@@ -28,8 +26,6 @@ internal struct SwigluQuantParams
 internal static class SwigluQuantRuntime
 {
     private const string Include = "deep_ep/impls/swiglu_quant.cuh";
-
-    private static readonly ConcurrentDictionary<(int Device, QuantFormat Format, bool Swiglu), CudaKernel> s_kernels = new();
 
     /// <summary>The C++ name expression of one specialisation.</summary>
     public static string NameExpression(QuantFormat format, bool swiglu) =>
@@ -75,9 +71,7 @@ internal static class SwigluQuantRuntime
             return;
         }
         CudaDevice cuda = CudaDevice.Get(device);
-        CudaKernel kernel = s_kernels.GetOrAdd((cuda.Ordinal, format, swiglu), key => KernelCompiler.Shared.GetKernel(
-            KernelProgram.Create("swiglu_quant", [Include], KernelDefines.All, [NameExpression(key.Format, key.Swiglu)]),
-            NameExpression(key.Format, key.Swiglu), cuda));
+        CudaKernel kernel = KernelLoader.Get(device, Include, NameExpression(format, swiglu));
         // About four blocks per SM over all experts; each block strides over its expert's valid rows.
         long perExpert = Math.Clamp(cuda.MultiprocessorCount * 4L / experts, 1, rows);
         var grid = new Dim3(checked((uint)perExpert), checked((uint)experts));

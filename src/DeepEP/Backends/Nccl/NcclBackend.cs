@@ -91,9 +91,9 @@ internal sealed partial class NcclBackend : IEpBackend
         CudaStream compute = _order.ComputeStream(request.Streams);
         CudaStream outputs = _order.OutputStream(request.Streams, compute);
         DeviceTensor x = request.X;
-        int tokens = checked((int)x.Size(0));
-        int numScales = request.XScales is null ? 0 : checked((int)request.XScales.Size(1));
-        int numTopk = request.TopkIdx is null ? 0 : checked((int)request.TopkIdx.Size(1));
+        int tokens = request.NumTokens;
+        int numScales = request.NumScales;
+        int numTopk = request.NumTopk;
         DispatchHandle? handle = request.Handle;
         IReadOnlyList<int> perExpertList = [];
         NcclBlocks blocks;
@@ -126,27 +126,15 @@ internal sealed partial class NcclBackend : IEpBackend
         using DeviceTensor? stagedTopkWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [staged, numTopk], Device, _comm);
         NcclStagingRuntime.LaunchPack(Device, _comm, new NcclPackParams
         {
-            X = x.Pointer,
-            XScales = request.XScales?.Pointer ?? 0,
-            TopkIdx = request.TopkIdx?.Pointer ?? 0,
-            TopkWeights = request.TopkWeights?.Pointer ?? 0,
-            IsTokenInRank = handle.IsTokenInRank.Pointer,
-            SendHead = handle.SendHead.Pointer,
-            ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
+            Source = request.Source(handle, NumRanks),
             StagedX = stagedX.Pointer,
             StagedXScales = stagedScales?.Pointer ?? 0,
             StagedSrcIdx = stagedSrcIdx?.Pointer ?? 0,
             StagedTopkIdx = stagedTopkIdx?.Pointer ?? 0,
             StagedTopkWeights = stagedTopkWeights?.Pointer ?? 0,
-            ScaleTokenStride = request.XScales?.Stride(0) ?? 0,
-            ScaleGroupStride = request.XScales?.Stride(1) ?? 0,
-            NumTokens = tokens,
             NumRanks = NumRanks,
             NumChannels = handle.NumChannels,
             RowWords = checked((int)(rowBytes / 16)),
-            NumScales = numScales,
-            NumTopk = numTopk,
-            ExpertsPerRank = request.NumExperts / NumRanks,
         });
 
         // Tensors in the same order on every rank: NCCL matches a peer's sends and receives in issue order.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/barrier.cuh>
+#include <deep_ep/common/dispatch_source.cuh>
 #include <deep_ep/common/row_placement.cuh>
 #include <deep_ep/common/row_shape.cuh>
 
@@ -22,29 +23,17 @@ struct DispatchPeer {
     long long row_shape;             // RowShape word of this destination's call; must equal the sender's
 };
 
-struct DispatchParams {
+// x is [T, hidden_int4]; the source's members come first in memory.
+struct DispatchParams : DispatchSource {
     CommHeader* headers[kMaxRanks];  // each destination's DispatchPeer is in its mailbox
     long long peer_deltas[kMaxRanks];// added to the pointers each destination published (0 unless it is in another process)
-    const int4* x;                   // [T, hidden_int4]
-    const float* x_scales;           // [T, S] with the strides below, or null
-    const long long* topk_idx;       // [T, K], or null
-    const float* topk_weights;       // [T, K], or null
-    const bool* is_token_in_rank;    // [T, R]
-    const int* send_head;            // [T, R]
-    const int* channel_prefix_matrix;// [R, C] inclusive (this rank's)
     const int* rank_prefix_matrix;   // [R, R] inclusive, every column
     KernelDiagnostics* diagnostics;
-    long long scale_token_stride;    // elements
-    long long scale_group_stride;    // elements
     long long mailbox[kMailboxWords];// this rank's DispatchPeer, published by the entry barrier
     unsigned long long timeout_ns;
-    int num_tokens;
     int num_ranks;
     int rank;
     int num_channels;
-    int num_scales;
-    int num_topk;
-    int experts_per_rank;
     int epoch;                       // of the entry barrier
 };
 DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/bf16.cuh>
+#include <deep_ep/common/dispatch_source.cuh>
 #include <deep_ep/common/utils.cuh>
 
 // The NCCL backend's kernels (spec §2, §3). NCCL moves contiguous blocks, so dispatch first packs every token into a
@@ -14,28 +15,16 @@ namespace deep_ep {
 constexpr int kStagingWarps = 8;
 DEEPEP_CHECK_CONSTANT(kStagingWarps, DEEPEP_STAGING_WARPS);
 
-struct NcclPackParams {
-    const int4* x;                   // [T, row_words]
-    const int* x_scales;             // [T, S] 4-byte words (Float32 or UE8M0 Int32) at the strides below, or null
-    const long long* topk_idx;       // [T, K], or null
-    const float* topk_weights;       // [T, K], or null
-    const bool* is_token_in_rank;    // [T, R]
-    const int* send_head;            // [T, R]: a selected token's position in its (channel, destination) stream
-    const int* channel_prefix_matrix;// [R, C] inclusive, this rank's
+// x is [T, row_words]; the source's members come first in memory.
+struct NcclPackParams : DispatchSource {
     int4* staged_x;                  // [N, row_words], N = rows sent to all destinations
     int* staged_x_scales;            // [N, S] row-major, or null
     int* staged_src_idx;             // [N], or null (cached dispatch)
     long long* staged_topk_idx;      // [N, K] rebased to the destination's local experts, or null
     float* staged_topk_weights;      // [N, K] zero where the rebased index is -1, or null
-    long long scale_token_stride;    // elements
-    long long scale_group_stride;    // elements
-    int num_tokens;
     int num_ranks;
     int num_channels;
     int row_words;                   // 16-byte words per row
-    int num_scales;
-    int num_topk;
-    int experts_per_rank;
     int reserved;
 };
 DEEPEP_CHECK_PARAMS_SIZE(NcclPackParams, DEEPEP_NCCL_PACK_PARAMS_SIZE);
@@ -93,7 +82,8 @@ __global__ void __launch_bounds__(kStagingWarps * kWarpSize) nccl_pack(NcclPackP
             for (int i = lane; i < p.row_words; i += kWarpSize)
                 destination[i] = __ldg(source + i);
             for (int s = lane; s < p.num_scales; s += kWarpSize)
-                p.staged_x_scales[row * p.num_scales + s] = p.x_scales[t * p.scale_token_stride + s * p.scale_group_stride];
+                p.staged_x_scales[row * p.num_scales + s] =
+                    reinterpret_cast<const int*>(p.x_scales)[t * p.scale_token_stride + s * p.scale_group_stride];
             if (lane == 0 && p.staged_src_idx != nullptr)
                 p.staged_src_idx[row] = t;
             const long long first = static_cast<long long>(d) * p.experts_per_rank;
