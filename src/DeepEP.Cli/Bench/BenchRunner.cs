@@ -1,4 +1,5 @@
 using System.Text.Json;
+using DeepEP.Cli.Bench.Fused;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 
@@ -18,20 +19,43 @@ internal static class BenchRunner
         return Merge(all.Select(bytes => (IReadOnlyList<RankMeasurement>)JsonSerializer.Deserialize<List<RankMeasurement>>(bytes)!).ToArray(), s);
     }
 
-    public static IReadOnlyList<BenchResult> Run(BenchSettings s, Action<string>? progress = null)
+    public static IReadOnlyList<BenchResult> Run(BenchSettings s, Action<string>? progress = null) =>
+        Merge(OnEveryRank(s.Ranks, (group, first) => RunRank(group, s, first ? progress : null)), s);
+
+    /// <summary>
+    /// The fused bench (<see cref="BenchMode.Fused"/>): the layer on every rank as threads, merged, then on a GPU
+    /// backend the grouped GEMMs alone on GPU 0.
+    /// </summary>
+    public static (IReadOnlyList<FusedResult> Layer, IReadOnlyList<FusedResult> Gemms) RunFused(BenchSettings s, Action<string>? progress = null)
     {
-        ProcessGroup[] groups = ProcessGroup.CreateInProcess(s.Ranks);
-        var perRank = new IReadOnlyList<RankMeasurement>[s.Ranks];
-        var failures = new Exception?[s.Ranks];
-        var threads = new Thread[s.Ranks];
-        for (int r = 0; r < s.Ranks; r++)
+        List<FusedResult> layer = FusedResult.Merge(OnEveryRank(s.Ranks, (group, first) => FusedMoeBench.Run(group, s, first ? progress : null)), s);
+        return (layer, s.Backend == EpBackendKind.Host ? [] : GroupedGemmBench.Run(s, 0, progress));
+    }
+
+    /// <summary>This process's rank of a multi-process group in fused mode; every rank gets the merged layer rows, rank 0 also runs the GEMMs alone.</summary>
+    public static (IReadOnlyList<FusedResult> Layer, IReadOnlyList<FusedResult> Gemms) RunFusedAsProcess(ProcessGroup group, BenchSettings s)
+    {
+        IReadOnlyList<FusedMeasurement> mine = FusedMoeBench.Run(group, s, null);
+        byte[][] all = group.AllGather(JsonSerializer.SerializeToUtf8Bytes(mine));
+        List<FusedResult> layer = FusedResult.Merge([.. all.Select(bytes => (IReadOnlyList<FusedMeasurement>)JsonSerializer.Deserialize<List<FusedMeasurement>>(bytes)!)], s);
+        return (layer, s.Backend == EpBackendKind.Host || group.Rank != 0 ? [] : GroupedGemmBench.Run(s, 0, null));
+    }
+
+    // Runs `body` on one thread per rank of an in-process group (the first rank told so), and returns what each returned.
+    private static T[] OnEveryRank<T>(int ranks, Func<ProcessGroup, bool, T> body)
+    {
+        ProcessGroup[] groups = ProcessGroup.CreateInProcess(ranks);
+        var perRank = new T[ranks];
+        var failures = new Exception?[ranks];
+        var threads = new Thread[ranks];
+        for (int r = 0; r < ranks; r++)
         {
             int rank = r;
             threads[r] = new Thread(() =>
             {
                 try
                 {
-                    perRank[rank] = RunRank(groups[rank], s, rank == 0 ? progress : null);
+                    perRank[rank] = body(groups[rank], rank == 0);
                 }
                 catch (Exception e)
                 {
@@ -54,7 +78,7 @@ internal static class BenchRunner
         {
             throw new AggregateException("The benchmark failed on at least one rank.", errors);
         }
-        return Merge(perRank, s);
+        return perRank;
     }
 
     private static IReadOnlyList<RankMeasurement> RunRank(ProcessGroup group, BenchSettings s, Action<string>? progress)

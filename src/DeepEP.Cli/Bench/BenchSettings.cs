@@ -11,6 +11,8 @@ internal enum BenchMode
     Normal,
     /// <summary>Low-latency mode: dispatch, combine, both.</summary>
     LowLatency,
+    /// <summary>The fused MoE layer (<c>FusedDeepMoe</c>, both fuse modes, each quant mode) and its grouped GEMMs alone.</summary>
+    Fused,
 }
 
 /// <summary>Everything one <c>deepep bench</c> run needs.</summary>
@@ -27,6 +29,10 @@ internal enum BenchMode
 /// <param name="Warmups">Untimed calls before measuring.</param>
 /// <param name="Iterations">Timed calls.</param>
 /// <param name="Seed">Seed of the random inputs.</param>
+/// <param name="Intermediate">Fused mode: each expert's intermediate size I.</param>
+/// <param name="LocalExperts">Fused mode: experts per rank (E = this × ranks).</param>
+/// <param name="Quants">Fused mode: the quant modes to run (null: BF16, Int8 and Fp8).</param>
+/// <param name="CheckTokens">Fused mode on a GPU backend: tokens per rank checked against the host backend.</param>
 internal sealed record BenchSettings(
     BenchMode Mode,
     int Ranks,
@@ -40,8 +46,15 @@ internal sealed record BenchSettings(
     int NumSms,
     int Warmups,
     int Iterations,
-    int Seed)
+    int Seed,
+    int Intermediate = 2048,
+    int LocalExperts = 32,
+    IReadOnlyList<MoeQuantMode>? Quants = null,
+    int CheckTokens = 8)
 {
+    /// <summary>The quant modes fused mode runs.</summary>
+    public IReadOnlyList<MoeQuantMode> FusedQuants => Quants ?? [MoeQuantMode.None, MoeQuantMode.Int8, MoeQuantMode.Fp8];
+
     /// <summary>The default dispatch configuration for <see cref="Ranks"/> with <see cref="NumSms"/> SMs.</summary>
     public EpConfig DispatchConfig => WithSms(EpBuffer.GetDispatchConfig(Ranks));
 
@@ -66,17 +79,21 @@ internal sealed record BenchSettings(
     /// </summary>
     public string? Validate()
     {
-        bool normal = Mode != BenchMode.LowLatency, lowLatency = Mode != BenchMode.Normal;
-        int maxTopk = Math.Min(EpBuffer.MaxTopk, Math.Min(normal ? Experts : int.MaxValue, lowLatency ? LowLatencyExperts : int.MaxValue));
+        bool normal = Mode is BenchMode.All or BenchMode.Normal, lowLatency = Mode is BenchMode.All or BenchMode.LowLatency, fused = Mode == BenchMode.Fused;
+        int maxTopk = Math.Min(EpBuffer.MaxTopk, Math.Min(normal ? Experts : int.MaxValue, lowLatency ? LowLatencyExperts : fused ? LocalExperts * Ranks : int.MaxValue));
         (bool Bad, Func<string> Problem)[] checks =
         [
             (Ranks is < 1 or > MaxRanks, () => OutOfRange("--ranks", Ranks, $"1 to {MaxRanks}")),
             (normal && Tokens is < 1 or > MaxTokens, () => OutOfRange("--tokens", Tokens, $"1 to {MaxTokens}")),
-            (lowLatency && LowLatencyTokens is < 1 or > MaxLowLatencyTokens, () => OutOfRange("--ll-tokens", LowLatencyTokens, $"1 to {MaxLowLatencyTokens}")),
+            ((lowLatency || fused) && LowLatencyTokens is < 1 or > MaxLowLatencyTokens, () => OutOfRange("--ll-tokens", LowLatencyTokens, $"1 to {MaxLowLatencyTokens}")),
             (Hidden is < 128 or > MaxHidden || Hidden % 128 != 0,
                 () => OutOfRange("--hidden", Hidden, $"a multiple of 128 from 128 to {MaxHidden} (FP8 scales cover 128 channels)")),
             (normal && !ExpertsFit(Experts), () => ExpertsRange("--experts", Experts)),
             (lowLatency && !ExpertsFit(LowLatencyExperts), () => ExpertsRange("--ll-experts", LowLatencyExperts)),
+            (fused && (Intermediate is < 128 or > MaxHidden || Intermediate % 128 != 0),
+                () => OutOfRange("--intermediate", Intermediate, $"a multiple of 128 from 128 to {MaxHidden} (scales cover 128 channels)")),
+            (fused && LocalExperts is < 1 or > EpBuffer.MaxLocalExperts, () => OutOfRange("--local-experts", LocalExperts, $"1 to {EpBuffer.MaxLocalExperts}")),
+            (fused && Backend != EpBackendKind.Host && (CheckTokens < 1 || CheckTokens > LowLatencyTokens), () => OutOfRange("--check-tokens", CheckTokens, $"1 to --ll-tokens ({LowLatencyTokens})")),
             (Topk < 1 || Topk > maxTopk, () => OutOfRange("--topk", Topk, maxTopk < EpBuffer.MaxTopk ? $"1 to {maxTopk}, the expert count" : $"1 to {maxTopk}")),
             (Warmups < 0, () => OutOfRange("--warmups", Warmups, "0 or more")),
             (Iterations < 1, () => OutOfRange("--iterations", Iterations, "1 or more (10 or more for timings worth comparing)")),

@@ -5,8 +5,8 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Cli.Bench;
 
-/// <summary>Mean, fastest and slowest call, in microseconds.</summary>
-internal readonly record struct Timing(double Mean, double Min, double Max)
+/// <summary>Mean, fastest, slowest and median call, in microseconds.</summary>
+internal readonly record struct Timing(double Mean, double Min, double Max, double Median = 0)
 {
     /// <summary>
     /// Runs <paramref name="warmups"/> untimed calls, then times <paramref name="iterations"/> calls. On a GPU this is
@@ -23,7 +23,7 @@ internal readonly record struct Timing(double Mean, double Min, double Max)
         double[] samples = device == DeviceTensor.HostDevice
             ? TimeOnHost(group, iterations, call)
             : TimeOnDevice(group, CudaStream.ForDevice(device), iterations, call);
-        return new Timing(samples.Average(), samples.Min(), samples.Max());
+        return Of(samples);
     }
 
     /// <summary>
@@ -85,14 +85,20 @@ internal readonly record struct Timing(double Mean, double Min, double Max)
         return Of(samples);
     }
 
-    /// <summary>Combines the timings of all ranks: mean of means, overall min and max.</summary>
+    /// <summary>Combines the timings of all ranks: mean of means, overall min and max, mean of medians.</summary>
     public static Timing Merge(IEnumerable<Timing> perRank)
     {
         Timing[] all = perRank.ToArray();
-        return new Timing(all.Average(t => t.Mean), all.Min(t => t.Min), all.Max(t => t.Max));
+        return new Timing(all.Average(t => t.Mean), all.Min(t => t.Min), all.Max(t => t.Max), all.Average(t => t.Median));
     }
 
-    private static Timing Of(double[] samples) => new(samples.Average(), samples.Min(), samples.Max());
+    private static Timing Of(double[] samples)
+    {
+        double[] sorted = [.. samples.Order()];
+        int middle = sorted.Length / 2;
+        double median = sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+        return new(samples.Average(), samples.Min(), samples.Max(), median);
+    }
 
     private static double[] TimeOnHost(ProcessGroup group, int iterations, Action call)
     {

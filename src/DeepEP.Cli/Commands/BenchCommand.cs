@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DeepEP.Cli.Bench;
+using DeepEP.Cli.Bench.Fused;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
@@ -46,6 +47,10 @@ internal static class BenchCommand
                     console.MarkupLine($"[yellow]{Markup.Escape(caveat)}[/]");
                 }
             }
+            if (settings.Mode == BenchMode.Fused)
+            {
+                return RunFused(console, settings, group, parse.GetValue(options.Json));
+            }
             if (group is not null)
             {
                 IReadOnlyList<BenchResult> merged = BenchRunner.RunAsProcess(group, settings);
@@ -83,6 +88,27 @@ internal static class BenchCommand
             return results.All(r => r.Correct) ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>
+    /// <c>--mode fused</c>: the fused layer on every rank (threads, or this process's rank of a launched group), then on
+    /// a GPU backend the grouped GEMMs alone; rank 0 prints the tables and writes the JSON.
+    /// </summary>
+    private static int RunFused(IAnsiConsole console, BenchSettings settings, ProcessGroup? group, FileInfo? json)
+    {
+        (IReadOnlyList<FusedResult> layer, IReadOnlyList<FusedResult> gemms) = group is not null
+            ? BenchRunner.RunFusedAsProcess(group, settings)
+            : console.Status().Start("running", ctx => BenchRunner.RunFused(settings, step => ctx.Status($"running {step}")));
+        if ((group?.Rank ?? 0) == 0)
+        {
+            FusedReport.Print(console, settings, layer, gemms, Math.Min(settings.CheckTokens, settings.LowLatencyTokens));
+            if (json is not null)
+            {
+                FusedReport.WriteJson(json.FullName, settings, layer, gemms);
+                console.MarkupLine($"Wrote [blue]{Markup.Escape(json.FullName)}[/].");
+            }
+        }
+        return layer.All(r => r.Correct) ? 0 : 1;
     }
 
     /// <summary>

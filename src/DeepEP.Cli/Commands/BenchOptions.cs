@@ -17,8 +17,14 @@ internal sealed class BenchOptions
     private const int HostHidden = 2048;
     private const int HostRanks = 4;
 
+    /// <summary>Fused mode on the host: tiny shapes, so the CPU reference finishes in seconds.</summary>
+    private const int HostFusedHidden = 512;
+    private const int HostFusedTokens = 8;
+    private const int HostFusedIntermediate = 256;
+    private const int HostFusedLocalExperts = 4;
 
-    public Option<BenchMode> Mode { get; } = new("--mode") { Description = "all, normal or lowlatency.", DefaultValueFactory = _ => BenchMode.All };
+
+    public Option<BenchMode> Mode { get; } = new("--mode") { Description = "all (normal and low-latency), normal, lowlatency, or fused (the fused MoE layer and its grouped GEMMs; not part of all).", DefaultValueFactory = _ => BenchMode.All };
     public Option<EpBackendKind?> Backend { get; } = new("--backend") { Description = "kernels, nccl or host (default: DEEPEP_BACKEND, else kernels with a GPU and host without)." };
     public Option<int?> Ranks { get; } = new("--ranks") { Description = $"Ranks, 1 to {BenchSettings.MaxRanks} (default: every visible GPU, or 4 simulated host ranks; more ranks than GPUs share them)." };
     public Option<int?> Tokens { get; } = new("--tokens") { Description = "Normal-mode tokens per rank (default 4096 on GPUs, 512 on the host)." };
@@ -34,6 +40,14 @@ internal sealed class BenchOptions
     public Option<FileInfo?> Json { get; } = new("--json") { Description = "Also write the results as JSON to this file." };
     public Option<bool> Sweep { get; } = new("--sweep") { Description = "Sweep tokens per rank (powers of two): 256 to 16384 in normal mode, 1 to 256 with --mode lowlatency." };
     public Option<FileInfo?> Plot { get; } = new("--plot") { Description = "With --sweep: draw GB/s against tokens per rank into this PNG." };
+    public Option<int?> Intermediate { get; } = new("--intermediate") { Description = "Fused mode: each expert's intermediate size I, a multiple of 128 (default 2048 on GPUs, 256 on the host)." };
+    public Option<int?> LocalExperts { get; } = new("--local-experts") { Description = "Fused mode: experts per rank (default 32 on GPUs, as DeepSeek-V3 on 8 ranks; 4 on the host)." };
+    public Option<MoeQuantMode[]> Quant { get; } = new("--quant")
+    {
+        Description = "Fused mode: the weight formats to run, any of none (BF16), int8, fp8 (default all three).",
+        AllowMultipleArgumentsPerToken = true,
+    };
+    public Option<int?> CheckTokens { get; } = new("--check-tokens") { Description = "Fused mode on a GPU backend: tokens per rank checked against the host backend (default 8; the CPU reference is slow at full shapes)." };
     public Option<EpBackendKind?> Compare { get; } = new("--compare")
     {
         Description = "Also run normal mode on this backend with the same inputs and print both side by side with the time ratio (e.g. --compare nccl).",
@@ -41,7 +55,7 @@ internal sealed class BenchOptions
 
     /// <summary>Every option, for the command.</summary>
     public IEnumerable<Option> All =>
-        [Mode, Backend, Ranks, Tokens, LowLatencyTokens, Hidden, Topk, Experts, LowLatencyExperts, Sms, Warmups, Iterations, Seed, Json, Sweep, Plot, Compare];
+        [Mode, Backend, Ranks, Tokens, LowLatencyTokens, Hidden, Topk, Experts, LowLatencyExperts, Sms, Warmups, Iterations, Seed, Json, Sweep, Plot, Compare, Intermediate, LocalExperts, Quant, CheckTokens];
 
     /// <summary>
     /// The settings the command line asks for, checked: <paramref name="groupSize"/> is the size of the group this
@@ -57,11 +71,16 @@ internal sealed class BenchOptions
             CliUsageException.ThrowIf(
                 other == backend.Kind ? $"--compare {BenchBackendChoice.Name(other)} is the backend already measured ({backend.Reason}); compare with another one."
                 : parse.GetValue(Sweep) ? "--compare and --sweep do not combine: run the sweep once per backend (--backend) instead."
-                : parse.GetResult(Mode) is { Implicit: false } && mode == BenchMode.LowLatency ? "--compare covers normal mode; leave out --mode lowlatency."
+                : parse.GetResult(Mode) is { Implicit: false } && mode is BenchMode.LowLatency or BenchMode.Fused ? $"--compare covers normal mode; leave out --mode {mode.ToString().ToLowerInvariant()}."
                 : null);
             // A comparison covers normal mode.
             mode = BenchMode.Normal;
         }
+        CliUsageException.ThrowIf(mode == BenchMode.Fused && parse.GetValue(Sweep) ? "--sweep does not cover --mode fused: set --ll-tokens per run instead." : null);
+        CliUsageException.ThrowIf(host && mode == BenchMode.Fused && parse.GetValue(CheckTokens) is { } hostCheck
+            ? $"--check-tokens {hostCheck} is not valid on the host backend: the host backend is the reference, and every token is its own result."
+            : null);
+        bool fused = mode == BenchMode.Fused;
         CliUsageException.ThrowIf(parse.GetValue(Plot) is { } plot && !parse.GetValue(Sweep)
             ? $"--plot {plot.Name} draws a token sweep: add --sweep (or draw a saved sweep with deepep plot)."
             : null);
@@ -86,15 +105,19 @@ internal sealed class BenchOptions
             ranks,
             backend.Kind,
             parse.GetValue(Tokens) ?? (host ? HostTokens : 4096),
-            parse.GetValue(LowLatencyTokens) ?? (host ? HostLowLatencyTokens : 128),
-            parse.GetValue(Hidden) ?? (host ? HostHidden : 7168),
+            parse.GetValue(LowLatencyTokens) ?? (host ? (fused ? HostFusedTokens : HostLowLatencyTokens) : 128),
+            parse.GetValue(Hidden) ?? (host ? (fused ? HostFusedHidden : HostHidden) : 7168),
             parse.GetValue(Topk),
             parse.GetValue(Experts) ?? (256 / perRank * perRank),
             parse.GetValue(LowLatencyExperts) ?? (288 / perRank * perRank),
             sms ?? (host ? RankPlacement.DefaultSms : RankPlacement.Sms(groupLocalSize ?? ranks, CudaDevice.Count, CudaDevice.Get(0).MultiprocessorCount)),
             parse.GetValue(Warmups) ?? (host ? 2 : 10),
             parse.GetValue(Iterations) ?? (host ? 5 : 50),
-            parse.GetValue(Seed));
+            parse.GetValue(Seed),
+            parse.GetValue(Intermediate) ?? (host ? HostFusedIntermediate : 2048),
+            parse.GetValue(LocalExperts) ?? (host ? HostFusedLocalExperts : 32),
+            parse.GetValue(Quant) is { Length: > 0 } quants ? [.. quants.Distinct()] : null,
+            parse.GetValue(CheckTokens) ?? (host ? int.MaxValue : 8));
         CliUsageException.ThrowIf(settings.Validate());
         return settings;
     }

@@ -100,6 +100,23 @@ public sealed class MoeExpertWeights : IDisposable
         }
     }
 
+    /// <summary>
+    /// A copy of these weights on <paramref name="device"/> (<see cref="DeviceTensor.HostDevice"/> for host memory), in
+    /// the same format and layouts; e.g. <see cref="Quantize"/>'s host result moved to the GPU the buffer uses. The
+    /// copy owns its tensors; these stay the caller's.
+    /// </summary>
+    /// <param name="device">The target device.</param>
+    public MoeExpertWeights To(int device)
+    {
+        if (W1.IsDisposed || W2.IsDisposed)
+        {
+            throw new ObjectDisposedException(nameof(MoeExpertWeights), "These weights were disposed; keep them alive until the copy is made.");
+        }
+        DeviceTensor w1 = W1.To(device), w2 = W2.To(device);
+        DeviceTensor? s1 = W1Scales?.To(device), s2 = W2Scales?.To(device);
+        return new MoeExpertWeights(QuantMode, w1, s1, w2, s2);
+    }
+
     /// <summary>Frees the weight and scale tensors.</summary>
     public void Dispose()
     {

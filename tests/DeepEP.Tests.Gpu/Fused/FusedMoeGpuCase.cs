@@ -56,12 +56,7 @@ internal sealed record FusedMoeGpuCase(int[] TokensPerRank, int NumExperts, int 
     }
 
     /// <summary>A copy of host <paramref name="weights"/> on <paramref name="device"/>.</summary>
-    public static MoeExpertWeights ToDevice(MoeExpertWeights weights, int device) => weights.QuantMode switch
-    {
-        MoeQuantMode.None => MoeExpertWeights.Bf16(weights.W1.To(device), weights.W2.To(device)),
-        MoeQuantMode.Int8 => MoeExpertWeights.Int8(weights.W1.To(device), weights.W1Scales!.To(device), weights.W2.To(device), weights.W2Scales!.To(device)),
-        _ => MoeExpertWeights.Fp8(weights.W1.To(device), weights.W1Scales!.To(device), weights.W2.To(device), weights.W2Scales!.To(device)),
-    };
+    public static MoeExpertWeights ToDevice(MoeExpertWeights weights, int device) => weights.To(device);
 
     public override string ToString() =>
         $"R={NumRanks} T=[{string.Join(",", TokensPerRank)}] E={NumExperts} H={Hidden} I={Intermediate} K={NumTopk} {Quant} seed={Seed}";

@@ -1,11 +1,12 @@
 using DeepEP.Cuda;
+using DeepEP.Ep;
 using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Gpu.Fused;
 
 /// <summary>
-/// The fused MoE layer's masked grouped GEMM alone (<see cref="GroupedGemmRuntime"/>) against a float64 host
+/// The fused MoE layer's masked grouped GEMM alone (through the public <see cref="MoeKernels.GroupedGemm"/>, which launches <see cref="GroupedGemmRuntime"/>) against a float64 host
 /// computation of the same arithmetic (<c>Backends/Host/HostLinear</c>: Int8 sum · row scale · column scale, Fp8 each
 /// 128-wide block's sum · activation scale · weight block scale): random operands, per-expert counts of 0, 1, odd, a
 /// whole tile, one past it and all rows; rows past the counts hold NaN (they must not be read) and the output starts as
@@ -47,7 +48,7 @@ public sealed class GroupedGemmKernelTests(GpuFixture gpu)
         using DeviceTensor d = DeviceTensor.Empty(outType, [experts, Rows, N], 0);
         d.FillBytes(0xFF);
         CudaStream stream = CudaStream.ForDevice(0);
-        GroupedGemmRuntime.Launch(format, aData, aScales, bData, bScales, counts, d, stream);
+        MoeKernels.GroupedGemm(aData, aScales, bData, bScales, counts, d, stream);
         stream.Synchronize();
 
         float[] got = bf16Output ? [.. d.ToArray<BFloat16>().Select(v => v.ToFloat())] : d.ToArray<float>();

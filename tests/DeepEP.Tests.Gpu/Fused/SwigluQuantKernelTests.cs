@@ -1,12 +1,13 @@
 using System.Runtime.InteropServices;
 using DeepEP.Cuda;
+using DeepEP.Ep;
 using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Tests.Gpu.Fused;
 
 /// <summary>
-/// The fused MoE layer's activation casts (<see cref="SwigluQuantRuntime"/>) against the host functions the reference
+/// The fused MoE layer's activation casts (through the public <see cref="MoeKernels.SwigluQuant"/>, which launches <see cref="SwigluQuantRuntime"/>) against the host functions the reference
 /// uses (<c>HostExpertFfn</c>'s SwiGLU, <see cref="Int8Cast.CastRow"/>, <see cref="Fp8Cast.CastRow"/>). The cast of
 /// dispatched BF16 rows is bit for bit the host's. After SwiGLU the GPU's expf may differ from MathF.Exp by an ulp,
 /// which can move h by one BF16 ulp: at most 1 % of values may differ, each by at most one step of its format. Outputs
@@ -56,7 +57,7 @@ public sealed class SwigluQuantKernelTests(GpuFixture gpu)
         q.FillBytes(0xFF);
         scales?.FillBytes(0xFF);
         CudaStream stream = CudaStream.ForDevice(0);
-        SwigluQuantRuntime.Launch(format, x, counts, q, scales, stream);
+        MoeKernels.SwigluQuant(x, counts, q, scales, stream);
         stream.Synchronize();
 
         // BF16 outputs are compared bit for bit, so they are read back as raw bytes like the 1-byte formats.

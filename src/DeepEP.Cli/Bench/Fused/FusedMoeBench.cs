@@ -1,0 +1,86 @@
+using DeepEP.Distributed;
+using DeepEP.Ep;
+using DeepEP.Tensors;
+
+namespace DeepEP.Cli.Bench.Fused;
+
+/// <summary>
+/// The fused MoE layer on one rank: for each quant mode, random weights (<see cref="FusedWeights"/>), one checked call
+/// of each fuse mode (received counts against the routing, the two modes bit for bit, the output against the host
+/// backend: <see cref="FusedMoeCheck"/>), then the time per layer of each mode, measured as the low-latency bench does.
+/// </summary>
+internal static class FusedMoeBench
+{
+    /// <summary>Masked (-1) top-k slots per rank, as the low-latency bench sets.</summary>
+    private const int MaskedSlots = 10;
+
+    private static readonly FuseMode[] s_modes = [FuseMode.FusedDeepMoe, FuseMode.DispatchFfnCombine];
+
+    public static IReadOnlyList<FusedMeasurement> Run(ProcessGroup group, BenchSettings s, Action<string>? progress)
+    {
+        int ranks = group.Size, rank = group.Rank, n = s.LowLatencyTokens, experts = s.LocalExperts * ranks;
+        var options = new EpBufferOptions { Backend = s.Backend, ValidateExpertIds = false };
+        using var buffer = new EpBuffer(group, 0, EpBuffer.GetLowLatencyRdmaSizeHint(n, s.Hidden, ranks, experts), lowLatencyMode: true, options);
+        using FusedMoeCheck? check = s.Backend == EpBackendKind.Host ? null : new FusedMoeCheck(group, s, experts);
+        int device = buffer.Device;
+        BenchInputs Inputs(int r) => BenchInputs.Get(s.Seed + 2, r, n, s.Hidden, s.Topk, experts, MaskedSlots);
+        BenchInputs mine = Inputs(rank);
+        int[] expected = ExpectedCounts(rank, ranks, s.LocalExperts, Inputs);
+        using DeviceTensor x = DeviceTensor.FromArray<BFloat16>(mine.X, [n, s.Hidden], device);
+        using DeviceTensor topkIdx = DeviceTensor.FromArray<long>(mine.TopkIdx, [n, s.Topk], device);
+        using DeviceTensor topkWeights = DeviceTensor.FromArray<float>(mine.TopkWeights, [n, s.Topk], device);
+
+        var rows = new List<FusedMeasurement>();
+        foreach (MoeQuantMode quant in s.FusedQuants)
+        {
+            progress?.Invoke($"fused layer, {FusedReport.QuantName(quant)} weights");
+            using MoeExpertWeights host = FusedWeights.Create(s.Seed, rank, s.LocalExperts, s.Hidden, s.Intermediate, quant);
+            using MoeExpertWeights? onDevice = device == DeviceTensor.HostDevice ? null : host.To(device);
+            MoeExpertWeights weights = onDevice ?? host;
+            FusedMoeResult Call(FuseMode mode) => buffer.FusedDeepMoe(x, topkIdx, topkWeights, weights, n, experts, mode);
+
+            BFloat16[] fused, staged;
+            int[] counts;
+            using (FusedMoeResult once = Call(FuseMode.FusedDeepMoe))
+            {
+                (fused, counts) = (once.Output.ToArray<BFloat16>(), once.ExpertRecvCount.ToArray<int>());
+            }
+            using (FusedMoeResult once = Call(FuseMode.DispatchFfnCombine))
+            {
+                staged = once.Output.ToArray<BFloat16>();
+            }
+            string problem =
+                !counts.SequenceEqual(expected) ? $"received counts [{string.Join(", ", counts)}] differ from the routing's [{string.Join(", ", expected)}]"
+                : !fused.Select(v => v.Bits).SequenceEqual(staged.Select(v => v.Bits)) ? "the two fuse modes' outputs differ"
+                : "";
+            (string? mismatch, string verdict) = check is null
+                ? (null, "reference")
+                : check.AgainstHost(buffer, mine, host, weights, quant);
+            problem = problem.Length > 0 ? problem : mismatch ?? "";
+            long bytes = FusedWeights.BytesRead(weights, counts.Count(c => c > 0));
+            foreach (FuseMode mode in s_modes)
+            {
+                Timing timing = Timing.Measure(group, device, s.Warmups, s.Iterations, () => Call(mode).Dispose());
+                rows.Add(new FusedMeasurement(quant, mode, timing, counts.Sum(), bytes, problem.Length == 0, problem.Length == 0 ? verdict : problem));
+            }
+        }
+        return rows;
+    }
+
+    // Rows each local expert of `rank` receives: every rank's unmasked slots that name it.
+    private static int[] ExpectedCounts(int rank, int ranks, int localExperts, Func<int, BenchInputs> inputs)
+    {
+        var counts = new int[localExperts];
+        for (int r = 0; r < ranks; r++)
+        {
+            foreach (long e in inputs(r).TopkIdx)
+            {
+                if (e >= 0 && e / localExperts == rank)
+                {
+                    counts[e % localExperts]++;
+                }
+            }
+        }
+        return counts;
+    }
+}
