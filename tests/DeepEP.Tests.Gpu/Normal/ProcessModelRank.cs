@@ -95,7 +95,7 @@ internal static class ProcessModelRank
         DispatchResult Dispatch() => buffer.Dispatch(x, layout, topkIdx: topk, topkWeights: weights, config: config);
 
         DispatchResult first = Dispatch();
-        byte[] firstRows = NormalScenario.Bytes(first.RecvX);
+        byte[] firstRows = NormalScenarioSetUp.Bytes(first.RecvX);
         using DispatchHandle handle = first.Handle!;
         using (DeviceTensor input = buffer.GetCombineInputBuffer(handle, c.Hidden))
         using (DeviceTensor copy = first.RecvX.To(device))
@@ -103,14 +103,14 @@ internal static class ProcessModelRank
             input.CopyFrom<byte>(firstRows);
             using CombineResult inPlace = buffer.Combine(input, handle, topkWeights: first.RecvTopkWeights, config: config);
             using CombineResult staged = buffer.Combine(copy, handle, topkWeights: first.RecvTopkWeights, config: config);
-            Assert.Equal(NormalScenario.Bytes(staged.CombinedX), NormalScenario.Bytes(inPlace.CombinedX));
-            Assert.Equal(NormalScenario.Bytes(staged.CombinedTopkWeights!), NormalScenario.Bytes(inPlace.CombinedTopkWeights!));
+            Assert.Equal(NormalScenarioSetUp.Bytes(staged.CombinedX), NormalScenarioSetUp.Bytes(inPlace.CombinedX));
+            Assert.Equal(NormalScenarioSetUp.Bytes(staged.CombinedTopkWeights!), NormalScenarioSetUp.Bytes(inPlace.CombinedTopkWeights!));
         }
 
         var held = new List<DispatchResult> { first, Dispatch(), Dispatch() };
         held[0].Dispose();
         held[0] = Dispatch();
-        Assert.Equal(firstRows, NormalScenario.Bytes(held[0].RecvX));
+        Assert.Equal(firstRows, NormalScenarioSetUp.Bytes(held[0].RecvX));
         InvalidOperationException full = Assert.Throws<InvalidOperationException>(() => Dispatch());
         Assert.Contains("all 3 are held", full.Message);
         Assert.Contains("Dispose", full.Message);
