@@ -30,16 +30,20 @@ public sealed partial class DeviceTensor
         }
     }
 
-    /// <summary>Copies the elements, in logical row-major order, into a new host array.</summary>
+    /// <summary>
+    /// Copies the elements, in logical row-major order, into a new host array; <c>ToArray&lt;byte&gt;()</c> gives the
+    /// raw bytes of any element type (<see cref="ByteSize"/> of them).
+    /// </summary>
     public T[] ToArray<T>()
         where T : unmanaged
     {
         ThrowIfDisposed();
-        if (Unsafe.SizeOf<T>() != DType.ElementSize())
+        bool rawBytes = typeof(T) == typeof(byte);
+        if (!rawBytes && Unsafe.SizeOf<T>() != DType.ElementSize())
         {
-            throw new ArgumentException($"{typeof(T).Name} is {Unsafe.SizeOf<T>()} bytes but {DType} elements are {DType.ElementSize()}.");
+            throw new ArgumentException($"{typeof(T).Name} is {Unsafe.SizeOf<T>()} bytes but {DType} elements are {DType.ElementSize()}; use a type of that size, or byte for the raw bytes.");
         }
-        var result = new T[NumElements];
+        var result = new T[rawBytes ? ByteSize : NumElements];
         CopyLogicalBytesTo(MemoryMarshal.AsBytes(result.AsSpan()));
         return result;
     }

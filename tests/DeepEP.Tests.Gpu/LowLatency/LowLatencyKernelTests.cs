@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tests.Gpu.Support;
@@ -31,6 +32,11 @@ public sealed class LowLatencyKernelTests(GpuFixture gpu)
     public void ProductionShapesMatchTheReference(int ranks, string name)
     {
         gpu.Require();
+        // Eight ranks of the 512-expert shape sharing one GPU ran out of an H100's 80 GB (2026-12-07); they need an H200.
+        if (name == "e512" && ranks > gpu.DeviceCount * 4 && CudaDevice.Get(0).TotalMemoryBytes < (100L << 30))
+        {
+            Assert.Skip($"{ranks} ranks of e512 on {gpu.DeviceCount} GPU(s) need more than 100 GiB per GPU; this one has {CudaDevice.Get(0).TotalMemoryBytes >> 30} GiB.");
+        }
         LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Shapes[name]);
     }
 

@@ -71,7 +71,7 @@ public sealed partial class KernelFailureTests
             "Rank 0 had to write row 10 of rank 1's outputs, which hold 10 rows: numWorstTokens is smaller than the real receive count. Nothing was written past the end.",
             Message(capacity, crossesProcesses: false));
         Assert.Equal(
-            "Rank 0 had to write row 10 of rank 1's outputs, which hold 10 rows: numWorstTokens is smaller than the real receive count, or rank 1's receive arena (numNvlBytes) is too small for this dispatch (that rank's error names the size needed). Nothing was written past the end.",
+            "Rank 0 had to write row 10 of rank 1's outputs, which hold 10 rows: numWorstTokens is smaller than the real receive count, or rank 1's receive arena (numNvlBytes) is too small for this dispatch or has no free slot (that rank's error says which, and the fix). Nothing was written past the end.",
             Message(capacity, crossesProcesses: true));
         long here = RowShape.Pack(rowWords: 896, numScales: 56, numTopk: 8), there = RowShape.Pack(rowWords: 1792, numScales: 0, numTopk: 8);
         Assert.Equal(
