@@ -14,15 +14,17 @@ internal sealed class ArenaSlots
     public const int Count = ReceiveArenaLayout.Slots;
 
     private const long Alignment = 128;
-    private readonly SymmetricAllocation _arena;
+    private readonly nint _local;
     private readonly string?[] _holders = new string?[Count];
     private readonly Lock _lock = new();
     private int _next;
 
-    public ArenaSlots(SymmetricAllocation arena)
+    /// <param name="local">This rank's address of the arena (its copy of the symmetric allocation).</param>
+    /// <param name="bytes">The arena's size; each slot gets a third, rounded down to 128 bytes.</param>
+    public ArenaSlots(nint local, long bytes)
     {
-        _arena = arena;
-        SlotBytes = arena.Bytes / Count / Alignment * Alignment;
+        _local = local;
+        SlotBytes = bytes / Count / Alignment * Alignment;
     }
 
     /// <summary>Bytes of each slot (a multiple of 128).</summary>
@@ -30,7 +32,7 @@ internal sealed class ArenaSlots
 
     /// <summary>Whether <paramref name="bytes"/> bytes at <paramref name="pointer"/> lie inside this rank's slots (peers can read them).</summary>
     public bool Contains(nint pointer, long bytes) =>
-        pointer >= _arena.Local && (long)pointer + bytes <= (long)_arena.Local + (Count * SlotBytes);
+        pointer >= _local && (long)pointer + bytes <= (long)_local + (Count * SlotBytes);
 
     /// <summary>
     /// Leases a free slot (round robin, so a just-released slot is reused last) for <paramref name="holder"/>, a
@@ -47,7 +49,7 @@ internal sealed class ArenaSlots
                 {
                     _holders[slot] = holder;
                     _next = (slot + 1) % Count;
-                    return new ArenaSlot(this, slot, _arena.Local + (nint)(slot * SlotBytes));
+                    return new ArenaSlot(this, slot, _local + (nint)(slot * SlotBytes));
                 }
             }
             return null;

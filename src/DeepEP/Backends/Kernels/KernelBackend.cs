@@ -38,7 +38,7 @@ internal sealed partial class KernelBackend : IEpBackend
         {
             // Never empty, so there is always an allocation to export; a too small one fails each call by name.
             _arena = _mesh.AllocateSymmetric(Math.Max(numNvlBytes - BufferGeometry.HeaderBytes, ArenaSlots.Count * BufferGeometry.Alignment));
-            _slots = new ArenaSlots(_arena);
+            _slots = new ArenaSlots(_arena.Local, _arena.Bytes);
         }
         if (lowLatencyBytes > 0)
         {
