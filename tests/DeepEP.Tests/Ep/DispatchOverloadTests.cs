@@ -6,7 +6,8 @@ namespace DeepEP.Tests.Ep;
 
 /// <summary>
 /// The four Dispatch overloads (BF16 or FP8 x; a layout or a handle) on two host ranks as threads: the BF16 overloads
-/// are the FP8 ones with null scales, byte for byte, and a cached dispatch returns the rows the layout dispatch did.
+/// are the FP8 ones with null scales, byte for byte, and a cached dispatch returns the rows the layout dispatch did;
+/// a handle's combine input buffer combines like any other x.
 /// </summary>
 public sealed class DispatchOverloadTests
 {
@@ -78,6 +79,32 @@ public sealed class DispatchOverloadTests
             Assert.NotEmpty(rows);
             Assert.Equal(rows, cachedRows);
             Assert.Equal(scales, cachedScales);
+        }
+    }
+
+    [Fact]
+    public void CombineInputBufferCombinesLikeAnyOtherXAndRefusesBadArguments()
+    {
+        (byte[] Direct, byte[] FromBuffer)[] perRank = RankThreads.RunInProcess(Ranks, group =>
+        {
+            using var buffer = new EpBuffer(group, HostBuffers.NvlBytes, options: new EpBufferOptions { Backend = EpBackendKind.Host });
+            using Inputs inputs = new(group.Rank);
+            using DispatchLayout layout = buffer.GetDispatchLayout(inputs.TopkIdx, Experts);
+            using DispatchResult dispatched = buffer.Dispatch(inputs.X, layout, inputs.TopkIdx, inputs.TopkWeights);
+            using DispatchHandle handle = dispatched.Handle!;
+            using DeviceTensor input = buffer.GetCombineInputBuffer(handle, Hidden);
+            Assert.Equal(DType.BFloat16, input.DType);
+            Assert.Equal([handle.NumRecvTokens, Hidden], input.Shape.ToArray());
+            input.CopyFrom<byte>(Bytes(dispatched.RecvX));
+            using CombineResult direct = buffer.Combine(dispatched.RecvX, handle, dispatched.RecvTopkWeights);
+            using CombineResult fromBuffer = buffer.Combine(input, handle, dispatched.RecvTopkWeights);
+            Assert.Equal("hidden", Assert.Throws<ArgumentException>(() => buffer.GetCombineInputBuffer(handle, 12)).ParamName);
+            return (Bytes(direct.CombinedX), Bytes(fromBuffer.CombinedX));
+        });
+        foreach ((byte[] direct, byte[] fromBuffer) in perRank)
+        {
+            Assert.NotEmpty(direct);
+            Assert.Equal(direct, fromBuffer);
         }
     }
 
