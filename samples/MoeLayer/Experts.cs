@@ -42,9 +42,9 @@ internal sealed class Experts
 
     /// <summary>
     /// Normal mode: each received row (<c>[M, H]</c> BF16) through this rank's experts it selected (rebased ids, -1
-    /// elsewhere), weighted: combine sums what comes back unweighted. Returns <c>[M, H]</c> BF16 on the rows' device.
+    /// elsewhere), weighted: combine sums what comes back unweighted. Writes <c>[M, H]</c> BF16 into <paramref name="output"/>.
     /// </summary>
-    public DeviceTensor Run(DeviceTensor recvX, DeviceTensor recvTopkIdx, DeviceTensor recvTopkWeights, int rank)
+    public void Run(DeviceTensor recvX, DeviceTensor recvTopkIdx, DeviceTensor recvTopkWeights, int rank, DeviceTensor output)
     {
         int hidden = _shape.Hidden, topk = _shape.Topk, rows = checked((int)recvX.Size(0));
         float[] x = ToFloat(recvX.ToArray<BFloat16>());
@@ -61,7 +61,7 @@ internal sealed class Experts
                 }
             }
         }
-        return DeviceTensor.FromArray<BFloat16>(ToBFloat16(y), [rows, hidden], recvX.Device);
+        output.CopyFrom<BFloat16>(ToBFloat16(y));
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ internal static class NormalModeLayer
         (long[] routedIdx, float[] routedWeights) = router.Route(Experts.ToFloat(tokens), numTokens);
 
         EpConfig config = EpBuffer.GetDispatchConfig(group.Size);
-        // With the token count the hint also covers one process per GPU, where received rows are staged in this buffer.
+        // With the token count the hint also covers one process per GPU, where received rows live in this buffer.
         long nvlBytes = Math.Max(config.GetNvlBufferSizeHint(hidden * 2, group.Size, numTokens, numTopk),
                                  EpBuffer.GetCombineConfig(group.Size).GetNvlBufferSizeHint(hidden * 2, group.Size, numTokens, numTopk));
         // The rank's GPU is its local rank modulo the visible GPUs; the host backend (no GPU) uses host tensors.
@@ -32,7 +32,10 @@ internal static class NormalModeLayer
         // received.RecvX: [M, H] rows ordered by (source rank, source token); RecvTopkIdx is rebased to this rank's
         // experts (-1 = another rank's); NumRecvTokensPerExpertList sizes a grouped GEMM. Combine sums unweighted,
         // so the experts apply the weights.
-        using DeviceTensor expertOut = experts.Run(received.RecvX, received.RecvTopkIdx!, received.RecvTopkWeights!, buffer.Rank);
+        // Write the expert outputs into the handle's combine input buffer: with one process per GPU it is memory the peers
+        // read directly, so combine copies nothing (any other x is copied into the buffer first).
+        using DeviceTensor expertOut = buffer.GetCombineInputBuffer(handle, hidden);
+        experts.Run(received.RecvX, received.RecvTopkIdx!, received.RecvTopkWeights!, buffer.Rank, expertOut);
 
         using CombineResult combined = buffer.Combine(expertOut, handle);   // [T, H] BF16 back on the source rank
         return (Experts.ToFloat(combined.CombinedX.ToArray<BFloat16>()), buffer.Backend);
