@@ -13,18 +13,19 @@ internal static class HostExpertFfn
     {
         int intermediate = weights.IntermediateSize;
         var outputs = DeviceTensor.Zeros(DType.BFloat16, packedRecvX.Shape);
-        var gateUp = new float[2 * intermediate];
-        var hidden = new BFloat16[intermediate];
-        var down = new float[weights.Hidden];
-        for (int e = 0; e < weights.NumLocalExperts; e++)
+        // Experts are independent and write their own rows, so they run in parallel with the same result.
+        Parallel.For(0, weights.NumLocalExperts, e =>
         {
             int rows = packedRecvCount.At<int>(e);
             if (rows == 0)
             {
-                continue;
+                return;
             }
             var w1 = new HostLinear(weights.QuantMode, weights.W1, weights.W1Scales, e);
             var w2 = new HostLinear(weights.QuantMode, weights.W2, weights.W2Scales, e);
+            var gateUp = new float[2 * intermediate];
+            var hidden = new BFloat16[intermediate];
+            var down = new float[weights.Hidden];
             for (int row = 0; row < rows; row++)
             {
                 w1.Apply(HostTensorAccess.Row<BFloat16>(packedRecvX, e, row), gateUp);
@@ -40,7 +41,7 @@ internal static class HostExpertFfn
                     output[h] = BFloat16.FromFloat(down[h]);
                 }
             }
-        }
+        });
         return outputs;
     }
 }
