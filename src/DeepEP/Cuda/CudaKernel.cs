@@ -80,6 +80,10 @@ internal sealed class CudaKernel
         CudaDevice device = CudaDevice.Get(Device);
         using CudaContextScope scope = device.Activate();
         OptInSharedMemory(config.SharedMemoryBytes);
+        if (DeviceWorkMeter.Launches.Enabled)
+        {
+            DeviceWorkMeter.Launches.Add(1, new KeyValuePair<string, object?>("kernel", Name));
+        }
         nint stream = (config.Stream ?? device.LibraryStream).Handle;
         if (!config.Cooperative && config.Cluster is null)
         {

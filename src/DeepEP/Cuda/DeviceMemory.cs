@@ -110,6 +110,7 @@ internal sealed class DeviceMemory : DeferredReleaseHandle
         CudaDevice owner = CudaDevice.Get(device);
         using CudaContextScope scope = owner.Activate();
         Check(CudaDriver.cuMemcpyAsync(destination, source, (nuint)bytes, (stream ?? owner.LibraryStream).Handle));
+        DeviceWorkMeter.CopiedBytes.Add(bytes);
     }
 
     /// <summary>

@@ -9,7 +9,8 @@ namespace DeepEP.Tests.Gpu.Normal;
 /// The kernels backend with one process per rank (CUDA IPC, the receive arena; several processes on one GPU when
 /// there are fewer GPUs than ranks, time-sliced by the driver) against the CPU reference: the launcher starts N
 /// <see cref="ProcessModelRank"/> processes, which run every normal-mode and low-latency case of the suite and write
-/// their snapshots to a folder this test compares byte for byte with the host backend's.
+/// their snapshots to a folder this test compares byte for byte with the host backend's; and the device work of one
+/// dispatch and combine matches ranks as threads (<see cref="WorkComparison"/>).
 /// </summary>
 [Collection(GpuCollection.Name)]
 public sealed class ProcessModelKernelTests(GpuFixture gpu)
@@ -39,6 +40,9 @@ public sealed class ProcessModelKernelTests(GpuFixture gpu)
             string log = await LaunchedRanks.RunAsync(ranks, ProcessModelRank.Command(folder.FullName), TimeSpan.FromMinutes(6));
             var actual = Enumerable.Range(0, ranks).Select(r => reference[r].Keys.ToDictionary(name => name, name => ProcessModelRank.Read(folder.FullName, r, name))).ToArray();
             Snapshots.RequireEqual(EpBackendKind.Kernels, reference, actual);
+            var threads = RankHarness.Run(ranks, EpBackendKind.Kernels, b => NormalWork.Measure(b, GpuRanks.NumSms(ranks, 24)));
+            string work = WorkComparison.RequireSameWork(threads, [.. Enumerable.Range(0, ranks).Select(r => ProcessModelRank.ReadWork(folder.FullName, r))]);
+            TestContext.Current.TestOutputHelper?.WriteLine(work);
             TestContext.Current.TestOutputHelper?.WriteLine(log.Length > 4000 ? log[^4000..] : log);
         }
         finally

@@ -73,6 +73,19 @@ internal static class ProcessModelRank
             () => NormalScenario.Run(tight, Fit(new NormalRun(new NormalCase(256, 2048, 16, 4, Seed: 3)), ranks)));
         Assert.Contains("numNvlBytes", error.Message);
         CheckArenaSlots(group);
+
+        // The work of one dispatch and combine (WorkComparison holds it against ranks as threads).
+        NormalCase work = NormalWork.Case;
+        using EpBuffer measured = KernelsBuffer(group, EpBuffer.GetDispatchConfig(ranks).GetNvlBufferSizeHint(work.Hidden * 2L, ranks, work.Tokens, work.Topk));
+        (DeviceWork dispatch, DeviceWork combine, long rows) = NormalWork.Measure(measured, GpuRanks.NumSms(ranks, 24));
+        File.WriteAllText(SnapshotPath(folder, group.Rank, "work"), $"{rows}\n--\n{dispatch.Describe()}\n--\n{combine.Describe()}");
+    }
+
+    /// <summary>The work a rank measured (see <see cref="NormalWork"/>).</summary>
+    public static (DeviceWork Dispatch, DeviceWork Combine, long Rows) ReadWork(string folder, int rank)
+    {
+        string[] parts = File.ReadAllText(SnapshotPath(folder, rank, "work")).Split("\n--\n");
+        return (DeviceWork.Parse(parts[1]), DeviceWork.Parse(parts[2]), long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>
