@@ -33,6 +33,7 @@ internal enum BenchMode
 /// <param name="LocalExperts">Fused mode: experts per rank (E = this × ranks).</param>
 /// <param name="Quants">Fused mode: the quant modes to run (null: BF16, Int8 and Fp8).</param>
 /// <param name="CheckTokens">Fused mode on a GPU backend: tokens per rank checked against the host backend.</param>
+/// <param name="Dump">Fused mode: the folder each quant mode's inputs, weights and outputs are written to (<see cref="Fused.FusedDump"/>), or null.</param>
 internal sealed record BenchSettings(
     BenchMode Mode,
     int Ranks,
@@ -50,7 +51,8 @@ internal sealed record BenchSettings(
     int Intermediate = 2048,
     int LocalExperts = 32,
     IReadOnlyList<MoeQuantMode>? Quants = null,
-    int CheckTokens = 8)
+    int CheckTokens = 8,
+    string? Dump = null)
 {
     /// <summary>The quant modes fused mode runs.</summary>
     public IReadOnlyList<MoeQuantMode> FusedQuants => Quants ?? [MoeQuantMode.None, MoeQuantMode.Int8, MoeQuantMode.Fp8];

@@ -48,6 +48,10 @@ internal sealed class BenchOptions
         AllowMultipleArgumentsPerToken = true,
     };
     public Option<int?> CheckTokens { get; } = new("--check-tokens") { Description = "Fused mode on a GPU backend: tokens per rank checked against the host backend (default 8; the CPU reference is slow at full shapes)." };
+    public Option<DirectoryInfo?> Dump { get; } = new("--dump")
+    {
+        Description = "Fused mode: write each quant mode's inputs, weights and outputs to this folder (one subfolder per mode), for scripts/fused_moe_torch.py reference.",
+    };
     public Option<EpBackendKind?> Compare { get; } = new("--compare")
     {
         Description = "Also run normal mode on this backend with the same inputs and print both side by side with the time ratio (e.g. --compare nccl).",
@@ -55,7 +59,7 @@ internal sealed class BenchOptions
 
     /// <summary>Every option, for the command.</summary>
     public IEnumerable<Option> All =>
-        [Mode, Backend, Ranks, Tokens, LowLatencyTokens, Hidden, Topk, Experts, LowLatencyExperts, Sms, Warmups, Iterations, Seed, Json, Sweep, Plot, Compare, Intermediate, LocalExperts, Quant, CheckTokens];
+        [Mode, Backend, Ranks, Tokens, LowLatencyTokens, Hidden, Topk, Experts, LowLatencyExperts, Sms, Warmups, Iterations, Seed, Json, Sweep, Plot, Compare, Intermediate, LocalExperts, Quant, CheckTokens, Dump];
 
     /// <summary>
     /// The settings the command line asks for, checked: <paramref name="groupSize"/> is the size of the group this
@@ -81,6 +85,7 @@ internal sealed class BenchOptions
             ? $"--check-tokens {hostCheck} is not valid on the host backend: the host backend is the reference, and every token is its own result."
             : null);
         bool fused = mode == BenchMode.Fused;
+        CliUsageException.ThrowIf(!fused && parse.GetValue(Dump) is { } dump ? $"--dump {dump.Name} writes the fused layer's data: add --mode fused." : null);
         CliUsageException.ThrowIf(parse.GetValue(Plot) is { } plot && !parse.GetValue(Sweep)
             ? $"--plot {plot.Name} draws a token sweep: add --sweep (or draw a saved sweep with deepep plot)."
             : null);
@@ -117,7 +122,8 @@ internal sealed class BenchOptions
             parse.GetValue(Intermediate) ?? (host ? HostFusedIntermediate : 2048),
             parse.GetValue(LocalExperts) ?? (host ? HostFusedLocalExperts : 32),
             parse.GetValue(Quant) is { Length: > 0 } quants ? [.. quants.Distinct()] : null,
-            parse.GetValue(CheckTokens) ?? (host ? int.MaxValue : 8));
+            parse.GetValue(CheckTokens) ?? (host ? int.MaxValue : 8),
+            parse.GetValue(Dump)?.FullName);
         CliUsageException.ThrowIf(settings.Validate());
         return settings;
     }

@@ -30,6 +30,7 @@ public sealed class CommandLineErrorTests
     [InlineData("--num-sms 23", "--num-sms 23", "SMs apply only to the GPU backends")]
     [InlineData("--plot x.png", "--plot x.png", "add --sweep")]
     [InlineData("--compare host", "--compare host", "already measured")]
+    [InlineData("--dump dumped", "--dump dumped", "add --mode fused")]
     [InlineData("--topk abc", "'abc'", "--topk")]
     [InlineData("--mode bogus", "'bogus'", "LowLatency")]
     [InlineData("--no-such-option", "--no-such-option", "")]

@@ -7,7 +7,8 @@ namespace DeepEP.Cli.Bench.Fused;
 /// <summary>
 /// The fused MoE layer on one rank: for each quant mode, random weights (<see cref="FusedWeights"/>), one checked call
 /// of each fuse mode (received counts against the routing, the two modes bit for bit, the output against the host
-/// backend: <see cref="FusedMoeCheck"/>), then the time per layer of each mode, measured as the low-latency bench does.
+/// backend: <see cref="FusedMoeCheck"/>; written out with <c>--dump</c>: <see cref="FusedDump"/>), then the time per layer of
+/// each mode, measured as the low-latency bench does.
 /// </summary>
 internal static class FusedMoeBench
 {
@@ -48,6 +49,10 @@ internal static class FusedMoeBench
             using (FusedMoeResult once = Call(FuseMode.DispatchFfnCombine))
             {
                 staged = once.Output.ToArray<BFloat16>();
+            }
+            if (s.Dump is { } dump)
+            {
+                FusedDump.Write(dump, s, rank, quant, mine, host, fused);
             }
             string problem =
                 !counts.SequenceEqual(expected) ? $"received counts [{string.Join(", ", counts)}] differ from the routing's [{string.Join(", ", expected)}]"
