@@ -1,3 +1,5 @@
+using DeepEP.Cuda;
+using DeepEP.Runtimes;
 using DeepEP.Tensors;
 
 namespace DeepEP.Ep;
@@ -74,30 +76,56 @@ public sealed class MoeExpertWeights : IDisposable
         new(MoeQuantMode.Fp8, w1, w1Scales, w2, w2Scales);
 
     /// <summary>
-    /// Quantises host BF16 weights into <paramref name="mode"/>'s format (<see cref="Int8Cast.PerRowCast"/>,
-    /// <see cref="Fp8Cast.BlockCast"/>); with <see cref="MoeQuantMode.None"/> the result holds copies. The inputs stay the caller's.
+    /// Quantises BF16 weights into <paramref name="mode"/>'s format (<see cref="Int8Cast.PerRowCast"/>,
+    /// <see cref="Fp8Cast.BlockCast"/>) where they live: on the host, or on their GPU with kernels that give the same
+    /// bits (queued on <paramref name="stream"/>); with <see cref="MoeQuantMode.None"/> the result holds copies. The
+    /// result is on the inputs' device; the inputs stay the caller's.
     /// </summary>
-    /// <param name="w1"><c>[E_local, 2I, H]</c> host BFloat16, contiguous.</param>
-    /// <param name="w2"><c>[E_local, H, I]</c> host BFloat16, contiguous.</param>
+    /// <param name="w1"><c>[E_local, 2I, H]</c> BFloat16, contiguous.</param>
+    /// <param name="w2"><c>[E_local, H, I]</c> BFloat16, contiguous, on the device of <paramref name="w1"/>.</param>
     /// <param name="mode">The target format.</param>
-    public static MoeExpertWeights Quantize(DeviceTensor w1, DeviceTensor w2, MoeQuantMode mode)
+    /// <param name="stream">GPU weights: the stream the casts and the result's allocations are queued on; null is the calling thread's library stream. Ignored on the host.</param>
+    public static MoeExpertWeights Quantize(DeviceTensor w1, DeviceTensor w2, MoeQuantMode mode, CudaStream? stream = null)
     {
         CheckLayout(MoeQuantMode.None, w1, null, w2, null);
-        TensorChecks.That(w1.IsHost, nameof(w1), $"Quantize runs on the host; copy w1 ({w1.Describe()}) with To(DeviceTensor.HostDevice) first and move the result back.");
-        TensorChecks.That(w2.IsHost, nameof(w2), $"Quantize runs on the host; copy w2 ({w2.Describe()}) with To(DeviceTensor.HostDevice) first and move the result back.");
         switch (mode)
         {
             case MoeQuantMode.None:
-                return Bf16(w1.To(DeviceTensor.HostDevice), w2.To(DeviceTensor.HostDevice));
-            case MoeQuantMode.Int8:
+                return Bf16(w1.To(w1.Device, stream), w2.To(w1.Device, stream));
+            case MoeQuantMode.Int8 when w1.IsHost:
                 Int8Tensor q1 = Int8Cast.PerRowCast(w1), q2 = Int8Cast.PerRowCast(w2);
                 return Int8(q1.Data, q1.Scales, q2.Data, q2.Scales);
-            case MoeQuantMode.Fp8:
+            case MoeQuantMode.Fp8 when w1.IsHost:
                 Fp8Tensor f1 = Fp8Cast.BlockCast(w1), f2 = Fp8Cast.BlockCast(w2);
                 return Fp8(f1.Data, f1.Scales, f2.Data, f2.Scales);
+            case MoeQuantMode.Int8 or MoeQuantMode.Fp8:
+                (DeviceTensor d1, DeviceTensor s1) = CastOnDevice(w1, mode, stream);
+                (DeviceTensor d2, DeviceTensor s2) = CastOnDevice(w2, mode, stream);
+                return new MoeExpertWeights(mode, d1, s1, d2, s2);
             default:
                 throw new ArgumentOutOfRangeException(nameof(mode), mode, "Valid quantisation modes: None, Int8, Fp8.");
         }
+    }
+
+    // One weight tensor [E, O, K] cast on its GPU: Int8 per row (the per-token cast kernel over E·O rows), Fp8 per
+    // 128 × 128 block; the same bits as the host casts.
+    private static (DeviceTensor Data, DeviceTensor Scales) CastOnDevice(DeviceTensor w, MoeQuantMode mode, CudaStream? stream)
+    {
+        (long experts, long rows, long columns) = (w.Size(0), w.Size(1), w.Size(2));
+        int device = w.Device;
+        if (mode == MoeQuantMode.Int8)
+        {
+            DeviceTensor codes = DeviceTensor.Empty(DType.Int8, w.Shape, device, stream);
+            DeviceTensor rowScales = DeviceTensor.Empty(DType.Float32, [experts, rows], device, stream);
+            using DeviceTensor source = w.View(experts * rows, columns), target = codes.View(experts * rows, columns), scales = rowScales.View(experts * rows, 1);
+            Int8CastRuntime.Launch(source, target, scales, stream);
+            return (codes, rowScales);
+        }
+        const long Block = Fp8Cast.ChannelsPerScale;
+        DeviceTensor fp8 = DeviceTensor.Empty(DType.Float8E4M3, w.Shape, device, stream);
+        DeviceTensor blockScales = DeviceTensor.Empty(DType.Float32, [experts, rows / Block, columns / Block], device, stream);
+        Fp8BlockCastRuntime.Launch(w, fp8, blockScales, stream);
+        return (fp8, blockScales);
     }
 
     /// <summary>

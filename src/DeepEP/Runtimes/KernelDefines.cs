@@ -34,6 +34,7 @@ internal static class KernelDefines
         Constant("DEEPEP_GEMM_TILE_COLS", KernelLimits.GemmTileCols),
         Constant("DEEPEP_GEMM_THREADS", KernelLimits.GemmThreads),
         Constant("DEEPEP_SWIGLU_QUANT_THREADS", KernelLimits.SwigluQuantThreads),
+        Constant("DEEPEP_FP8_BLOCK_CAST_THREADS", KernelLimits.Fp8BlockCastThreads),
         Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),
         Constant("DEEPEP_SCALES_PER_UE8M0_WORD", Fp8Cast.ScalesPerUe8m0Word),
         Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
@@ -63,6 +64,7 @@ internal static class KernelDefines
         Size<ExpansionParams>("DEEPEP_EXPANSION_PARAMS_SIZE"),
         Size<GroupedGemmParams>("DEEPEP_GROUPED_GEMM_PARAMS_SIZE"),
         Size<SwigluQuantParams>("DEEPEP_SWIGLU_QUANT_PARAMS_SIZE"),
+        Size<Fp8BlockCastParams>("DEEPEP_FP8_BLOCK_CAST_PARAMS_SIZE"),
     ];
 
     private static KeyValuePair<string, string> Constant(string macro, int value) => new(macro, value.ToString(CultureInfo.InvariantCulture));

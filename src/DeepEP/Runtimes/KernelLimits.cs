@@ -77,4 +77,7 @@ internal static class KernelLimits
 
     /// <summary>Threads per block of the SwiGLU + re-quantisation kernel (<c>DEEPEP_SWIGLU_QUANT_THREADS</c>).</summary>
     public const int SwigluQuantThreads = 256;
+
+    /// <summary>Threads per block of the 128 × 128 block FP8 weight cast, one block per tile (<c>DEEPEP_FP8_BLOCK_CAST_THREADS</c>).</summary>
+    public const int Fp8BlockCastThreads = 256;
 }

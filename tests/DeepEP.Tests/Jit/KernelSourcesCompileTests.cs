@@ -57,6 +57,7 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kBf16, true>" },
         { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kInt8, true>" },
         { "deep_ep/impls/swiglu_quant.cuh", "deep_ep::swiglu_quant<deep_ep::QuantFormat::kFp8, true>" },
+        { "deep_ep/impls/fp8_block_cast.cuh", "deep_ep::fp8_block_cast" },
     };
 
     [Theory]
