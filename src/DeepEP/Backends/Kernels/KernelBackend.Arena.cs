@@ -28,7 +28,7 @@ internal sealed partial class KernelBackend
         {
             throw new InvalidOperationException(
                 $"A combine input buffer of [{rows}, {hidden}] BF16 needs {bytes} bytes of one receive-arena slot, but numNvlBytes = {_numNvlBytes} gives slots of " +
-                $"{_slots.SlotBytes}. Create the EpBuffer with numNvlBytes >= {BufferGeometry.HeaderBytes + (ArenaSlots.Count * ReceiveArenaLayout.BytesFor(rows, CombineRowBytes(hidden), 0, 0))} " +
+                $"{_slots.SlotBytes}. Create the EpBuffer with numNvlBytes >= {BufferGeometry.HeaderBytes + ReceiveArenaLayout.ArenaBytesFor(rows, CombineRowBytes(hidden), 0, 0)} " +
                 "(EpConfig.GetNvlBufferSizeHint with the token count).");
         }
         using ArenaSlot slot = _slots.TryLease($"a combine input buffer [{rows}, {hidden}]") ?? throw NoFreeSlot("GetCombineInputBuffer");
