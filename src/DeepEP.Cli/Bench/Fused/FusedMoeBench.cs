@@ -35,9 +35,10 @@ internal static class FusedMoeBench
         foreach (MoeQuantMode quant in s.FusedQuants)
         {
             progress?.Invoke($"fused layer, {FusedReport.QuantName(quant)} weights");
-            using MoeExpertWeights host = FusedWeights.Create(s.Seed, rank, s.LocalExperts, s.Hidden, s.Intermediate, quant);
-            using MoeExpertWeights? onDevice = device == DeviceTensor.HostDevice ? null : host.To(device);
-            MoeExpertWeights weights = onDevice ?? host;
+            using MoeExpertWeights weights = FusedWeights.Create(s.Seed, rank, s.LocalExperts, s.Hidden, s.Intermediate, quant, device);
+            // The host backend's check and --dump read the same weights from host memory.
+            using MoeExpertWeights? hostCopy = device == DeviceTensor.HostDevice || (check is null && s.Dump is null) ? null : weights.To(DeviceTensor.HostDevice);
+            MoeExpertWeights host = hostCopy ?? weights;
             FusedMoeResult Call(FuseMode mode) => buffer.FusedDeepMoe(x, topkIdx, topkWeights, weights, n, experts, mode);
 
             BFloat16[] fused, staged;

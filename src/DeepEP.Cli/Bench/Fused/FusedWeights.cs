@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -7,19 +8,26 @@ namespace DeepEP.Cli.Bench.Fused;
 /// Random expert weights for the fused-MoE bench: host BF16 <c>W1 [E_local, 2I, H]</c> and <c>W2 [E_local, H, I]</c>,
 /// uniform with variance 1/fan-in (the scale of a trained layer's activations), generated in parallel from a hash of
 /// (seed, element index) so a full DeepSeek-V3 rank (1.9·10⁹ values) takes seconds, then quantised with
-/// <see cref="MoeExpertWeights.Quantize"/>.
+/// <see cref="MoeExpertWeights.Quantize"/> where they will be used (on a GPU by its cast kernels, the host's bits).
 /// </summary>
 internal static class FusedWeights
 {
     private const int Chunk = 1 << 20;
 
-    /// <summary>Host weights of <paramref name="rank"/> in <paramref name="quant"/>'s format (the caller disposes them).</summary>
-    public static MoeExpertWeights Create(int seed, int rank, int localExperts, int hidden, int intermediate, MoeQuantMode quant)
+    /// <summary>Weights of <paramref name="rank"/> in <paramref name="quant"/>'s format on <paramref name="device"/> (the caller disposes them).</summary>
+    public static MoeExpertWeights Create(int seed, int rank, int localExperts, int hidden, int intermediate, MoeQuantMode quant, int device)
     {
         ulong stream = ((ulong)(uint)seed << 32) | (uint)rank;
         using DeviceTensor w1 = Random(stream * 2, [localExperts, 2L * intermediate, hidden], hidden);
         using DeviceTensor w2 = Random((stream * 2) + 1, [localExperts, hidden, intermediate], intermediate);
-        return MoeExpertWeights.Quantize(w1, w2, quant);
+        if (device == DeviceTensor.HostDevice)
+        {
+            return MoeExpertWeights.Quantize(w1, w2, quant);
+        }
+        using DeviceTensor w1Device = w1.To(device), w2Device = w2.To(device);
+        MoeExpertWeights weights = MoeExpertWeights.Quantize(w1Device, w2Device, quant);
+        CudaStream.ForDevice(device).Synchronize();
+        return weights;
     }
 
     /// <summary>

@@ -26,8 +26,7 @@ internal static class GroupedGemmBench
         foreach (MoeQuantMode quant in s.FusedQuants)
         {
             progress?.Invoke($"grouped GEMMs, {FusedReport.QuantName(quant)} weights");
-            using MoeExpertWeights host = FusedWeights.Create(s.Seed + 7, 0, maxExperts, s.Hidden, s.Intermediate, quant);
-            using MoeExpertWeights all = host.To(device);
+            using MoeExpertWeights all = FusedWeights.Create(s.Seed + 7, 0, maxExperts, s.Hidden, s.Intermediate, quant, device);
             foreach ((int rows, int experts) in Shapes)
             {
                 using Operands o = Operands.Create(all, experts, rows, quant, s.Seed, device);
