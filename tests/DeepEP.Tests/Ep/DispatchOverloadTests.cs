@@ -7,7 +7,7 @@ namespace DeepEP.Tests.Ep;
 /// <summary>
 /// The four Dispatch overloads (BF16 or FP8 x; a layout or a handle) on two host ranks as threads: the BF16 overloads
 /// are the FP8 ones with null scales, byte for byte, and a cached dispatch returns the rows the layout dispatch did;
-/// a handle's combine input buffer combines like any other x.
+/// a handle's combine input buffer combines like any other x, and an expanded or disposed handle is refused by name.
 /// </summary>
 public sealed class DispatchOverloadTests
 {
@@ -99,6 +99,15 @@ public sealed class DispatchOverloadTests
             using CombineResult direct = buffer.Combine(dispatched.RecvX, handle, dispatched.RecvTopkWeights);
             using CombineResult fromBuffer = buffer.Combine(input, handle, dispatched.RecvTopkWeights);
             Assert.Equal("hidden", Assert.Throws<ArgumentException>(() => buffer.GetCombineInputBuffer(handle, 12)).ParamName);
+            using (DispatchResult expanded = buffer.Dispatch(inputs.X, layout, inputs.TopkIdx, inputs.TopkWeights, doExpand: true))
+            using (DispatchHandle expandedHandle = expanded.Handle!)
+            {
+                Assert.Equal("handle", Assert.Throws<ArgumentException>(() => buffer.GetCombineInputBuffer(expandedHandle, Hidden)).ParamName);
+            }
+            using DispatchResult later = buffer.Dispatch(inputs.X, layout, inputs.TopkIdx, inputs.TopkWeights);
+            DispatchHandle gone = later.Handle!;
+            gone.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => buffer.GetCombineInputBuffer(gone, Hidden));
             return (Bytes(direct.CombinedX), Bytes(fromBuffer.CombinedX));
         });
         foreach ((byte[] direct, byte[] fromBuffer) in perRank)
