@@ -78,5 +78,11 @@ public sealed partial class EpBuffer
             $"weights hold {weights.NumLocalExperts} experts but numExperts ({numExperts}) over {GroupSize} rank(s) gives {numExperts / GroupSize} per rank; pass this rank's experts.");
         TensorChecks.That(weights.Hidden == hidden, nameof(weights),
             $"weights are for H = {weights.Hidden} but x has H = {hidden}; W1 must be [E_local, 2I, H] and W2 [E_local, H, I].");
+        // The GEMMs move 16-byte words; found out there, a misaligned tensor would stop this rank mid-collective.
+        foreach ((DeviceTensor tensor, string name) in (ReadOnlySpan<(DeviceTensor, string)>)[(weights.W1, "W1"), (weights.W2, "W2")])
+        {
+            TensorChecks.That(tensor.Pointer % 16 == 0, nameof(weights),
+                $"weights.{name} ({tensor.Describe()}) starts at 0x{tensor.Pointer:x}, not on a 16-byte boundary; the grouped GEMMs read 16-byte words (copy it into a fresh tensor).");
+        }
     }
 }

@@ -13,7 +13,8 @@ namespace DeepEP.Ep;
 /// activation row and per weight output channel) or Float8E4M3 (one Float32 scale per 128 activation channels and per
 /// 128 × 128 weight block), the layouts of <see cref="MoeExpertWeights"/>. Every argument is checked before anything
 /// is queued (<see cref="ArgumentException"/> naming it, <see cref="ObjectDisposedException"/> for a freed tensor);
-/// the counts' values are not (reading them would synchronise with the host): each must lie in 0 … rows.
+/// the counts' values are not (reading them would synchronise with the host): each should lie in 0 … rows, and the
+/// kernels clamp a larger one to rows, so a bad count never reaches memory outside the tensors.
 /// </summary>
 public static class MoeKernels
 {
@@ -47,6 +48,10 @@ public static class MoeKernels
         long n = b.Size(1);
         TensorChecks.That(n > 0 && n % KernelLimits.GemmTileCols == 0, nameof(b),
             $"b ({b.Describe()}) must be [E, n, k] with n a positive multiple of {KernelLimits.GemmTileCols} (the output tile width).");
+        TensorChecks.That(format != QuantFormat.Fp8 || n % Block == 0, nameof(b),
+            $"b ({b.Describe()}) holds Float8E4M3 weights with one scale per 128 × 128 block, so n must be a multiple of {Block}.");
+        TensorChecks.That(experts <= ushort.MaxValue && n / KernelLimits.GemmTileCols <= ushort.MaxValue, nameof(b),
+            $"b ({b.Describe()}) has more experts or output tiles than one launch covers ({ushort.MaxValue} each); split the call.");
         RequireScales(aScales, nameof(aScales), format.ActivationScalesShape(experts, rows, k), a);
         RequireScales(bScales, nameof(bScales), format.WeightScalesShape(experts, n, k), a);
         TensorChecks.Require(counts, nameof(counts), DType.Int32, a.Device, [experts]);

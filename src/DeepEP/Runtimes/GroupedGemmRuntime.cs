@@ -62,9 +62,14 @@ internal static class GroupedGemmRuntime
         int device = a.Device;
         (long experts, long rows, long k) = (a.Size(0), a.Size(1), a.Size(2));
         long n = b.Size(1);
-        if (k % Fp8Cast.ChannelsPerScale != 0 || n % KernelLimits.GemmTileCols != 0)
+        long nMultiple = format == QuantFormat.Fp8 ? Fp8Cast.ChannelsPerScale : KernelLimits.GemmTileCols;
+        if (k % Fp8Cast.ChannelsPerScale != 0 || n % nMultiple != 0)
         {
-            throw new ArgumentException($"k ({k}) must be a multiple of {Fp8Cast.ChannelsPerScale} and n ({n}) of {KernelLimits.GemmTileCols}.", nameof(b));
+            throw new ArgumentException($"k ({k}) must be a multiple of {Fp8Cast.ChannelsPerScale} and n ({n}) of {nMultiple} (Fp8: whole 128 × 128 scale blocks).", nameof(b));
+        }
+        if (experts > ushort.MaxValue || n / KernelLimits.GemmTileCols > ushort.MaxValue)
+        {
+            throw new ArgumentException($"b ({b.Describe()}) has more experts or output tiles than one launch covers ({ushort.MaxValue} each).", nameof(b));
         }
         KernelArguments.RequireContiguous(a, device, format.ElementType(), [experts, rows, k], nameof(a));
         KernelArguments.RequireContiguous(b, device, format.ElementType(), [experts, n, k], nameof(b));

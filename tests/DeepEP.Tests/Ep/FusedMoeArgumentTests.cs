@@ -84,6 +84,16 @@ public sealed class FusedMoeArgumentTests
     }
 
     [Fact]
+    public void WeightsMustStartOn16ByteBoundaries()
+    {
+        // W1 two bytes into a larger block: the right shape, but not where the GEMMs' 16-byte loads can read it.
+        using DeviceTensor block = HostBuffers.Zeros(DType.BFloat16, (Experts * 2 * Intermediate * Hidden) + 8);
+        DeviceTensor shifted = DeviceTensor.FromPointer(block.Pointer + 2, [Experts, 2 * Intermediate, Hidden], DType.BFloat16, DeviceTensor.HostDevice);
+        MoeExpertWeights misaligned = MoeExpertWeights.Bf16(shifted, HostBuffers.Zeros(DType.BFloat16, Experts, Hidden, Intermediate));
+        Expect("weights", a => a with { Weights = misaligned }, "16-byte boundary");
+    }
+
+    [Fact]
     public void ModeMustBeDefined() => Expect("mode", a => a with { Mode = (FuseMode)7 });
 
     private static MoeExpertWeights Weights(int experts, int hidden) => MoeExpertWeights.Bf16(

@@ -55,6 +55,18 @@ public sealed class MoeKernelsArgumentTests
     }
 
     [Fact]
+    public void Fp8WeightsNeedWholeScaleBlocks()
+    {
+        using Gemm fp8 = Gemm.Valid(DType.Float8E4M3) with
+        {
+            B = Zeros(DType.Float8E4M3, E, 192, K),
+            BScales = Zeros(DType.Float32, E, 1, K / 128),
+            D = Zeros(DType.Float32, E, Rows, 192),
+        };
+        Assert.Contains("128 × 128 block", HostBuffers.Throws<ArgumentException>("b", fp8.Run).Message);
+    }
+
+    [Fact]
     public void GemmScalesFollowTheFormat()
     {
         using Gemm bf16 = Gemm.Valid(DType.BFloat16) with { AScales = Zeros(DType.Float32, E, Rows) };

@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(kSwigluQuantThreads) swiglu_quant(const Swiglu
     static_assert(kSwiglu || kFormat != QuantFormat::kBf16, "BF16 rows enter the GEMM as dispatched");
     __shared__ float warp_amax[kWarps];
     const int expert = static_cast<int>(blockIdx.y);
-    const int count = p.counts[expert];
+    const int count = min(p.counts[expert], p.rows);  // a count past the layout (a caller's bad value) never reads or writes outside it
     const int groups = p.width / kNumChannelsPerScale;
     const int lane = lane_id();
 
