@@ -84,10 +84,13 @@ public sealed class MoeExpertWeights : IDisposable
     /// <param name="w1"><c>[E_local, 2I, H]</c> BFloat16, contiguous.</param>
     /// <param name="w2"><c>[E_local, H, I]</c> BFloat16, contiguous, on the device of <paramref name="w1"/>.</param>
     /// <param name="mode">The target format.</param>
-    /// <param name="stream">GPU weights: the stream the casts and the result's allocations are queued on; null is the calling thread's library stream. Ignored on the host.</param>
+    /// <param name="stream">GPU weights: the stream the casts and the result's allocations are queued on, of their device; null is the calling thread's library stream. Host weights take none.</param>
     public static MoeExpertWeights Quantize(DeviceTensor w1, DeviceTensor w2, MoeQuantMode mode, CudaStream? stream = null)
     {
         CheckLayout(MoeQuantMode.None, w1, null, w2, null);
+        TensorChecks.That(stream is null || stream.Device == w1.Device, nameof(stream), w1.IsHost
+            ? $"the weights are in host memory, where Quantize runs on the CPU and takes no CUDA stream; got a stream of cuda:{stream?.Device}. Pass stream: null."
+            : $"stream belongs to cuda:{stream?.Device} but the weights are on cuda:{w1.Device}; pass a stream of cuda:{w1.Device} (or null for the library stream).");
         switch (mode)
         {
             case MoeQuantMode.None:

@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Ep;
 using DeepEP.Tensors;
 
@@ -79,6 +80,16 @@ public sealed class MoeExpertWeightsTests
     {
         HostBuffers.Throws<ArgumentException>("w1", () => MoeExpertWeights.Quantize(Zeros(DType.Float32, E, 2 * I, H), Zeros(DType.BFloat16, E, H, I), MoeQuantMode.Int8));
         HostBuffers.Throws<ArgumentOutOfRangeException>("mode", () => MoeExpertWeights.Quantize(Zeros(DType.BFloat16, E, 2 * I, H), Zeros(DType.BFloat16, E, H, I), (MoeQuantMode)9));
+    }
+
+    [Fact]
+    public void QuantizeOfHostWeightsTakesNoStream()
+    {
+        // A wrapped handle: nothing reaches the driver before the check refuses it.
+        CudaStream stream = CudaStream.FromHandle(0x1000, device: 0);
+        ArgumentException e = HostBuffers.Throws<ArgumentException>("stream",
+            () => MoeExpertWeights.Quantize(Zeros(DType.BFloat16, E, 2 * I, H), Zeros(DType.BFloat16, E, H, I), MoeQuantMode.Int8, stream));
+        Assert.Contains("Pass stream: null", e.Message);
     }
 
     private static DeviceTensor Zeros(DType dtype, params long[] shape) => DeviceTensor.Zeros(dtype, shape);

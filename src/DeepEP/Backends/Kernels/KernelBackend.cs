@@ -102,15 +102,14 @@ internal sealed partial class KernelBackend : IEpBackend
         DispatchPeer published;
         if (_slots is null)
         {
-            DispatchOutputs fresh = AllocateDispatchOutputs(x, rows, request.XScales?.DType, numScales, numTopk, outputs);
-            allocated = fresh;
+            allocated = AllocateDispatchOutputs(x, rows, request.XScales?.DType, numScales, numTopk, outputs);
             published = new DispatchPeer
             {
-                RecvX = fresh.RecvX.Pointer,
-                RecvXScales = fresh.RecvScales?.Pointer ?? 0,
+                RecvX = allocated.Value.RecvX.Pointer,
+                RecvXScales = allocated.Value.RecvScales?.Pointer ?? 0,
                 RecvSrcIdx = recvSrcIdx.Pointer,
-                RecvTopkIdx = fresh.RecvTopkIdx?.Pointer ?? 0,
-                RecvTopkWeights = fresh.RecvTopkWeights?.Pointer ?? 0,
+                RecvTopkIdx = allocated.Value.RecvTopkIdx?.Pointer ?? 0,
+                RecvTopkWeights = allocated.Value.RecvTopkWeights?.Pointer ?? 0,
                 Capacity = rows,
             };
         }
