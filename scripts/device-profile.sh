@@ -2,7 +2,7 @@
 # Nsight Compute profile of one rank's fixed-cost kernels (issue 13), from a published bundle (scripts/publish-device.sh):
 # low-latency FP8 dispatch and BF16 combine at 128 tokens, H 7168, top-8 of 288, then normal mode at 256 tokens, each
 # kernel's duration, speed of light, launch, occupancy and warp-stall sections as CSV in $OUT (or ./profile-logs).
-# One rank only: ncu serialises the kernels it profiles, so a cross-rank wait at several ranks would stall.
+# PROFILE_LIMIT: seconds per profiled bench (default 150). One rank only: ncu serialises the kernels it profiles, so a cross-rank wait at several ranks would stall.
 set -uo pipefail
 out="${OUT:-profile-logs}"; mkdir -p "$out"
 bundle="$(mktemp -d)"
@@ -11,7 +11,7 @@ export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1
 sections=(--section SpeedOfLight --section LaunchStats --section Occupancy --section WarpStateStats --section SchedulerStats)
 profile() {
   local name="$1"; shift
-  timeout -k 5 150 ncu --clock-control none --csv --page details "${sections[@]}" --launch-skip 4 --launch-count 40 "$@" \
+  timeout -k 5 "${PROFILE_LIMIT:-150}" ncu --clock-control none --csv --page details "${sections[@]}" --launch-skip 4 --launch-count 40 "$@" \
     >"$out/ncu-$name.csv" 2>"$out/ncu-$name.err"
   echo "$name: rc $?, $(grep -c '"Duration"' "$out/ncu-$name.csv") kernels"
   # Median duration, DRAM and SM throughput per kernel (name up to its template arguments).
