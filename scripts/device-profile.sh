@@ -2,7 +2,8 @@
 # Nsight Compute profile of one rank's fixed-cost kernels (issue 13), from a published bundle (scripts/publish-device.sh):
 # low-latency FP8 dispatch and BF16 combine at 128 tokens, H 7168, top-8 of 288, then normal mode at 256 tokens, each
 # kernel's duration, speed of light, launch, occupancy and warp-stall sections as CSV in $OUT (or ./profile-logs).
-# PROFILE_LIMIT: seconds per profiled bench (default 150). One rank only: ncu serialises the kernels it profiles, so a cross-rank wait at several ranks would stall.
+# PROFILE_LIMIT: seconds per profiled bench (default 150). One rank only: ncu serialises the kernels it profiles, so
+# a cross-rank wait at several ranks would stall.
 set -uo pipefail
 out="${OUT:-profile-logs}"; mkdir -p "$out"
 bundle="$(mktemp -d)"

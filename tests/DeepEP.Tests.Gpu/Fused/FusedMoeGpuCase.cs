@@ -62,7 +62,7 @@ internal sealed record FusedMoeGpuCase(int[] TokensPerRank, int NumExperts, int 
         $"R={NumRanks} T=[{string.Join(",", TokensPerRank)}] E={NumExperts} H={Hidden} I={Intermediate} K={NumTopk} {Quant} seed={Seed}";
 
     // Blocks of rows drawn in parallel, each from its own stream seeded by (seed, block): the same values on any
-    // core count, and seconds less per test than one stream (a case draws about 75 M weights per rank).
+    // core count, and seconds less per test than one stream (a case draws about 75 M weights over its ranks).
     private static DeviceTensor RandomWeights(int seed, long[] shape, int fanIn)
     {
         const int RowsPerBlock = 64;
