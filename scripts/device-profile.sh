@@ -13,8 +13,10 @@ sections=(--section SpeedOfLight --section LaunchStats --section Occupancy --sec
 profile() {
   local name="$1"; shift
   timeout -k 5 "${PROFILE_LIMIT:-150}" ncu --clock-control none --csv --page details "${sections[@]}" --launch-skip 4 --launch-count 40 "$@" \
-    >"$out/ncu-$name.csv" 2>"$out/ncu-$name.err"
-  echo "$name: rc $?, $(grep -c '"Duration"' "$out/ncu-$name.csv") kernels"
+    >"$out/ncu-$name.csv" 2>"$bundle/ncu-$name.err"
+  local rc=$?
+  echo "$name: rc $rc, $(grep -c '"Duration"' "$out/ncu-$name.csv") kernels"
+  (( rc == 0 )) || tail -20 "$bundle/ncu-$name.err"  # stderr stays out of $OUT: a device call returns at most 8 files
   # Median duration, DRAM and SM throughput per kernel (name up to its template arguments).
   python3 - "$out/ncu-$name.csv" <<'PY'
 import csv, re, statistics, sys
