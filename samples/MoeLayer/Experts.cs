@@ -9,11 +9,11 @@ namespace MoeLayer;
 internal sealed class Experts
 {
     private readonly LayerShape _shape;
-    private readonly float[][] _up;    // [E][F, H]: W1 rows
-    private readonly float[][] _gate;  // [E][F, H]: W3 rows
-    private readonly float[][] _down;  // [E][H, F]: W2 rows
+    private readonly float[][] _w1;  // [E][F, H]: the projection silu applies to
+    private readonly float[][] _w3;  // [E][F, H]: the linear projection
+    private readonly float[][] _w2;  // [E][H, F]: the down projection
 
-    private Experts(LayerShape shape, float[][] up, float[][] gate, float[][] down) => (_shape, _up, _gate, _down) = (shape, up, gate, down);
+    private Experts(LayerShape shape, float[][] w1, float[][] w3, float[][] w2) => (_shape, _w1, _w3, _w2) = (shape, w1, w3, w2);
 
     /// <summary>Random weights, scaled so activations stay near unit variance.</summary>
     public static Experts Create(LayerShape shape, Random random)
@@ -30,13 +30,13 @@ internal sealed class Experts
         Span<float> h = stackalloc float[intermediate];
         for (int f = 0; f < intermediate; f++)
         {
-            float up = Dot(x, _up[expert].AsSpan(f * hidden, hidden));
-            float gate = Dot(x, _gate[expert].AsSpan(f * hidden, hidden));
-            h[f] = up / (1 + MathF.Exp(-up)) * gate;
+            float gate = Dot(x, _w1[expert].AsSpan(f * hidden, hidden));
+            float linear = Dot(x, _w3[expert].AsSpan(f * hidden, hidden));
+            h[f] = gate / (1 + MathF.Exp(-gate)) * linear;
         }
         for (int o = 0; o < hidden; o++)
         {
-            y[o] += weight * Dot(h, _down[expert].AsSpan(o * intermediate, intermediate));
+            y[o] += weight * Dot(h, _w2[expert].AsSpan(o * intermediate, intermediate));
         }
     }
 
@@ -85,6 +85,20 @@ internal sealed class Experts
             }
         }
         return DeviceTensor.FromArray<BFloat16>(ToBFloat16(y), [localExperts, slots, hidden], packedX.Device);
+    }
+
+    /// <summary>
+    /// This rank's experts in <c>MoeExpertWeights</c>' layout on <paramref name="device"/>: W1 <c>[E_l, 2F, H]</c> BF16
+    /// (rows 0..F-1 the gate, silu's input; F..2F-1 the linear projection) and W2 <c>[E_l, H, F]</c> BF16.
+    /// </summary>
+    public (DeviceTensor W1, DeviceTensor W2) LocalWeights(int rank, int device)
+    {
+        IEnumerable<float[]> Local(float[][] matrices) => matrices.Skip(rank * _shape.ExpertsPerRank).Take(_shape.ExpertsPerRank);
+        float[] w1 = [.. Local(_w1).Zip(Local(_w3), (gate, linear) => gate.Concat(linear)).SelectMany(rows => rows)];
+        float[] w2 = [.. Local(_w2).SelectMany(rows => rows)];
+        long experts = _shape.ExpertsPerRank, hidden = _shape.Hidden, intermediate = _shape.Intermediate;
+        return (DeviceTensor.FromArray<BFloat16>(ToBFloat16(w1), [experts, 2 * intermediate, hidden], device),
+                DeviceTensor.FromArray<BFloat16>(ToBFloat16(w2), [experts, hidden, intermediate], device));
     }
 
     /// <summary>BF16 values as floats.</summary>

@@ -20,6 +20,7 @@ BFloat16[][] decode = Enumerable.Range(0, ranks).Select(_ => Tokens(shape.Decode
 ProcessGroup[] groups = ProcessGroup.CreateInProcess(ranks);
 (float[] Output, EpBackendKind Backend)[] normal = RankThreads.Run(groups, group => NormalModeLayer.Forward(group, shape, router, experts, prefill[group.Rank]));
 (float[] Output, EpBackendKind Backend)[] lowLatency = RankThreads.Run(groups, group => LowLatencyLayer.Forward(group, shape, router, experts, decode[group.Rank]));
+(float[] Output, EpBackendKind Backend)[] fused = RankThreads.Run(groups, group => FusedLayer.Forward(group, shape, router, experts, decode[group.Rank]));
 foreach (ProcessGroup group in groups)
 {
     group.Dispose();
@@ -29,7 +30,8 @@ Console.WriteLine($"MoE layer on {ranks} ranks ({normal[0].Backend.ToString().To
     $"top-{shape.Topk}, hidden {shape.Hidden}, SwiGLU width {shape.Intermediate}; checked against the dense layer on one rank:");
 bool normalOk = Check("normal mode, BF16", shape.Tokens, normal.Select(r => r.Output).ToArray(), DenseLayer.Forward(router, experts, shape, prefill, shape.Tokens), limit: 1e-4);
 bool lowLatencyOk = Check("low-latency mode, FP8", shape.DecodeTokens, lowLatency.Select(r => r.Output).ToArray(), DenseLayer.Forward(router, experts, shape, decode, shape.DecodeTokens), limit: 1e-2);
-return normalOk && lowLatencyOk ? 0 : 1;
+bool fusedOk = Check("fused layer, FP8", shape.DecodeTokens, fused.Select(r => r.Output).ToArray(), DenseLayer.Forward(router, experts, shape, decode, shape.DecodeTokens), limit: 1e-2);
+return normalOk && lowLatencyOk && fusedOk ? 0 : 1;
 
 static bool Check(string what, int tokens, float[][] parallel, double[][] dense, double limit)
 {
