@@ -7,6 +7,8 @@ out="${1:-.device}"
 stage="$(mktemp -d)"
 dotnet publish src/DeepEP.Cli -c Release -r linux-x64 --self-contained -o "$stage" -v quiet -nologo
 dotnet publish tests/DeepEP.Tests.Gpu -c Release -r linux-x64 --self-contained -o "$stage" -v quiet -nologo
+# The driver timing shim of scripts/host-overhead.sh (the GPU machine may have no compiler).
+cc -O2 -shared -fPIC -o "$stage/libcudatime.so" tools/cuda-shims/cuda_time.c -ldl
 mkdir -p "$out"
 tar cJf "$out/bundle.tar.xz" -C "$stage" .
 rm -rf "$stage"

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using DeepEP.Cli.Bench.Fused;
+using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
+using DeepEP.Tensors;
 
 namespace DeepEP.Cli.Bench;
 
@@ -89,6 +91,12 @@ internal static class BenchRunner
         // Expert ids are generated valid; checking them would copy topk to the host inside every timed call.
         var options = new EpBufferOptions { Backend = s.Backend, ValidateExpertIds = false };
         using var buffer = new EpBuffer(group, nvlBytes, rdmaBytes, lowLatencyMode: s.Mode != BenchMode.Normal, options);
+        if (buffer.Device != DeviceTensor.HostDevice)
+        {
+            // As a PyTorch thread after torch.cuda.set_device: with the context current, each driver call only checks
+            // it instead of switching to it and back (two more driver calls each time).
+            CudaDevice.Get(buffer.Device).MakeCurrent();
+        }
         var measurements = new List<RankMeasurement>();
         if (s.Mode != BenchMode.LowLatency)
         {

@@ -21,14 +21,15 @@ internal sealed record LowLatencyOutputs(DeviceTensor PackedRecvX, DeviceTensor?
         long hidden = request.X.Size(1);
         long numScales = hidden / Fp8Cast.ChannelsPerScale;
         long scaleColumns = request.UseUe8m0 ? numScales / Fp8Cast.ScalesPerUe8m0Word : numScales;
-        (DType, long[], long[]?)[] shapes =
-        [
-            (request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], null),
-            (DType.Int32, [localExperts], null),
-            (DType.Int32, [localExperts, rows], null),
-            (DType.Int64, [localExperts, numRanks], null),
-            .. request.UseFp8 ? [(request.UseUe8m0 ? DType.Int32 : DType.Float32, new long[] { localExperts, rows, scaleColumns }, new long[] { scaleColumns * rows, 1, rows })] : Array.Empty<(DType, long[], long[]?)>(),
-        ];
+        var shapes = new (DType, long[], long[]?)[request.UseFp8 ? 5 : 4];
+        shapes[0] = (request.UseFp8 ? DType.Float8E4M3 : DType.BFloat16, [localExperts, rows, hidden], null);
+        shapes[1] = (DType.Int32, [localExperts], null);
+        shapes[2] = (DType.Int32, [localExperts, rows], null);
+        shapes[3] = (DType.Int64, [localExperts, numRanks], null);
+        if (request.UseFp8)
+        {
+            shapes[4] = (request.UseUe8m0 ? DType.Int32 : DType.Float32, [localExperts, rows, scaleColumns], [scaleColumns * rows, 1, rows]);
+        }
         DeviceTensor[] outputs = DeviceTensor.EmptyGroup(device, stream, shapes);
         return new LowLatencyOutputs(outputs[0], request.UseFp8 ? outputs[4] : null, outputs[1], outputs[2], outputs[3]);
     }

@@ -18,7 +18,6 @@ internal static class TensorChecks
             throw new ArgumentNullException(name, $"{name} is required here.");
         }
         RequireAlive(tensor, name);
-        string expected = $"{dtype} [{string.Join(", ", shape.Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
         bool shapeOk = tensor.Rank == shape.Length;
         for (int d = 0; shapeOk && d < shape.Length; d++)
         {
@@ -26,6 +25,8 @@ internal static class TensorChecks
         }
         if (tensor.DType != dtype || !shapeOk || tensor.Device != device || (!allowStrided && !tensor.IsContiguous))
         {
+            // Built only here: every call checks its tensors, and the message costs more than the check.
+            string expected = $"{dtype} [{string.Join(", ", shape.Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
             throw new ArgumentException($"{name} must be {expected}; got {tensor.Describe()}.", name);
         }
         return tensor;
