@@ -45,61 +45,124 @@ struct LowLatencyCombineParams {
 };
 DEEPEP_CHECK_PARAMS_SIZE(LowLatencyCombineParams, DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE);
 
-constexpr int kLowLatencyCombineUnroll = 4;
-constexpr int kCombineLoadBatch = 8;  // top-k slot loads in flight per thread in the reduce
+constexpr int kCombineLoadBatch = 8;     // top-k slot loads in flight per thread in the reduce
+constexpr int kCombineChunkWords = 256;  // 16-byte words of a row one warp sends: 8 loads in flight per lane
 
-// LogFMT-10: the warp encodes the row into the destination's slot, its meta and layout in the warp's scratch.
-template <int kHidden>
-__device__ __forceinline__ void combine_send_logfmt(const __nv_bfloat16* from, unsigned char* to) {
-    static_assert(kHidden % 512 == 0, "LogFMT-10 rows are whole stages");
-    __shared__ LogFmtRowScratch<kHidden / kLogFmtGroupChannels> s_rows[kLowLatencyWarps];
-    logfmt_encode_row(LogFmtWarpTeam(), reinterpret_cast<const unsigned short*>(from), kHidden, to, s_rows[warp_id()]);
+// The source rank of packed row `row` of a local expert: the last source whose range begins at or before it (empty
+// ranges begin where the next one does). Lane s reads source s's range.
+__device__ __forceinline__ int combine_row_source(const LowLatencyCombineParams& p, int local_expert, int row) {
+    static_assert(kMaxRanks <= kWarpSize, "one lane per source");
+    const int lane = lane_id();
+    const bool begins_before = lane < p.num_ranks &&
+        static_cast<int>(p.layout_range[static_cast<long long>(local_expert) * p.num_ranks + lane] >> 32) <= row;
+    return kWarpSize - 1 - __clz(__ballot_sync(0xffffffffu, begins_before));
 }
 
-// One block per local expert (looping when the grid is smaller), one warp per row.
-template <int kHidden, bool kLogfmt>
-__device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams& p) {
+// BF16 rows: every (local expert, row, chunk) of this rank is one warp's item, spread over the whole grid, so each
+// warp has about one item and its loads are all in flight at once. Experts go in tiles of one per thread: each block
+// reads their row counts and scans them into the items before each expert, and a warp finds its item's expert by
+// binary search.
+template <int kHidden>
+__device__ __forceinline__ void combine_send_chunks(const LowLatencyCombineParams& p, bool rows_aligned) {
     constexpr int kWords = kHidden * 2 / 16;
-    constexpr long long kSlotBytes = kLogfmt ? logfmt_max_bytes(kHidden) : kHidden * 2LL;
-    __shared__ int s_begin[kMaxRanks + 1];
-    const int epoch = next_epoch(p.control, p.set);
+    constexpr int kChunks = (kWords + kCombineChunkWords - 1) / kCombineChunkWords;
+    constexpr int kPerLane = kCombineChunkWords / kWarpSize;
+    __shared__ int s_first_item[kLowLatencyThreads];
+    __shared__ int s_warp_sums[kLowLatencyWarps];
     const int num_local_experts = p.num_experts / p.num_ranks;
     const int num_rows = p.num_ranks * p.num_max_tokens;
-    const bool rows_aligned = (reinterpret_cast<unsigned long long>(p.x) | (p.x_expert_stride * 2) | (p.x_row_stride * 2)) % 16 == 0;
+    const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
+    const long long first_warp = static_cast<long long>(blockIdx.x) * kLowLatencyWarps + warp_id();
 
-    for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
-        if (threadIdx.x < p.num_ranks) {
-            // Ranges are contiguous in source order: begin of s, and the end of the last one.
-            const long long range = p.layout_range[static_cast<long long>(local_expert) * p.num_ranks + threadIdx.x];
-            s_begin[threadIdx.x] = static_cast<int>(range >> 32);
-            if (threadIdx.x == p.num_ranks - 1)
-                s_begin[p.num_ranks] = static_cast<int>(range >> 32) + static_cast<int>(range & 0xffffffff);
+    for (int tile = 0; tile < num_local_experts; tile += kLowLatencyThreads) {
+        const int tile_experts = min(kLowLatencyThreads, num_local_experts - tile);
+        int items = 0;
+        if (static_cast<int>(threadIdx.x) < tile_experts) {
+            // Ranges are contiguous in source order: the last one ends where the expert's rows end.
+            const long long last = p.layout_range[static_cast<long long>(tile + threadIdx.x) * p.num_ranks + p.num_ranks - 1];
+            items = min(static_cast<int>(last >> 32) + static_cast<int>(last & 0xffffffff), num_rows) * kChunks;
         }
+        int num_items;
+        s_first_item[threadIdx.x] = block_exclusive_scan(items, s_warp_sums, num_items);
         __syncthreads();
-        const int end = s_begin[p.num_ranks];
-        const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
-        for (int row = warp_id(); row < end && row < num_rows; row += kLowLatencyWarps) {
-            int source = 0;
-            while (source + 1 < p.num_ranks && s_begin[source + 1] <= row)
-                ++source;
+
+        for (long long item = first_warp; item < num_items; item += num_warps) {
+            int lo = 0, hi = tile_experts - 1;
+            while (lo < hi) {
+                const int mid = (lo + hi + 1) / 2;
+                if (s_first_item[mid] <= item)
+                    lo = mid;
+                else
+                    hi = mid - 1;
+            }
+            const int local_expert = tile + lo;
+            const int within = static_cast<int>(item) - s_first_item[lo];
+            const int row = within / kChunks, chunk = within % kChunks;
+            const int source = combine_row_source(p, local_expert, row);
             if (is_masked(p.control, source))
                 continue;
             const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
             const __nv_bfloat16* from = p.x + local_expert * p.x_expert_stride + row * p.x_row_stride;
-            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kSlotBytes;
-            if constexpr (kLogfmt) {
-                combine_send_logfmt<kHidden>(from, to);
-            } else if (rows_aligned) {
-                #pragma unroll kLowLatencyCombineUnroll
-                for (int i = lane_id(); i < kWords; i += kWarpSize)
-                    reinterpret_cast<int4*>(to)[i] = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(from) + i);
+            const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
+            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kHidden * 2LL;
+            const int first = chunk * kCombineChunkWords;
+            if (rows_aligned) {
+                int4 words[kPerLane];
+                #pragma unroll
+                for (int j = 0; j < kPerLane; ++j) {
+                    const int i = first + j * kWarpSize + lane_id();
+                    if (i < kWords)
+                        words[j] = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(from) + i);
+                }
+                #pragma unroll
+                for (int j = 0; j < kPerLane; ++j) {
+                    const int i = first + j * kWarpSize + lane_id();
+                    if (i < kWords)
+                        reinterpret_cast<int4*>(to)[i] = words[j];
+                }
             } else {
                 // Zero-copy rows are H + 2S elements apart: 16-byte aligned only when S is a multiple of 4.
-                for (int i = lane_id(); i < kHidden / 2; i += kWarpSize)
+                const int end = min(first + kCombineChunkWords, kWords) * 4;
+                for (int i = first * 4 + lane_id(); i < end; i += kWarpSize)
                     reinterpret_cast<int*>(to)[i] = reinterpret_cast<const int*>(from)[i];
             }
         }
-        __syncthreads();  // s_begin is rewritten for the next expert
+        __syncthreads();  // s_first_item is rewritten for the next tile
+    }
+}
+
+// LogFMT-10: one block per local expert (looping when the grid is smaller), one warp per row, which it encodes into
+// the destination's slot, its meta and layout in the warp's scratch.
+template <int kHidden>
+__device__ __forceinline__ void combine_send_logfmt(const LowLatencyCombineParams& p) {
+    static_assert(kHidden % 512 == 0, "LogFMT-10 rows are whole stages");
+    __shared__ LogFmtRowScratch<kHidden / kLogFmtGroupChannels> s_rows[kLowLatencyWarps];
+    const int num_local_experts = p.num_experts / p.num_ranks;
+    const int num_rows = p.num_ranks * p.num_max_tokens;
+    for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
+        const long long last = p.layout_range[static_cast<long long>(local_expert) * p.num_ranks + p.num_ranks - 1];
+        const int end = min(static_cast<int>(last >> 32) + static_cast<int>(last & 0xffffffff), num_rows);
+        const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
+        for (int row = warp_id(); row < end; row += kLowLatencyWarps) {
+            const int source = combine_row_source(p, local_expert, row);
+            if (is_masked(p.control, source))
+                continue;
+            const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
+            const __nv_bfloat16* from = p.x + local_expert * p.x_expert_stride + row * p.x_row_stride;
+            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * logfmt_max_bytes(kHidden);
+            logfmt_encode_row(LogFmtWarpTeam(), reinterpret_cast<const unsigned short*>(from), kHidden, to, s_rows[warp_id()]);
+        }
+    }
+}
+
+template <int kHidden, bool kLogfmt>
+__device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams& p) {
+    const int epoch = next_epoch(p.control, p.set);
+    if constexpr (kLogfmt) {
+        combine_send_logfmt<kHidden>(p);
+    } else {
+        const bool rows_aligned = (reinterpret_cast<unsigned long long>(p.x) | (p.x_expert_stride * 2) | (p.x_row_stride * 2)) % 16 == 0;
+        combine_send_chunks<kHidden>(p, rows_aligned);
     }
     signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
     return epoch;

@@ -137,6 +137,8 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
     return epoch;
 }
 
+constexpr int kDispatchChunkWords = 128;  // 16-byte words of a received row one warp copies: 4 loads in flight per lane
+
 // One block per local expert (looping when the grid is smaller). Dynamic shared memory: R*N ints, the expert's
 // selected (source, token) pairs in packing order.
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
@@ -219,26 +221,43 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
                 p.cumulative_local_expert_recv_stats[local_expert] += base;
         }
 
-        // Copy: one warp per packed row.
+        // Copy: one warp per (packed row, chunk), so a row's loads spread over several warps and all are in flight;
+        // the chunk-0 warp also writes the row's source token and scales.
+        constexpr int kWords = Message::kPayloadBytes / 16;
+        constexpr int kChunks = (kWords + kDispatchChunkWords - 1) / kDispatchChunkWords;
+        constexpr int kPerLane = kDispatchChunkWords / kWarpSize;
         const long long expert_row0 = static_cast<long long>(local_expert) * num_rows;
-        for (int row = warp_id(); row < base; row += kLowLatencyWarps) {
+        for (int item = warp_id(); item < base * kChunks; item += kLowLatencyWarps) {
+            const int row = item / kChunks, chunk = item % kChunks;
             const int source = s_selected[row] >> 16, token = s_selected[row] & 0xffff;
             const unsigned char* message =
                 source_area(own, p, source) + messages_offset + static_cast<long long>(token) * Message::kBytes;
-            if (lane_id() == 0)
-                p.packed_recv_src_info[expert_row0 + row] = token;
             const int4* from = reinterpret_cast<const int4*>(message);
             int4* to = reinterpret_cast<int4*>(static_cast<unsigned char*>(p.packed_recv_x) +
                                                (expert_row0 + row) * Message::kPayloadBytes);
-            #pragma unroll 4
-            for (int i = lane_id(); i < Message::kPayloadBytes / 16; i += kWarpSize)
-                ptx::st_no_allocate(to + i, from[i]);
+            int4 words[kPerLane];
+            #pragma unroll
+            for (int j = 0; j < kPerLane; ++j) {
+                const int i = chunk * kDispatchChunkWords + j * kWarpSize + lane_id();
+                if (i < kWords)
+                    words[j] = from[i];
+            }
+            #pragma unroll
+            for (int j = 0; j < kPerLane; ++j) {
+                const int i = chunk * kDispatchChunkWords + j * kWarpSize + lane_id();
+                if (i < kWords)
+                    ptx::st_no_allocate(to + i, words[j]);
+            }
+            if (chunk != 0)
+                continue;
+            if (lane_id() == 0)
+                p.packed_recv_src_info[expert_row0 + row] = token;
             if constexpr (kUseFp8) {
                 const float* scales = reinterpret_cast<const float*>(message + kHidden);
                 if constexpr (kUseUe8m0) {
-                    constexpr int kWords = Message::kNumScales / kNumScalesPerUe8m0Word;
-                    int* out = static_cast<int*>(p.packed_recv_x_scales) + static_cast<long long>(local_expert) * kWords * num_rows;
-                    for (int w = lane_id(); w < kWords; w += kWarpSize) {
+                    constexpr int kScaleWords = Message::kNumScales / kNumScalesPerUe8m0Word;
+                    int* out = static_cast<int*>(p.packed_recv_x_scales) + static_cast<long long>(local_expert) * kScaleWords * num_rows;
+                    for (int w = lane_id(); w < kScaleWords; w += kWarpSize) {
                         unsigned int word = 0;
                         #pragma unroll
                         for (int b = 0; b < kNumScalesPerUe8m0Word; ++b)
