@@ -187,6 +187,7 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
             if (i < num_rows && token < s_num_tokens[source]) {
                 const int* routing = reinterpret_cast<const int*>(source_area(own, p, source) + 16) +
                                      static_cast<long long>(token) * p.num_topk;
+                #pragma unroll 8  // the row's loads in flight together: K = 8 is one round trip, not eight
                 for (int k = 0; k < p.num_topk; ++k)
                     matches += routing[k] == expert;
             }
