@@ -94,7 +94,7 @@ internal static class GroupedGemmRuntime
             checked((uint)((rows + KernelLimits.GemmTileRows - 1) / KernelLimits.GemmTileRows)),
             checked((uint)(n / KernelLimits.GemmTileCols)),
             checked((uint)experts));
-        kernel.Launch(new KernelLaunchConfig(grid, KernelLimits.GemmThreads, Stream: stream), new GroupedGemmParams
+        kernel.Launch(new KernelLaunchConfig(grid, KernelLimits.GemmThreads, KernelLimits.GemmSharedBytes, stream), new GroupedGemmParams
         {
             A = a.Pointer,
             AScales = aScales?.Pointer ?? 0,

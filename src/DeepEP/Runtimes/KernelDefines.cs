@@ -33,6 +33,8 @@ internal static class KernelDefines
         Constant("DEEPEP_GEMM_TILE_ROWS", KernelLimits.GemmTileRows),
         Constant("DEEPEP_GEMM_TILE_COLS", KernelLimits.GemmTileCols),
         Constant("DEEPEP_GEMM_THREADS", KernelLimits.GemmThreads),
+        Constant("DEEPEP_GEMM_STAGES", KernelLimits.GemmStages),
+        Constant("DEEPEP_GEMM_SHARED_BYTES", KernelLimits.GemmSharedBytes),
         Constant("DEEPEP_SWIGLU_QUANT_THREADS", KernelLimits.SwigluQuantThreads),
         Constant("DEEPEP_FP8_BLOCK_CAST_THREADS", KernelLimits.Fp8BlockCastThreads),
         Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),

@@ -96,6 +96,25 @@ __device__ __forceinline__ void st_no_allocate(int4* ptr, const int4& value) {
                  : : "l"(ptr), "r"(value.x), "r"(value.y), "r"(value.z), "r"(value.w) : "memory");
 }
 
+// NOTES: asynchronous 16-byte global → shared copy (sm_80), cached in L2 only: GEMM operand tiles, staged several
+// tiles ahead of the math. With `valid` false it reads nothing and writes zeros (rows past an expert's count).
+__device__ __forceinline__ void cp_async_16(void* shared, const void* global, bool valid) {
+    const unsigned int address = static_cast<unsigned int>(__cvta_generic_to_shared(shared));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" : : "r"(address), "l"(global), "r"(valid ? 16 : 0) : "memory");
+}
+
+// NOTES: closes the group of cp.async copies this thread issued since the last commit.
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;" : : : "memory");
+}
+
+// NOTES: waits until at most kPending of this thread's committed cp.async groups are still in flight; a block
+// barrier after it makes every thread's landed copies visible.
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" : : "n"(kPending) : "memory");
+}
+
 // NOTES: release-add at system scope: a counter peers acquire; the add publishes this thread's earlier writes.
 __device__ __forceinline__ int atomic_add_release_sys(int* ptr, int value) {
     int old;
