@@ -5,7 +5,7 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Backends;
 
-/// <summary>Spec §1 on the GPU, shared by the GPU backends: the <c>get_dispatch_layout</c> kernel on the communication stream.</summary>
+/// <summary>Spec §1 on the GPU, shared by the GPU backends: the <c>get_dispatch_layout</c> kernel on the communication stream, or on the caller's when the caller asks for no event.</summary>
 internal static class DeviceDispatchLayout
 {
     /// <summary>The layout of <paramref name="topkIdx"/> over <paramref name="numRanks"/> ranks; <c>num_tokens_per_rdma_rank</c> is not computed (null).</summary>
@@ -13,15 +13,21 @@ internal static class DeviceDispatchLayout
     {
         int device = order.Comm.Device;
         CudaStream compute = order.ComputeStream(streams);
+        // With no event asked for or waited on and nothing allocated on the communication stream, the caller observes
+        // the same as a hop to that stream and back, minus two event round trips: run on the caller's stream.
+        bool direct = !streams.AsyncFinish && !streams.AllocateOnCommStream && streams.PreviousEvent is null;
+        CudaStream run = direct ? compute : order.Comm;
         int tokens = checked((int)topkIdx.Size(0));
-        CudaStream outputs = order.OutputStream(streams, compute);
-        DeviceTensor perRank = DeviceTensor.Empty(DType.Int32, [numRanks], device, outputs);
-        DeviceTensor perExpert = DeviceTensor.Empty(DType.Int32, [numExperts], device, outputs);
-        DeviceTensor inRank = DeviceTensor.Empty(DType.Bool, [tokens, numRanks], device, outputs);
-        order.Begin(streams, compute);
-        perRank.FillBytes(0, order.Comm);
-        perExpert.FillBytes(0, order.Comm);
-        DispatchLayoutRuntime.LaunchLayout(device, order.Comm, new DispatchLayoutParams
+        // One allocation, the two counters first so that one fill zeroes both.
+        DeviceTensor[] outputs = DeviceTensor.EmptyGroup(device, order.OutputStream(streams, compute),
+            (DType.Int32, [numRanks], null), (DType.Int32, [numExperts], null), (DType.Bool, [tokens, numRanks], null));
+        (DeviceTensor perRank, DeviceTensor perExpert, DeviceTensor inRank) = (outputs[0], outputs[1], outputs[2]);
+        if (!direct)
+        {
+            order.Begin(streams, compute);
+        }
+        DeviceMemory.Fill32(device, perRank.Pointer, 0, checked((int)((perExpert.Pointer - perRank.Pointer) / sizeof(int)) + numExperts), run);
+        DispatchLayoutRuntime.LaunchLayout(device, run, new DispatchLayoutParams
         {
             TopkIdx = topkIdx.Pointer,
             NumTokensPerRank = perRank.Pointer,
@@ -32,6 +38,7 @@ internal static class DeviceDispatchLayout
             NumExperts = numExperts,
             NumRanks = numRanks,
         });
-        return new DispatchLayout(perRank, null, perExpert, inRank, order.Finish(streams, compute, [topkIdx, perRank, perExpert, inRank]));
+        EventOverlap done = direct ? EventOverlap.None : order.Finish(streams, compute, [topkIdx, perRank, perExpert, inRank]);
+        return new DispatchLayout(perRank, null, perExpert, inRank, done);
     }
 }
