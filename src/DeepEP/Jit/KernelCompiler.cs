@@ -90,11 +90,14 @@ internal sealed class KernelCompiler
         }
     }
 
-    /// <summary>The kernel <paramref name="nameExpression"/> of <paramref name="program"/>, compiled for and loaded on <paramref name="device"/>.</summary>
-    public CudaKernel GetKernel(KernelProgram program, string nameExpression, CudaDevice device)
+    /// <summary>
+    /// The kernel <paramref name="nameExpression"/> of <paramref name="program"/>, compiled for and loaded on <paramref name="device"/>:
+    /// for its own architecture, or for <paramref name="architecture"/> (one it runs, e.g. <c>sm_90</c> on Hopper, whose kernels then take their non-wgmma paths).
+    /// </summary>
+    public CudaKernel GetKernel(KernelProgram program, string nameExpression, CudaDevice device, string? architecture = null)
     {
         ArgumentNullException.ThrowIfNull(device);
-        KernelCacheEntry entry = Compile(program, device.ComputeCapability.NvrtcArchitecture);
+        KernelCacheEntry entry = Compile(program, architecture ?? device.ComputeCapability.NvrtcArchitecture);
         return _kernels.GetOrAdd((entry.Key, device.Ordinal, nameExpression), k =>
         {
             if (!entry.LoweredNames.TryGetValue(k.Expression, out string? lowered))

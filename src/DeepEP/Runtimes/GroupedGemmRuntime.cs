@@ -43,8 +43,9 @@ internal static class GroupedGemmRuntime
     /// <param name="counts">Int32 <c>[E]</c>: valid rows of each expert (0 … rows).</param>
     /// <param name="d">Float32 or BFloat16 <c>[E, rows, n]</c>, contiguous.</param>
     /// <param name="stream">The stream.</param>
+    /// <param name="architecture">Null: the device's architecture (wgmma on Hopper); <c>sm_90</c> on Hopper: the mma.sync path other GPUs take.</param>
     public static void Launch(QuantFormat format, DeviceTensor a, DeviceTensor? aScales, DeviceTensor b, DeviceTensor? bScales,
-        DeviceTensor counts, DeviceTensor d, CudaStream stream)
+        DeviceTensor counts, DeviceTensor d, CudaStream stream, string? architecture = null)
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
@@ -89,7 +90,7 @@ internal static class GroupedGemmRuntime
         {
             return;
         }
-        CudaKernel kernel = KernelLoader.Get(device, Include, NameExpression(format, d.DType));
+        CudaKernel kernel = KernelLoader.Get(device, Include, NameExpression(format, d.DType), architecture);
         var grid = new Dim3(
             checked((uint)((rows + KernelLimits.GemmTileRows - 1) / KernelLimits.GemmTileRows)),
             checked((uint)(n / KernelLimits.GemmTileCols)),

@@ -115,6 +115,12 @@ __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;" : : "n"(kPending) : "memory");
 }
 
+// NOTES: orders this thread's generic-proxy writes to shared memory (cp.async copies included) before async-proxy
+// reads of it (wgmma operands); a block barrier after it extends that to the other threads' reads.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+    asm volatile("fence.proxy.async.shared::cta;" : : : "memory");
+}
+
 // NOTES: release-add at system scope: a counter peers acquire; the add publishes this thread's earlier writes.
 __device__ __forceinline__ int atomic_add_release_sys(int* ptr, int value) {
     int old;

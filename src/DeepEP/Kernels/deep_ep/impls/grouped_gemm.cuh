@@ -1,32 +1,21 @@
 #pragma once
 
 #include <cuda_bf16.h>
-#include <cuda_fp8.h>  // also brings cuda_fp16.h (__half2, the E4M3 widening)
 #include <deep_ep/common/fp8.cuh>
-#include <deep_ep/common/ptx.cuh>
-#include <deep_ep/common/quant_format.cuh>
-#include <deep_ep/common/utils.cuh>
+#include <deep_ep/common/gemm_mma_sync.cuh>
+#include <deep_ep/common/gemm_wgmma.cuh>
 
 // The masked grouped GEMM of the fused MoE layer (docs/fused-moe.md): for each local expert e and each of its first
 // counts[e] rows m, d[e, m, :] = B[e] · a[e, m, :] (B [n, k] row-major: the weights; a [rows, k]: the packed
 // activations). Rows past the count are neither read nor written and blocks whose first row is past it exit at once,
 // so the counts never leave the device. Operand tiles of 128 bytes of K stream into shared memory as they are
-// (cp.async, kGemmStages tiles in flight) and feed mma.sync: BF16 m16n8k16, INT8 m16n8k32 with int32 sums, E4M3
-// widened exactly to BF16 at the fragment (two m16n8k16 per 32 values). K runs in blocks of 128 so the scales are
-// applied where the host reference applies them (Backends/Host/HostLinear.cs): INT8 sums are exact integers,
-// multiplied by the row's and the column's scale at the end; FP8 block sums are scaled by activation scale × weight
-// block scale and added in fp32; BF16 block sums are added in fp32.
+// (cp.async, kGemmStages tiles in flight; gemm_tile.cuh) and feed wgmma on sm_90a (gemm_wgmma.cuh), mma.sync
+// elsewhere (gemm_mma_sync.cuh). K runs in blocks of 128 so the scales are applied where the host reference applies
+// them (Backends/Host/HostLinear.cs): INT8 sums are exact integers, multiplied by the row's and the column's scale at
+// the end; FP8 block sums are scaled by activation scale × weight block scale and added in fp32; BF16 block sums are
+// added in fp32.
 
 namespace deep_ep {
-
-constexpr int kGemmTileRows = 64;
-constexpr int kGemmTileCols = 64;
-constexpr int kGemmThreads = 128;
-constexpr int kGemmStages = 4;
-DEEPEP_CHECK_CONSTANT(kGemmTileRows, DEEPEP_GEMM_TILE_ROWS);
-DEEPEP_CHECK_CONSTANT(kGemmTileCols, DEEPEP_GEMM_TILE_COLS);
-DEEPEP_CHECK_CONSTANT(kGemmThreads, DEEPEP_GEMM_THREADS);
-DEEPEP_CHECK_CONSTANT(kGemmStages, DEEPEP_GEMM_STAGES);
 
 // C# twin: DeepEP.Runtimes.GroupedGemmParams.
 struct GroupedGemmParams {
@@ -44,136 +33,6 @@ struct GroupedGemmParams {
 DEEPEP_CHECK_PARAMS_SIZE(GroupedGemmParams, DEEPEP_GROUPED_GEMM_PARAMS_SIZE);
 
 namespace gemm {
-
-constexpr int kTileBytes = 128;                 // of K per stage: 64 BF16 or 128 8-bit values
-constexpr int kStepBytes = 32;                  // of K per mma step: 16 BF16 (m16n8k16) or 32 8-bit values (m16n8k32)
-constexpr int kRowBytes = kTileBytes + 16;      // padded: a fragment load's 8 rows x 4 lanes fall on 32 distinct banks
-constexpr int kStageBytes = (kGemmTileRows + kGemmTileCols) * kRowBytes;  // A rows, then B rows
-constexpr int kSharedBytes = kGemmStages * kStageBytes;
-static_assert(kSharedBytes == DEEPEP_GEMM_SHARED_BYTES, "the launch's dynamic shared memory (KernelLimits.GemmSharedBytes)");
-constexpr int kScaleBlock = kNumChannelsPerScale;
-constexpr int kWarpRows = 32;
-constexpr int kWarpCols = 32;
-constexpr int kWarpsAcross = kGemmTileCols / kWarpCols;
-constexpr int kMmaM = kWarpRows / 16;
-constexpr int kMmaN = kWarpCols / 8;
-static_assert((kGemmTileRows / kWarpRows) * kWarpsAcross * kWarpSize == kGemmThreads, "one warp per 32 x 32 sub-tile");
-static_assert(kScaleBlock % kGemmTileCols == 0, "a column tile lies inside one FP8 weight block");
-
-template <QuantFormat kFormat> struct Operand;
-template <> struct Operand<QuantFormat::kBf16> { using Type = __nv_bfloat16; };
-template <> struct Operand<QuantFormat::kInt8> { using Type = signed char; };
-template <> struct Operand<QuantFormat::kFp8> { using Type = unsigned char; };
-
-// INT8 sums accumulate as integers (the host's int sum); the others in fp32.
-template <QuantFormat kFormat> struct Total { using Type = float; };
-template <> struct Total<QuantFormat::kInt8> { using Type = int; };
-
-// Queues K tile `kt` of the block's A rows (zeros past `valid_rows`: past an expert's count the packed rows hold stale
-// data) and B rows into `stage`, 16 bytes per copy.
-__device__ __forceinline__ void load_tile(unsigned char* stage, const unsigned char* a, const unsigned char* b, int valid_rows,
-                                          long long row_bytes, int kt) {
-    constexpr int kPieces = kTileBytes / 16;
-    constexpr int kCopies = (kGemmTileRows + kGemmTileCols) * kPieces / kGemmThreads;
-    static_assert(kCopies * kGemmThreads == (kGemmTileRows + kGemmTileCols) * kPieces, "every thread copies alike");
-    #pragma unroll
-    for (int i = 0; i < kCopies; ++i) {
-        const int c = static_cast<int>(threadIdx.x) + i * kGemmThreads;
-        const int r = c / kPieces, piece = c % kPieces;
-        const bool is_a = r < kGemmTileRows;
-        const int row = is_a ? r : r - kGemmTileRows;
-        const bool valid = !is_a || row < valid_rows;
-        const unsigned char* source = (is_a ? a : b) + (valid ? row : 0) * row_bytes + kt * kTileBytes + piece * 16;
-        ptx::cp_async_16(stage + r * kRowBytes + piece * 16, source, valid);
-    }
-}
-
-__device__ __forceinline__ unsigned int lds32(const unsigned char* p) {
-    return *reinterpret_cast<const unsigned int*>(p);
-}
-
-// Four E4M3 values (K order) as two BF16 pairs, exactly: the first two in `lo`, the last two in `hi`.
-__device__ __forceinline__ void widen4(unsigned int four, unsigned int& lo, unsigned int& hi) {
-    __nv_bfloat162 pairs[2];
-    #pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        const __half2_raw raw = __nv_cvt_fp8x2_to_halfraw2(static_cast<__nv_fp8x2_storage_t>((four >> (16 * h)) & 0xffffu), __NV_E4M3);
-        const float2 f = __half22float2(__half2(raw));
-        pairs[h] = __floats2bfloat162_rn(f.x, f.y);
-    }
-    lo = *reinterpret_cast<const unsigned int*>(&pairs[0]);
-    hi = *reinterpret_cast<const unsigned int*>(&pairs[1]);
-}
-
-// d += a · b for one 16 x 8 x 16 BF16 product with fp32 accumulators (PTX ISA, mma m16n8k16 fragment layouts).
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-// d += a · b for one 16 x 8 x 32 INT8 product with int32 accumulators (exact).
-__device__ __forceinline__ void mma_s8(int (&d)[4], const unsigned int (&a)[4], const unsigned int (&b)[2]) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-// One 32-byte K step of a warp's 32 x 32 sub-tile. The fragments are read as the 8-bit m16n8k32 layout, which for
-// BF16 is exactly m16n8k16's (register q of lane (g, t): row g + 8(q % 2), bytes 4t + 16(q / 2) of the step). E4M3
-// splits each register into its first and second pair: two m16n8k16 products whose K orders agree for A and B, so
-// together they sum all 32 values.
-template <QuantFormat kFormat, typename Sum>
-__device__ __forceinline__ void mma_step(Sum (&acc)[kMmaM][kMmaN][4], const unsigned char* a_tile, const unsigned char* b_tile,
-                                         int warp_row, int warp_col, int step) {
-    const int g = lane_id() / 4, t = lane_id() % 4;
-    unsigned int af[kMmaM][4], bf[kMmaN][2];
-    #pragma unroll
-    for (int i = 0; i < kMmaM; ++i) {
-        #pragma unroll
-        for (int q = 0; q < 4; ++q)
-            af[i][q] = lds32(a_tile + (warp_row + 16 * i + g + 8 * (q % 2)) * kRowBytes + step + 4 * t + 16 * (q / 2));
-    }
-    #pragma unroll
-    for (int j = 0; j < kMmaN; ++j) {
-        #pragma unroll
-        for (int q = 0; q < 2; ++q)
-            bf[j][q] = lds32(b_tile + (warp_col + 8 * j + g) * kRowBytes + step + 4 * t + 16 * q);
-    }
-    if constexpr (kFormat == QuantFormat::kFp8) {
-        unsigned int a_pairs[2][kMmaM][4], b_pairs[2][kMmaN][2];
-        #pragma unroll
-        for (int i = 0; i < kMmaM; ++i)
-            #pragma unroll
-            for (int q = 0; q < 4; ++q)
-                widen4(af[i][q], a_pairs[0][i][q], a_pairs[1][i][q]);
-        #pragma unroll
-        for (int j = 0; j < kMmaN; ++j)
-            #pragma unroll
-            for (int q = 0; q < 2; ++q)
-                widen4(bf[j][q], b_pairs[0][j][q], b_pairs[1][j][q]);
-        #pragma unroll
-        for (int h = 0; h < 2; ++h)
-            #pragma unroll
-            for (int i = 0; i < kMmaM; ++i)
-                #pragma unroll
-                for (int j = 0; j < kMmaN; ++j)
-                    mma_bf16(acc[i][j], a_pairs[h][i], b_pairs[h][j]);
-    } else {
-        #pragma unroll
-        for (int i = 0; i < kMmaM; ++i) {
-            #pragma unroll
-            for (int j = 0; j < kMmaN; ++j) {
-                if constexpr (kFormat == QuantFormat::kInt8)
-                    mma_s8(acc[i][j], af[i], bf[j]);
-                else
-                    mma_bf16(acc[i][j], af[i], bf[j]);
-            }
-        }
-    }
-}
 
 // Folds a 128-wide K block (number kb) into the total, as HostLinear adds each block's dot product; clears the block.
 // first_row: the warp's row of lane group 0 (row0 + warp_row + g).
@@ -221,9 +80,8 @@ __device__ __forceinline__ void store_pair(__nv_bfloat16* dst, float v0, float v
 }  // namespace gemm
 
 // Grid (ceil(rows / 64), n / 64, num_experts), kGemmThreads threads, kSharedBytes of dynamic shared memory: a 64 x 64
-// output tile per block, a 32 x 32 sub-tile per warp (2 x 4 mma tiles). Out is float (the gate/up projection, read by
-// swiglu_quant) or __nv_bfloat16. Fragment element (i, j, c) of a warp is row warp_row + 16i + g + 8(c / 2), column
-// warp_col + 8j + 2t + c % 2, with g = lane / 4 and t = lane % 4.
+// output tile per block (the warps' shares and accumulator layout in gemm_tile.cuh). Out is float (the gate/up
+// projection, read by swiglu_quant) or __nv_bfloat16.
 template <QuantFormat kFormat, typename Out>
 __global__ void __launch_bounds__(kGemmThreads) grouped_gemm(const GroupedGemmParams p) {
     using namespace gemm;
@@ -253,27 +111,42 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm(const GroupedGemmPa
     // INT8 sums accumulate straight into the total (exact); FP8 and BF16 sum each 128-wide K block, then fold it in.
     Acc total[kMmaM][kMmaN][4] = {};
     float block[kMmaM][kMmaN][4] = {};
+    unsigned char* stages = smem;
+    if constexpr (kWgmma) {
+        const unsigned int offset = static_cast<unsigned int>(__cvta_generic_to_shared(smem)) % kSwizzleAlignment;
+        stages += (kSwizzleAlignment - offset) % kSwizzleAlignment;
+    }
     #pragma unroll
     for (int s = 0; s < kGemmStages - 1; ++s) {
         if (s < k_tiles)
-            load_tile(smem + s * kStageBytes, a, b, valid_rows, row_bytes, s);
+            load_tile(stages + s * kStageBytes, a, b, valid_rows, row_bytes, s);
         ptx::cp_async_commit();  // empty groups too, so the wait below counts tiles
     }
     for (int kt = 0; kt < k_tiles; ++kt) {
         ptx::cp_async_wait<kGemmStages - 2>();
+        if constexpr (kWgmma)
+            ptx::fence_proxy_async_shared();  // wgmma reads the copies through the async proxy
         __syncthreads();  // tile kt has landed for every thread, and every warp is done with tile kt - 1, refilled next
         const int next = kt + kGemmStages - 1;
         if (next < k_tiles)
-            load_tile(smem + (next % kGemmStages) * kStageBytes, a, b, valid_rows, row_bytes, next);
+            load_tile(stages + (next % kGemmStages) * kStageBytes, a, b, valid_rows, row_bytes, next);
         ptx::cp_async_commit();
-        const unsigned char* a_tile = smem + (kt % kGemmStages) * kStageBytes;
+        const unsigned char* a_tile = stages + (kt % kGemmStages) * kStageBytes;
         const unsigned char* b_tile = a_tile + kGemmTileRows * kRowBytes;
-        #pragma unroll
-        for (int step = 0; step < kTileBytes; step += kStepBytes) {
+        if constexpr (kWgmma) {
+            // A new 128-wide block starts from zero; INT8 sums straight into the total.
             if constexpr (kFormat == QuantFormat::kInt8)
-                mma_step<kFormat>(total, a_tile, b_tile, warp_row, warp_col, step);
+                wgmma_tile<kFormat>(total, a_tile, b_tile, true);
             else
-                mma_step<kFormat>(block, a_tile, b_tile, warp_row, warp_col, step);
+                wgmma_tile<kFormat>(block, a_tile, b_tile, kt % kTilesPerBlock != 0);
+        } else {
+            #pragma unroll
+            for (int step = 0; step < kTileBytes; step += kStepBytes) {
+                if constexpr (kFormat == QuantFormat::kInt8)
+                    mma_step<kFormat>(total, a_tile, b_tile, warp_row, warp_col, step);
+                else
+                    mma_step<kFormat>(block, a_tile, b_tile, warp_row, warp_col, step);
+            }
         }
         if constexpr (kFormat != QuantFormat::kInt8) {
             if ((kt + 1) % kTilesPerBlock == 0)
