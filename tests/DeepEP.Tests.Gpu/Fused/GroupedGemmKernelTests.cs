@@ -70,6 +70,10 @@ public sealed class GroupedGemmKernelTests(GpuFixture gpu)
         }
         stream.Synchronize();
 
+        // Hopper's E4M3 wgmma keeps about 14 bits while it sums a 128-wide block (DeepSeek-V3 report, §3.3.2; the kernel
+        // promotes to fp32 between blocks, as DeepGEMM does): a few 2^-14 of the block's Σ|terms|. Elsewhere fp32 sums.
+        bool wgmmaFp8 = format == QuantFormat.Fp8 && architecture is null && EpBuffer.GetKernelArchitecture(0) == "sm_90a";
+        double relative = wgmmaFp8 ? 1e-3 : 1e-5;
         float[] got = bf16Output ? [.. d.ToArray<BFloat16>().Select(v => v.ToFloat())] : d.ToArray<float>();
         byte[] raw = d.ToArray<byte>();
         int elementSize = bf16Output ? 2 : 4;
@@ -87,7 +91,7 @@ public sealed class GroupedGemmKernelTests(GpuFixture gpu)
                 for (int col = 0; col < N; col++)
                 {
                     (double want, double magnitude) = Expected(format, a, b, e, m, col, k);
-                    double tolerance = (1e-5 * magnitude) + (bf16Output ? Math.Abs(want) / 256 : 0) + 1e-30;
+                    double tolerance = (relative * magnitude) + (bf16Output ? Math.Abs(want) / 256 : 0) + 1e-30;
                     double value = got[first + col];
                     Assert.True(Math.Abs(value - want) <= tolerance,
                         $"{formatName} (K {k}, {architecture ?? "the device's architecture"}): expert {e} row {m} column {col}: got {value}, want {want} (tolerance {tolerance:E2}).");
