@@ -72,13 +72,13 @@ internal static class KernelLimits
     /// <summary>Output columns per block of the fused MoE grouped GEMM; n must be a multiple (<c>DEEPEP_GEMM_TILE_COLS</c>).</summary>
     public const int GemmTileCols = 64;
 
-    /// <summary>Threads per block of the fused MoE grouped GEMM, one warp per 32 × 32 sub-tile (<c>DEEPEP_GEMM_THREADS</c>).</summary>
+    /// <summary>Threads per block of the fused MoE grouped GEMM: one warpgroup on Hopper (wgmma), else one warp per 32 × 32 sub-tile (<c>DEEPEP_GEMM_THREADS</c>).</summary>
     public const int GemmThreads = 128;
 
     /// <summary>K tiles of the grouped GEMM in flight per block, each 128 bytes of K of the A and B tiles (<c>DEEPEP_GEMM_STAGES</c>).</summary>
     public const int GemmStages = 4;
 
-    /// <summary>Dynamic shared memory of a grouped GEMM block: every stage's A and B rows, 128 bytes of K plus 16 of padding each (<c>DEEPEP_GEMM_SHARED_BYTES</c>).</summary>
+    /// <summary>Dynamic shared memory of a grouped GEMM block: every stage's A and B rows of 128 bytes of K plus 16 of padding (mma.sync); wgmma's unpadded, swizzled stages and their 1 KiB alignment fit in it (<c>DEEPEP_GEMM_SHARED_BYTES</c>).</summary>
     public const int GemmSharedBytes = GemmStages * (GemmTileRows + GemmTileCols) * (128 + 16);
 
     /// <summary>Threads per block of the SwiGLU + re-quantisation kernel (<c>DEEPEP_SWIGLU_QUANT_THREADS</c>).</summary>
