@@ -43,7 +43,7 @@ fi
 bundle="$work/bundle"; mkdir -p "$bundle"
 tar xJf .device/bundle.tar.xz -C "$bundle"
 export NCCL_NVLS_ENABLE=0 NVSHMEM_DISABLE_NVLS=1
-echo "real driver:"; "$bundle/DeepEP.Cli" "${bench[@]}" 2>&1 | host_row
+echo "real driver:"; "$bundle/DeepEP.Cli" "${bench[@]}" 2>&1 | host_row || true
 echo "through the timing shim (each driver call timed):"
-DEEPEP_CUDA_LIBRARY="$bundle/libcudatime.so" CUDA_TIME_OUT="$out/driver.csv" "$bundle/DeepEP.Cli" "${bench[@]}" 2>&1 | host_row
+DEEPEP_CUDA_LIBRARY="$bundle/libcudatime.so" CUDA_TIME_OUT="$out/driver.csv" "$bundle/DeepEP.Cli" "${bench[@]}" 2>&1 | host_row || true
 sort -t, -k3 -g -r "$out/driver.csv" | head -15 | column -t -s,
