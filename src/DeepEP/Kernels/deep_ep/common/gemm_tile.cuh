@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cuda_bf16.h>
+#include <deep_ep/common/fp8.cuh>
 #include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/quant_format.cuh>
 #include <deep_ep/common/utils.cuh>

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <cuda_bf16.h>
-#include <deep_ep/common/fp8.cuh>
 #include <deep_ep/common/gemm_mma_sync.cuh>
 #include <deep_ep/common/gemm_wgmma.cuh>
 
