@@ -4,6 +4,7 @@ using DeepEP.Cli.Bench.Fused;
 using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
+using DeepEP.Runtimes;
 using Spectre.Console;
 
 namespace DeepEP.Cli.Commands;
@@ -27,6 +28,8 @@ internal static class BenchCommand
             // Started by `deepep launch` (or torchrun): this process is one rank of the group those variables describe.
             using ProcessGroup? group = EpEnvironment.Current.DistributedVariables["RANK"] is null ? null : ProcessGroup.FromEnvironment();
             BenchSettings settings = options.Read(parse, backend, group?.Size, group?.LocalSize);
+            // Before any kernel compiles: the timers are a compile-time define.
+            PhaseTrace.Enabled = parse.GetValue(options.Phases);
             // Ranks land on GPU LOCAL_RANK % count (processes) or rank % count (threads); a shared GPU splits its SMs.
             int ranksOnHost = group?.LocalSize ?? settings.Ranks;
             IAnsiConsole console = AnsiConsole.Console;
@@ -49,7 +52,9 @@ internal static class BenchCommand
             }
             if (settings.Mode == BenchMode.Fused)
             {
-                return RunFused(console, settings, group, parse.GetValue(options.Json));
+                int fusedCode = RunFused(console, settings, group, parse.GetValue(options.Json));
+                PrintPhases(console, group);
+                return fusedCode;
             }
             if (group is not null)
             {
@@ -63,6 +68,7 @@ internal static class BenchCommand
                         BenchComparison.Print(console, merged, compared);
                     }
                 }
+                PrintPhases(console, group);
                 return merged.Concat(compared ?? []).All(r => r.Correct) ? 0 : 1;
             }
             if (parse.GetValue(options.Sweep))
@@ -72,6 +78,7 @@ internal static class BenchCommand
             IReadOnlyList<BenchResult> results = console.Status().Start("running", ctx =>
                 BenchRunner.Run(settings, step => ctx.Status($"running {step}")));
             BenchReport.Print(console, settings, results);
+            PrintPhases(console, group: null);
             if (other is { } comparedKind)
             {
                 BenchSettings otherSettings = settings with { Backend = comparedKind };
@@ -88,6 +95,15 @@ internal static class BenchCommand
             return results.All(r => r.Correct) ? 0 : 1;
         });
         return command;
+    }
+
+    /// <summary>With <c>--phases</c>: rank 0's table of the traced kernels (each process reads its own modules).</summary>
+    private static void PrintPhases(IAnsiConsole console, ProcessGroup? group)
+    {
+        if (PhaseTrace.Enabled && (group?.Rank ?? 0) == 0)
+        {
+            console.Write(PhaseReport.Create(PhaseTrace.Read()));
+        }
     }
 
     /// <summary>

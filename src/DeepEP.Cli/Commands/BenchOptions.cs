@@ -52,6 +52,11 @@ internal sealed class BenchOptions
     {
         Description = "Fused mode: write each quant mode's inputs, weights and outputs to this folder (one subfolder per mode), for scripts/fused_moe_torch.py reference.",
     };
+    public Option<bool> Phases { get; } = new("--phases")
+    {
+        Description = "GPU backends: build the low-latency kernels with per-phase timers and print the mean µs each block spends in each phase " +
+            "(send, arrive, wait, select, copy, reduce). The timers synchronise each block at every boundary, so timed figures run slightly slower.",
+    };
     public Option<EpBackendKind?> Compare { get; } = new("--compare")
     {
         Description = "Also run normal mode on this backend with the same inputs and print both side by side with the time ratio (e.g. --compare nccl).",
@@ -59,7 +64,7 @@ internal sealed class BenchOptions
 
     /// <summary>Every option, for the command.</summary>
     public IEnumerable<Option> All =>
-        [Mode, Backend, Ranks, Tokens, LowLatencyTokens, Hidden, Topk, Experts, LowLatencyExperts, Sms, Warmups, Iterations, Seed, Json, Sweep, Plot, Compare, Intermediate, LocalExperts, Quant, CheckTokens, Dump];
+        [Mode, Backend, Ranks, Tokens, LowLatencyTokens, Hidden, Topk, Experts, LowLatencyExperts, Sms, Warmups, Iterations, Seed, Json, Sweep, Plot, Compare, Intermediate, LocalExperts, Quant, CheckTokens, Dump, Phases];
 
     /// <summary>
     /// The settings the command line asks for, checked: <paramref name="groupSize"/> is the size of the group this
@@ -88,6 +93,10 @@ internal sealed class BenchOptions
         CliUsageException.ThrowIf(!fused && parse.GetValue(Dump) is { } dump ? $"--dump {dump.Name} writes the fused layer's data: add --mode fused." : null);
         CliUsageException.ThrowIf(parse.GetValue(Plot) is { } plot && !parse.GetValue(Sweep)
             ? $"--plot {plot.Name} draws a token sweep: add --sweep (or draw a saved sweep with deepep plot)."
+            : null);
+        CliUsageException.ThrowIf(host && parse.GetValue(Phases)
+            ? "--phases times the GPU kernels' phases: it is not valid on the host backend (use --backend kernels on a GPU machine)."
+            : parse.GetValue(Phases) && parse.GetValue(Sweep) ? "--phases and --sweep do not combine: the sums would mix token counts; trace one --ll-tokens value per run."
             : null);
         int? sms = parse.GetValue(Sms);
         CliUsageException.ThrowIf(host && sms is { } hostSms

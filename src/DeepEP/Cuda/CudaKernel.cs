@@ -34,6 +34,9 @@ internal sealed class CudaKernel
     /// <summary>Device ordinal.</summary>
     public int Device => _module.Device;
 
+    /// <summary>The module the kernel lives in (its <c>__device__</c> variables).</summary>
+    public CudaModule Module => _module;
+
     /// <summary>Registers per thread.</summary>
     public int RegistersPerThread => GetAttribute(4);
 

@@ -43,6 +43,18 @@ internal sealed class CudaModule : SafeHandle
         return (pointer, (long)bytes);
     }
 
+    /// <summary>As <see cref="GetGlobal"/>, or null when the module has no variable <paramref name="name"/>.</summary>
+    public (nint Pointer, long Bytes)? TryGetGlobal(string name)
+    {
+        CuResult result = CudaDriver.cuModuleGetGlobal_v2(out nint pointer, out nuint bytes, handle, name);
+        if (result == CuResult.NotFound)
+        {
+            return null;
+        }
+        Check(result, nameof(CudaDriver.cuModuleGetGlobal_v2));
+        return (pointer, (long)bytes);
+    }
+
     /// <inheritdoc />
     protected override bool ReleaseHandle()
     {

@@ -39,6 +39,7 @@ internal static class KernelDefines
         Constant("DEEPEP_FP8_BLOCK_CAST_THREADS", KernelLimits.Fp8BlockCastThreads),
         Constant("DEEPEP_CHANNELS_PER_SCALE", Fp8Cast.ChannelsPerScale),
         Constant("DEEPEP_SCALES_PER_UE8M0_WORD", Fp8Cast.ScalesPerUe8m0Word),
+        Constant("DEEPEP_NUM_PHASES", PhaseTrace.Phases.Count),
         Size<KernelDiagnostics>("DEEPEP_KERNEL_DIAGNOSTICS_SIZE"),
         Size<DispatchLayoutParams>("DEEPEP_DISPATCH_LAYOUT_PARAMS_SIZE"),
         Size<ChannelLayoutParams>("DEEPEP_CHANNEL_LAYOUT_PARAMS_SIZE"),

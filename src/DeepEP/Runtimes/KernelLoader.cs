@@ -26,9 +26,13 @@ internal static class KernelLoader
         Kernels.GetOrAdd((device, expression, null), static (key, program) => new Lazy<CudaKernel>(
             () => Compile(key.Device, program, key.Expression, null)), program).Value;
 
+    /// <summary>Every kernel loaded so far: its device, its expression and the kernel.</summary>
+    public static IEnumerable<(int Device, string Expression, CudaKernel Kernel)> Loaded() =>
+        Kernels.Where(entry => entry.Value.IsValueCreated).Select(entry => (entry.Key.Device, entry.Key.Expression, entry.Value.Value));
+
     /// <summary>The program of one kernel <paramref name="expression"/> of header <paramref name="include"/>, as <see cref="Get(int, string, string, string?)"/> compiles it.</summary>
     public static KernelProgram Program(string include, string expression) =>
-        KernelProgram.Create(expression, [include], KernelDefines.All, [expression]);
+        KernelProgram.Create(expression, [include], PhaseTrace.Enabled ? [.. KernelDefines.All, PhaseTrace.Define] : KernelDefines.All, [expression]);
 
     private static CudaKernel Compile(int device, KernelProgram program, string expression, string? architecture) =>
         KernelCompiler.Shared.GetKernel(program, expression, CudaDevice.Get(device), architecture);

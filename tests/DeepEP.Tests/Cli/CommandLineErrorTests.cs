@@ -31,6 +31,7 @@ public sealed class CommandLineErrorTests
     [InlineData("--plot x.png", "--plot x.png", "add --sweep")]
     [InlineData("--compare host", "--compare host", "already measured")]
     [InlineData("--dump dumped", "--dump dumped", "add --mode fused")]
+    [InlineData("--phases", "--phases", "not valid on the host backend")]
     [InlineData("--topk abc", "'abc'", "--topk")]
     [InlineData("--mode bogus", "'bogus'", "LowLatency")]
     [InlineData("--no-such-option", "--no-such-option", "")]

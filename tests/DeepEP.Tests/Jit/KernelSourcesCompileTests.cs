@@ -60,9 +60,26 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/fp8_block_cast.cuh", "deep_ep::fp8_block_cast" },
     };
 
+    public static TheoryData<string, string> TracedKernels => new()
+    {
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch<7168, true, false, false>" },
+        { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_recv<7168, true, false>" },
+        { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine<7168, false>" },
+        { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine_send<7168, true>" },
+    };
+
     [Theory]
     [MemberData(nameof(Kernels))]
-    public void CompilesForHopper(string header, string expression)
+    public void CompilesForHopper(string header, string expression) =>
+        CompileForHopper(header, expression, KernelDefines.All, entry => Assert.DoesNotContain(PhaseTrace.Symbol, CubinText(entry)));
+
+    /// <summary>With <c>DEEPEP_PHASE_TRACE</c> (<c>deepep bench --phases</c>) the low-latency kernels compile and their module holds the sums.</summary>
+    [Theory]
+    [MemberData(nameof(TracedKernels))]
+    public void CompilesWithPhaseTimers(string header, string expression) =>
+        CompileForHopper(header, expression, [.. KernelDefines.All, PhaseTrace.Define], entry => Assert.Contains(PhaseTrace.Symbol, CubinText(entry)));
+
+    private static void CompileForHopper(string header, string expression, IReadOnlyList<KeyValuePair<string, string>> defines, Action<KernelCacheEntry> check)
     {
         Assert.SkipUnless(NativeLibraryResolver.Probe(NativeLibraryKind.Nvrtc).Found, "NVRTC is not installed here.");
         Assert.SkipWhen(CudaIncludeLocator.FindForProcess().IncludeFolders.Count == 0, "The CUDA headers (cuda_bf16.h, cuda_fp8.h) are not installed here; set CUDA_HOME.");
@@ -74,8 +91,9 @@ public sealed class KernelSourcesCompileTests
             string[] architectures = NvrtcCompiler.Version.Major >= 12 ? ["sm_90", "sm_90a"] : ["sm_90"];
             foreach (string architecture in architectures)
             {
-                KernelCacheEntry entry = compiler.Compile(KernelProgram.Create(expression, [header], KernelDefines.All, [expression]), architecture);
+                KernelCacheEntry entry = compiler.Compile(KernelProgram.Create(expression, [header], defines, [expression]), architecture);
                 Assert.True(entry.LoweredNames.ContainsKey(expression), $"{expression} for {architecture}");
+                check(entry);
             }
         }
         finally
@@ -83,4 +101,7 @@ public sealed class KernelSourcesCompileTests
             Directory.Delete(cache, recursive: true);
         }
     }
+
+    // The CUBIN's symbol names, as Latin-1 text.
+    private static string CubinText(KernelCacheEntry entry) => System.Text.Encoding.Latin1.GetString(entry.Cubin);
 }

@@ -3,6 +3,7 @@
 #include <cuda_bf16.h>
 #include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/low_latency_buffer.cuh>
+#include <deep_ep/common/phase_trace.cuh>
 #include <deep_ep/common/logfmt_row.cuh>
 
 // Low-latency combine (spec 5.4) over NVLink, in two kernels: send, then receive (now, or later from the hook).
@@ -156,7 +157,7 @@ __device__ __forceinline__ void combine_send_logfmt(const LowLatencyCombineParam
 }
 
 template <int kHidden, bool kLogfmt>
-__device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams& p) {
+__device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams& p, PhaseTimer& timer) {
     const int epoch = next_epoch(p.control, p.set);
     if constexpr (kLogfmt) {
         combine_send_logfmt<kHidden>(p);
@@ -164,13 +165,15 @@ __device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams&
         const bool rows_aligned = (reinterpret_cast<unsigned long long>(p.x) | (p.x_expert_stride * 2) | (p.x_row_stride * 2)) % 16 == 0;
         combine_send_chunks<kHidden>(p, rows_aligned);
     }
+    timer.mark(kPhaseSend);
     signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
+    timer.mark(kPhaseArrive);
     return epoch;
 }
 
 // One block per token (looping), each thread 8 channels at a time (LogFMT-10: 16, one unit).
 template <int kHidden, bool kLogfmt>
-__device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch) {
+__device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch, PhaseTimer& timer) {
     constexpr int kWords = kHidden * 2 / 16;
     constexpr long long kSlotUnits = kLogfmt ? logfmt_max_bytes(kHidden) : kHidden;  // LogFMT-10: bytes; BF16: elements
     constexpr int kMaxTopk = 32;
@@ -184,6 +187,7 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
     if (!wait_for_sources(own, p.signal_offset, p.control, p.set, epoch, p.rank, p.num_ranks, p.shrink != 0, p.timeout_ns,
                           p.diagnostics, kWaitLowLatencyCombine, p.combine_wait_recv_cost_stats, s_arrived))
         return;
+    timer.mark(kPhaseWait);
 
     const __nv_bfloat16* slots = reinterpret_cast<const __nv_bfloat16*>(own + p.recv_offset);
     for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
@@ -235,25 +239,29 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
         }
         __syncthreads();  // s_slot and s_weight are rewritten for the next token
     }
+    timer.mark(kPhaseReduce);
 }
 
 // The send phase alone (with a receive hook).
 template <int kHidden, bool kLogfmt>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_send(const LowLatencyCombineParams p) {
-    combine_send_phase<kHidden, kLogfmt>(p);
+    PhaseTimer timer;
+    combine_send_phase<kHidden, kLogfmt>(p, timer);
 }
 
 // The receive phase alone (the hook).
 template <int kHidden, bool kLogfmt>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine_recv(const LowLatencyCombineParams p) {
-    combine_recv_phase<kHidden, kLogfmt>(p, published_epoch(p.control, p.set));
+    PhaseTimer timer;
+    combine_recv_phase<kHidden, kLogfmt>(p, published_epoch(p.control, p.set), timer);
 }
 
 // Both phases in one cooperative launch, as for dispatch.
 template <int kHidden, bool kLogfmt>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_combine(const LowLatencyCombineParams p) {
-    const int epoch = combine_send_phase<kHidden, kLogfmt>(p);
-    combine_recv_phase<kHidden, kLogfmt>(p, epoch);
+    PhaseTimer timer;
+    const int epoch = combine_send_phase<kHidden, kLogfmt>(p, timer);
+    combine_recv_phase<kHidden, kLogfmt>(p, epoch, timer);
 }
 
 }  // namespace deep_ep

@@ -4,6 +4,7 @@
 #include <deep_ep/common/fp8.cuh>
 #include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/low_latency_buffer.cuh>
+#include <deep_ep/common/phase_trace.cuh>
 
 // Low-latency dispatch (spec 5.3) over NVLink, in two kernels: send, then receive (now, or later from the hook).
 //
@@ -80,7 +81,7 @@ __device__ __forceinline__ long long dispatch_stamp(const LowLatencyDispatchPara
 // their loads overlap: a warp finds the token's destination ranks from its top-k row, casts (or copies) its group
 // once and stores it to each destination; the group-0 warp also writes the token's routing row to every rank.
 template <int kHidden, bool kUseFp8, bool kRoundScale>
-__device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParams& p) {
+__device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParams& p, PhaseTimer& timer) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
     constexpr int kGroups = Message::kNumScales;
     const int epoch = next_epoch(p.control, p.set);
@@ -133,7 +134,9 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
                 *reinterpret_cast<int2*>(source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message + channel * 2) = raw;
         }
     }
+    timer.mark(kPhaseSend);
     signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
+    timer.mark(kPhaseArrive);
     return epoch;
 }
 
@@ -142,7 +145,7 @@ constexpr int kDispatchChunkWords = 128;  // 16-byte words of a received row one
 // One block per local expert (looping when the grid is smaller). Dynamic shared memory: R*N ints, the expert's
 // selected (source, token) pairs in packing order.
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
-__device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchParams& p, int epoch) {
+__device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchParams& p, int epoch, PhaseTimer& timer) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
     static_assert(!kUseUe8m0 || (kUseFp8 && Message::kNumScales % kNumScalesPerUe8m0Word == 0),
                   "UE8M0 packs 4 FP8 scales per int32: kHidden must be a multiple of 512");
@@ -174,6 +177,7 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
     if (threadIdx.x < p.num_ranks)
         s_num_tokens[threadIdx.x] = s_arrived[threadIdx.x] ? *reinterpret_cast<const int*>(source_area(own, p, threadIdx.x)) : 0;
     __syncthreads();
+    timer.mark(kPhaseWait);
 
     for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
         const int expert = p.rank * num_local_experts + local_expert;
@@ -204,6 +208,7 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
         if (threadIdx.x == 0)
             s_begin[p.num_ranks] = base;
         __syncthreads();
+        timer.mark(kPhaseSelect);
         if (base > num_rows) {
             // Repeated experts in a top-k row can select more rows than R*N: report instead of writing past the end.
             if (threadIdx.x == 0)
@@ -274,27 +279,31 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
             }
         }
         __syncthreads();  // s_selected and s_begin are rewritten for the next expert
+        timer.mark(kPhaseCopy);
     }
 }
 
 // The send phase alone (with a receive hook).
 template <int kHidden, bool kUseFp8, bool kRoundScale>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_send(const LowLatencyDispatchParams p) {
-    dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p);
+    PhaseTimer timer;
+    dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p, timer);
 }
 
 // The receive phase alone (the hook).
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch_recv(const LowLatencyDispatchParams p) {
-    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p, published_epoch(p.control, p.set));
+    PhaseTimer timer;
+    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p, published_epoch(p.control, p.set), timer);
 }
 
 // Both phases in one launch: a block goes on to receive as soon as its share of the send is done. The receive waits
 // for every block's send (through the signals), so the launch is cooperative: all blocks resident, no deadlock.
 template <int kHidden, bool kUseFp8, bool kRoundScale, bool kUseUe8m0>
 __global__ void __launch_bounds__(kLowLatencyThreads, kLowLatencyBlocksPerSm) low_latency_dispatch(const LowLatencyDispatchParams p) {
-    const int epoch = dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p);
-    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p, epoch);
+    PhaseTimer timer;
+    const int epoch = dispatch_send_phase<kHidden, kUseFp8, kRoundScale>(p, timer);
+    dispatch_recv_phase<kHidden, kUseFp8, kUseUe8m0>(p, epoch, timer);
 }
 
 }  // namespace deep_ep
