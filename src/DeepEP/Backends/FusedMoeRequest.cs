@@ -3,7 +3,7 @@ using DeepEP.Tensors;
 
 namespace DeepEP.Backends;
 
-/// <summary>A validated fused MoE layer: low-latency dispatch, the local experts' FFN, low-latency combine.</summary>
+/// <summary>A validated fused MoE layer: low-latency dispatch, the local experts' FFN, low-latency combine (into <paramref name="Out"/> when given).</summary>
 internal sealed record FusedMoeRequest(
     DeviceTensor X,
     DeviceTensor TopkIdx,
@@ -12,4 +12,5 @@ internal sealed record FusedMoeRequest(
     int NumMaxDispatchTokensPerRank,
     int NumExperts,
     FuseMode Mode,
-    StreamOptions Streams);
+    StreamOptions Streams,
+    DeviceTensor? Out);

@@ -23,7 +23,7 @@ internal static class GpuFusedMoe
         using DeviceTensor expertOutputs = GpuExpertFfn.Apply(packedRecvX, dispatched.PackedRecvCount, request.Weights, stream);
         LowLatencyCombineResult combined = backend.LowLatencyCombine(new LowLatencyCombineRequest(
             expertOutputs, request.TopkIdx, request.TopkWeights, handle, UseLogfmt: false, ZeroCopy: false,
-            request.Streams, ReturnRecvHook: false, Out: null, CombineWaitRecvCostStats: null));
+            request.Streams, ReturnRecvHook: false, request.Out, CombineWaitRecvCostStats: null));
         return new FusedMoeResult(combined.CombinedX, dispatched.PackedRecvCount);
     }
 }

@@ -23,6 +23,9 @@ public sealed partial class EpBuffer
     /// <param name="numExperts">E, a multiple of the group size R; expert e lives on rank e / (E / R).</param>
     /// <param name="mode">The schedule; both modes give the same result.</param>
     /// <param name="stream">The caller's stream (DeepEP's current stream): the layer is ordered after its work and its results are queued on it; null means the calling thread's library stream. Must be on this buffer's device; the host backend takes none.</param>
+    /// <param name="out">Where to write the <c>[T, H]</c> BF16 output instead of a new tensor (as <see cref="LowLatencyCombine"/>'s): the result's
+    /// <see cref="FusedMoeResult.Output"/> is then a view of it that disposing the result leaves alone. A captured CUDA graph that replays the layer
+    /// needs it, so the output outlives each replay.</param>
     /// <returns>The <c>[T, H]</c> BF16 layer output and the <c>[E_local]</c> Int32 row count each local expert received.</returns>
     public FusedMoeResult FusedDeepMoe(
         DeviceTensor x,
@@ -32,7 +35,8 @@ public sealed partial class EpBuffer
         int numMaxDispatchTokensPerRank,
         int numExperts,
         FuseMode mode = FuseMode.FusedDeepMoe,
-        CudaStream? stream = null)
+        CudaStream? stream = null,
+        DeviceTensor? @out = null)
     {
         long started = DebugStart();
         EnsureLowLatency();
@@ -53,11 +57,19 @@ public sealed partial class EpBuffer
         CheckTopk(topkIdx, nameof(topkIdx), numExperts, stream, distinct: true);
         CheckExpertWeights(weights, numExperts, hidden);
         TensorChecks.That(Enum.IsDefined(mode), nameof(mode), $"mode ({mode}) must be FuseMode.FusedDeepMoe or FuseMode.DispatchFfnCombine.");
-        FusedMoeResult result = _backend.FusedDeepMoe(new FusedMoeRequest(x, topkIdx, topkWeights, weights, numMaxDispatchTokensPerRank, numExperts, mode, streams));
+        if (@out is not null)
+        {
+            TensorChecks.Require(@out, nameof(@out), DType.BFloat16, Device, [tokens, hidden]);
+        }
+        FusedMoeResult result = _backend.FusedDeepMoe(new FusedMoeRequest(x, topkIdx, topkWeights, weights, numMaxDispatchTokensPerRank, numExperts, mode, streams, @out));
+        if (@out is not null)
+        {
+            result = result with { Output = @out.View(tokens, hidden) };
+        }
         if (started != 0)
         {
             DebugEnd(started, nameof(FusedDeepMoe), $"x={x.Describe()}, topkIdx={topkIdx.Describe()}, weights={weights.QuantMode} [{weights.NumLocalExperts}, {weights.IntermediateSize}, {weights.Hidden}], " +
-                $"numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, numExperts={numExperts}, mode={mode}");
+                $"numMaxDispatchTokensPerRank={numMaxDispatchTokensPerRank}, numExperts={numExperts}, mode={mode}, out={Describe(@out)}");
         }
         return result;
     }

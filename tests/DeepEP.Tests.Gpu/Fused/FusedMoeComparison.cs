@@ -66,7 +66,8 @@ internal static class FusedMoeComparison
         }
     }
 
-    private static RankOutput[] Run(EpBackendKind backend, FusedMoeGpuCase c, FusedMoeRankInputs[] inputs, MoeExpertWeights[] weights) =>
+    /// <summary>Both fuse modes on every rank of <paramref name="backend"/>, ranks as threads.</summary>
+    internal static RankOutput[] Run(EpBackendKind backend, FusedMoeGpuCase c, FusedMoeRankInputs[] inputs, MoeExpertWeights[] weights) =>
         RankHarness.Run(c.NumRanks, backend,
             (group, _) => new EpBuffer(group, 0, c.RdmaBytes, lowLatencyMode: true, new EpBufferOptions { Backend = backend, Timeout = TimeSpan.FromSeconds(20) }),
             buffer =>
@@ -84,8 +85,8 @@ internal static class FusedMoeComparison
                 return new RankOutput(fused.Output.ToArray<BFloat16>(), fused.ExpertRecvCount.ToArray<int>(), staged.Output.ToArray<BFloat16>());
             });
 
-    // DeepEP's calc_diff: 1 − 2Σxy / Σ(x² + y²) after adding 1 to both sides.
-    private static double CalcDiff(List<double> x, List<double> y)
+    /// <summary>DeepEP's calc_diff: 1 − 2Σxy / Σ(x² + y²) after adding 1 to both sides.</summary>
+    internal static double CalcDiff(List<double> x, List<double> y)
     {
         double cross = 0, squares = 0;
         for (int i = 0; i < x.Count; i++)
@@ -97,5 +98,5 @@ internal static class FusedMoeComparison
         return squares == 0 ? 0 : 1 - (2 * cross / squares);
     }
 
-    private sealed record RankOutput(BFloat16[] Output, int[] RecvCount, BFloat16[] StagedOutput);
+    internal sealed record RankOutput(BFloat16[] Output, int[] RecvCount, BFloat16[] StagedOutput);
 }

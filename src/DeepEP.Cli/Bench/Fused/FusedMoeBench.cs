@@ -1,3 +1,4 @@
+using DeepEP.Cuda;
 using DeepEP.Distributed;
 using DeepEP.Ep;
 using DeepEP.Tensors;
@@ -39,7 +40,7 @@ internal static class FusedMoeBench
             // The host backend's check and --dump read the same weights from host memory.
             using MoeExpertWeights? hostCopy = device == DeviceTensor.HostDevice || (check is null && s.Dump is null) ? null : weights.To(DeviceTensor.HostDevice);
             MoeExpertWeights host = hostCopy ?? weights;
-            FusedMoeResult Call(FuseMode mode) => buffer.FusedDeepMoe(x, topkIdx, topkWeights, weights, n, experts, mode);
+            FusedMoeResult Call(FuseMode mode, DeviceTensor? output = null) => buffer.FusedDeepMoe(x, topkIdx, topkWeights, weights, n, experts, mode, @out: output);
 
             BFloat16[] fused, staged;
             int[] counts;
@@ -58,6 +59,8 @@ internal static class FusedMoeBench
             string problem =
                 !counts.SequenceEqual(expected) ? $"received counts [{string.Join(", ", counts)}] differ from the routing's [{string.Join(", ", expected)}]"
                 : !fused.Select(v => v.Bits).SequenceEqual(staged.Select(v => v.Bits)) ? "the two fuse modes' outputs differ"
+                : buffer.Backend == EpBackendKind.Kernels && !Replayed(buffer, [n, s.Hidden], output => Call(FuseMode.FusedDeepMoe, output)).SequenceEqual(fused)
+                    ? "a CUDA-graph replay's output differs from the eager call's"
                 : "";
             (string? mismatch, string verdict) = check is null
                 ? (null, "reference")
@@ -71,6 +74,25 @@ internal static class FusedMoeBench
             }
         }
         return rows;
+    }
+
+    // The layer captured once into a CUDA graph (writing into an out tensor, poisoned first) and replayed once on the
+    // same inputs. Equal to the eager output, so --dump's PyTorch check covers graph replays too. The kernels backend
+    // only: the NCCL backend waits on the host in every dispatch, so it cannot be captured.
+    private static BFloat16[] Replayed(EpBuffer buffer, long[] shape, Func<DeviceTensor, FusedMoeResult> call)
+    {
+        CudaStream stream = CudaStream.ForDevice(buffer.Device);
+        using DeviceTensor output = DeviceTensor.Empty(DType.BFloat16, shape, buffer.Device);
+        stream.Synchronize();
+        using (CudaGraph graph = CudaGraph.Capture(stream, _ => call(output).Dispose()))
+        {
+            // Instantiation may wait for the whole GPU: no rank replays (and spins) before every rank has instantiated.
+            buffer.Group.Barrier();
+            output.FillBytes(0xFF, stream);
+            graph.Launch(stream);
+            stream.Synchronize();
+        }
+        return output.ToArray<BFloat16>();
     }
 
     // Rows each local expert of `rank` receives: every rank's unmasked slots that name it.

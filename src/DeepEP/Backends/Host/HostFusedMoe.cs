@@ -19,7 +19,7 @@ internal static class HostFusedMoe
         using DeviceTensor expertOutputs = HostExpertFfn.Apply(packedRecvX, dispatched.PackedRecvCount, request.Weights);
         LowLatencyCombineResult combined = HostLowLatencyCombine.Combine(group, new LowLatencyCombineRequest(
             expertOutputs, request.TopkIdx, request.TopkWeights, handle, UseLogfmt: false, ZeroCopy: false,
-            request.Streams, ReturnRecvHook: false, Out: null, CombineWaitRecvCostStats: null), buffers, maskedRanks);
+            request.Streams, ReturnRecvHook: false, request.Out, CombineWaitRecvCostStats: null), buffers, maskedRanks);
         return new FusedMoeResult(combined.CombinedX, dispatched.PackedRecvCount);
     }
 }

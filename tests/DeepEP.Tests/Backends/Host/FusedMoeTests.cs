@@ -62,6 +62,32 @@ public sealed class FusedMoeTests
         Assert.All(result.ExpertRecvCount.ToArray<int>(), n => Assert.Equal(0, n));
     }
 
+    [Fact]
+    public void AnOutTensorGetsTheOutputAndOutlivesTheResult()
+    {
+        var c = new FusedMoeCase([3], NumExperts: 8, Hidden: 256, Intermediate: 128, NumTopk: 6, MoeQuantMode.Fp8, Seed: 11);
+        (FusedMoeRankInputs[] inputs, MoeExpertWeights[] weights) = c.Build();
+        using EpBuffer buffer = HostBuffers.Single(nvlBytes: 0, rdmaBytes: c.RdmaBytes);
+        using MoeExpertWeights w = weights[0];
+        using DeviceTensor x = inputs[0].XTensor(), topkIdx = inputs[0].TopkIdxTensor(), topkWeights = inputs[0].TopkWeightsTensor();
+        ushort[] expected;
+        using (FusedMoeResult fresh = buffer.FusedDeepMoe(x, topkIdx, topkWeights, w, c.MaxTokens, c.NumExperts))
+        {
+            expected = [.. fresh.Output.ToArray<BFloat16>().Select(v => v.Bits)];
+        }
+        Assert.Contains(expected, bits => bits != 0);
+        using DeviceTensor output = DeviceTensor.FromArray<BFloat16>([.. Enumerable.Repeat(new BFloat16(0x7fc1), 3 * c.Hidden)], [3, c.Hidden]);
+        using (FusedMoeResult into = buffer.FusedDeepMoe(x, topkIdx, topkWeights, w, c.MaxTokens, c.NumExperts, @out: output))
+        {
+            Assert.Equal(output.Pointer, into.Output.Pointer);
+        }
+        Assert.Equal(expected, output.ToArray<BFloat16>().Select(v => v.Bits));
+
+        using DeviceTensor wrongShape = DeviceTensor.Empty(DType.BFloat16, [2, c.Hidden]);
+        var error = Assert.Throws<ArgumentException>(() => buffer.FusedDeepMoe(x, topkIdx, topkWeights, w, c.MaxTokens, c.NumExperts, @out: wrongShape));
+        Assert.Equal("out", error.ParamName);
+    }
+
     private static void RunAndCheck(FusedMoeCase c)
     {
         (FusedMoeRankInputs[] inputs, MoeExpertWeights[] weights) = c.Build();
