@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace DeepEP.Cli.Bench;
 
 /// <summary>
-/// <c>deepep bench --phases</c>: where the traced low-latency kernels' blocks spent their time, one row per kernel and
+/// <c>deepep bench --phases</c>: where the traced communication kernels' blocks spent their time, one row per kernel and
 /// device, the mean microseconds per block run in each phase over every launch of the bench (warm-ups and checks too).
 /// </summary>
 internal static class PhaseReport
@@ -37,7 +37,7 @@ internal static class PhaseReport
         }
         if (table.Rows.Count == 0)
         {
-            table.AddRow(["no traced kernel ran (the timers are in the low-latency kernels of the kernels backend)", .. Enumerable.Repeat("", PhaseTrace.Phases.Count + 3)]);
+            table.AddRow(["no traced kernel ran (the timers are in the communication kernels of the kernels backend)", .. Enumerable.Repeat("", PhaseTrace.Phases.Count + 3)]);
         }
         return table;
     }

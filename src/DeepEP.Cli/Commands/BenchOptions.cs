@@ -54,8 +54,8 @@ internal sealed class BenchOptions
     };
     public Option<bool> Phases { get; } = new("--phases")
     {
-        Description = "GPU backends: build the low-latency kernels with per-phase timers and print the mean µs each block spends in each phase " +
-            "(send, arrive, wait, select, copy, reduce). The timers synchronise each block at every boundary, so timed figures run slightly slower.",
+        Description = "GPU backends: build the communication kernels with per-phase timers and print the mean µs each block spends in each phase " +
+            "(send, arrive, wait, select, copy, reduce, barrier, publish). The timers synchronise each block at every boundary, so timed figures run slightly slower.",
     };
     public Option<EpBackendKind?> Compare { get; } = new("--compare")
     {

@@ -3,7 +3,7 @@ using DeepEP.Cuda;
 namespace DeepEP.Runtimes;
 
 /// <summary>
-/// The per-phase timers of the low-latency kernels (<c>common/phase_trace.cuh</c>, issue 13). Turned on before the first
+/// The per-phase timers of the communication kernels, low-latency and normal mode (<c>common/phase_trace.cuh</c>, issue 13). Turned on before the first
 /// kernel compiles (<c>deepep bench --phases</c>), the kernels compile with <c>DEEPEP_PHASE_TRACE</c> and add, per phase,
 /// the nanoseconds each block spends there to a sum in their module; <see cref="Read"/> collects the sums of every
 /// loaded kernel that has them. The timers synchronise each block at every phase boundary, so traced kernels run a
@@ -17,7 +17,7 @@ internal static class PhaseTrace
     public const string Symbol = "deepep_phase_ns";
 
     /// <summary>Twin of the kernels' <c>Phase</c> enum, in its order.</summary>
-    public static IReadOnlyList<string> Phases { get; } = ["send", "arrive", "wait", "select", "copy", "reduce"];
+    public static IReadOnlyList<string> Phases { get; } = ["send", "arrive", "wait", "select", "copy", "reduce", "barrier", "publish"];
 
     /// <summary>Whether kernels compiled from now on carry the timers. Kernels already loaded keep what they were built with.</summary>
     public static bool Enabled

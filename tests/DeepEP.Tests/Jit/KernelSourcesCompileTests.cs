@@ -66,6 +66,10 @@ public sealed class KernelSourcesCompileTests
         { "deep_ep/impls/low_latency_dispatch.cuh", "deep_ep::low_latency_dispatch_recv<7168, true, false>" },
         { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine<7168, false>" },
         { "deep_ep/impls/low_latency_combine.cuh", "deep_ep::low_latency_combine_send<7168, true>" },
+        { "deep_ep/impls/notify_dispatch.cuh", "deep_ep::notify_dispatch" },
+        { "deep_ep/impls/intranode_dispatch.cuh", "deep_ep::intranode_dispatch<896>" },
+        { "deep_ep/impls/intranode_combine.cuh", "deep_ep::intranode_combine<896>" },
+        { "deep_ep/impls/rank_barrier.cuh", "deep_ep::barrier" },
     };
 
     [Theory]
@@ -73,7 +77,7 @@ public sealed class KernelSourcesCompileTests
     public void CompilesForHopper(string header, string expression) =>
         CompileForHopper(header, expression, KernelDefines.All, entry => Assert.DoesNotContain(PhaseTrace.Symbol, CubinText(entry)));
 
-    /// <summary>With <c>DEEPEP_PHASE_TRACE</c> (<c>deepep bench --phases</c>) the low-latency kernels compile and their module holds the sums.</summary>
+    /// <summary>With <c>DEEPEP_PHASE_TRACE</c> (<c>deepep bench --phases</c>) the communication kernels compile and their module holds the sums.</summary>
     [Theory]
     [MemberData(nameof(TracedKernels))]
     public void CompilesWithPhaseTimers(string header, string expression) =>

@@ -3,8 +3,8 @@
 #include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/utils.cuh>
 
-// Where the low-latency kernels' blocks spend their time (issue 13), in programs compiled with DEEPEP_PHASE_TRACE
-// only (the DEEPEP_PHASE_TRACE=1 environment knob; `deepep bench --mode lowlatency` prints the result). At each phase
+// Where the communication kernels' blocks spend their time (issue 13), in programs compiled with DEEPEP_PHASE_TRACE
+// only (`deepep bench --phases` sets it and prints the result). At each phase
 // boundary the block synchronises and thread 0 adds the %globaltimer nanoseconds since its last boundary to the
 // phase's sum; the sums cover every block of every launch of the module's kernel, and the last slot counts the block
 // runs. Nanoseconds from the global timer, so a phase reads the same on every SM whatever the clock. The host reads
@@ -19,10 +19,12 @@ enum Phase : int {
     kPhaseWait,      // waiting for every source's signal (and checking its shape stamp)
     kPhaseSelect,    // dispatch receive: scanning the routing rows for the expert's (source, token) pairs
     kPhaseCopy,      // dispatch receive: copying the selected rows into the packed outputs
-    kPhaseReduce,    // combine receive: the weighted top-k reduction
+    kPhaseReduce,    // combine: the (weighted) reduction; notify: the prefix sums of the received counts
+    kPhaseBarrier,   // normal mode: a rank barrier, or a copy kernel's entry barrier and mailbox reads
+    kPhasePublish,   // notify: the receive counts into host-mapped memory, fenced for the host
 };
-constexpr int kNumPhases = 6;
-static_assert(kPhaseReduce + 1 == kNumPhases, "kNumPhases counts the phases");
+constexpr int kNumPhases = 8;
+static_assert(kPhasePublish + 1 == kNumPhases, "kNumPhases counts the phases");
 DEEPEP_CHECK_CONSTANT(kNumPhases, DEEPEP_NUM_PHASES);
 
 }  // namespace deep_ep

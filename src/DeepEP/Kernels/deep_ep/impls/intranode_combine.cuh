@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/barrier.cuh>
+#include <deep_ep/common/phase_trace.cuh>
 #include <deep_ep/common/bf16.cuh>
 #include <deep_ep/common/row_placement.cuh>
 #include <deep_ep/common/row_shape.cuh>
@@ -92,6 +93,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
     __shared__ CombinePeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    PhaseTimer timer;
     if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
         return;
     read_mailboxes<CombinePeer, 2>(p.headers, p.peer_deltas, p.num_ranks, peers);
@@ -102,6 +104,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
         report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
     if (__syncthreads_or(missing_weights) || row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics))
         return;
+    timer.mark(kPhaseBarrier);
 
     for (int t = blockIdx.x * kCombineWarps + warp; t < p.num_tokens; t += gridDim.x * kCombineWarps) {
         long long row = -1;
@@ -182,6 +185,7 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
         }
         __syncwarp();
     }
+    timer.mark(kPhaseReduce);
 }
 
 }  // namespace deep_ep

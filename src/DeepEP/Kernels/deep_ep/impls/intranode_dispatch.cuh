@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/barrier.cuh>
+#include <deep_ep/common/phase_trace.cuh>
 #include <deep_ep/common/dispatch_source.cuh>
 #include <deep_ep/common/row_placement.cuh>
 #include <deep_ep/common/row_shape.cuh>
@@ -50,11 +51,13 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     __shared__ DispatchPeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    PhaseTimer timer;
     if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
         return;
     read_mailboxes<DispatchPeer, 5>(p.headers, p.peer_deltas, p.num_ranks, peers);
     if (row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics))
         return;
+    timer.mark(kPhaseBarrier);
 
     for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
         long long row = -1;
@@ -123,6 +126,7 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
         }
         __syncwarp();
     }
+    timer.mark(kPhaseCopy);
 }
 
 struct MarkPaddingParams {

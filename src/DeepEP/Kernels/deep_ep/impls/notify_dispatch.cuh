@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/barrier.cuh>
+#include <deep_ep/common/phase_trace.cuh>
 
 // The count exchange before a non-cached dispatch (spec §2.8, §4.2): every rank writes what it will send into each
 // destination's header; each rank then knows the full rank prefix matrix, its receive count M, its per-expert
@@ -35,10 +36,12 @@ DEEPEP_CHECK_PARAMS_SIZE(NotifyDispatchParams, DEEPEP_NOTIFY_DISPATCH_PARAMS_SIZ
 __global__ void notify_dispatch(NotifyDispatchParams p) {
     const int r = p.rank, num_ranks = p.num_ranks, num_channels = p.num_channels;
     const int experts_per_rank = p.num_experts / num_ranks;
+    PhaseTimer timer;
 
     // Peers finished reading their headers for the previous operation once they reach this epoch.
     if (!rank_barrier(p.headers, r, num_ranks, p.epoch, p.timeout_ns, p.diagnostics))
         return;
+    timer.mark(kPhaseBarrier);
 
     // Phase 1: publish this rank's counts into every destination's header.
     for (int i = threadIdx.x; i < num_ranks * num_ranks; i += blockDim.x) {
@@ -58,8 +61,10 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
         }
     }
     __syncthreads();
+    timer.mark(kPhaseSend);
     if (!rank_barrier(p.headers, r, num_ranks, p.epoch + 1, p.timeout_ns, p.diagnostics))
         return;
+    timer.mark(kPhaseBarrier);
 
     // Phase 2: everything this rank receives is now in its own header.
     const CommHeader* mine = p.headers[r];
@@ -82,6 +87,7 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
         ptx::st_relaxed_sys(&p.host_expert_counts[e], aligned);
     }
     __syncthreads();
+    timer.mark(kPhaseReduce);
     if (threadIdx.x == 0) {
         int total = 0;
         for (int s = 0; s < num_ranks; ++s)
@@ -93,6 +99,7 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
             ptx::st_release_sys(p.host_recv_count, total);
         }
     }
+    timer.mark(kPhasePublish);
 }
 
 }  // namespace deep_ep

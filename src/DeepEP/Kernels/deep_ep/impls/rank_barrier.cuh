@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/barrier.cuh>
+#include <deep_ep/common/phase_trace.cuh>
 
 // The barrier kernel across the ranks' streams (the protocol is in common/barrier.cuh).
 
@@ -19,7 +20,9 @@ struct BarrierParams {
 DEEPEP_CHECK_PARAMS_SIZE(BarrierParams, DEEPEP_BARRIER_PARAMS_SIZE);
 
 __global__ void barrier(BarrierParams p) {
+    PhaseTimer timer;
     rank_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.timeout_ns, p.diagnostics, p.mask);
+    timer.mark(kPhaseBarrier);
 }
 
 }  // namespace deep_ep
