@@ -19,7 +19,7 @@ internal static class PhaseTrace
     /// <summary>Twin of the kernels' <c>Phase</c> enum, in its order.</summary>
     public static IReadOnlyList<string> Phases { get; } = ["send", "arrive", "wait", "select", "copy", "reduce", "barrier", "publish"];
 
-    /// <summary>Whether kernels compiled from now on carry the timers. Kernels already loaded keep what they were built with.</summary>
+    /// <summary>Whether kernels asked for from now on carry the timers (built apart from the plain ones, which stay loaded).</summary>
     public static bool Enabled
     {
         get => s_enabled;
@@ -37,7 +37,7 @@ internal static class PhaseTrace
     {
         var totals = new List<PhaseTotals>();
         // Modules of one kernel each (KernelLoader.Program), so a module's sums are its kernel's.
-        foreach ((int device, string expression, CudaKernel kernel) in KernelLoader.Loaded().DistinctBy(loaded => loaded.Kernel.Module))
+        foreach ((int device, string expression, CudaKernel kernel) in KernelLoader.LoadedTraced())
         {
             if (kernel.Module.TryGetGlobal(Symbol) is not { } global)
             {
