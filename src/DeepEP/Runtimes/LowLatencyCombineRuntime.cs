@@ -42,22 +42,23 @@ internal static class LowLatencyCombineRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_combine.cuh";
 
-    /// <summary>The send phase: one block per local expert (looping beyond two per SM).</summary>
+    /// <summary>The send phase: (expert, row, chunk) items over every warp of the grid (LogFMT-10: a block per local expert).</summary>
     public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
-        Launch(device, share, stream, "low_latency_combine_send", hidden, logfmt, p.NumExperts / p.NumRanks, cooperative: false, p);
+        Launch(device, share, stream, "low_latency_combine_send", hidden, logfmt, cooperative: false, p);
 
-    /// <summary>The receive phase: one block per token (looping beyond two per SM), at least one block so it always waits.</summary>
+    /// <summary>The receive phase: a block per token, or a token's words over several blocks when there are fewer tokens than blocks.</summary>
     public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
-        Launch(device, share, stream, "low_latency_combine_recv", hidden, logfmt, p.NumTokens, cooperative: false, p);
+        Launch(device, share, stream, "low_latency_combine_recv", hidden, logfmt, cooperative: false, p);
 
-    /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
+    /// <summary>Both phases in one cooperative launch (no hook), resident at once.</summary>
     public static void Launch(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
-        Launch(device, share, stream, "low_latency_combine", hidden, logfmt, Math.Max(p.NumTokens, p.NumExperts / p.NumRanks), cooperative: share.Cooperative, p);
+        Launch(device, share, stream, "low_latency_combine", hidden, logfmt, cooperative: share.Cooperative, p);
 
-    private static void Launch(int device, GpuShare share, CudaStream stream, string kernelName, int hidden, bool logfmt, int wanted, bool cooperative, in LowLatencyCombineParams p)
+    // Every kernel takes the whole resident grid: both phases spread their work over however many blocks there are.
+    private static void Launch(int device, GpuShare share, CudaStream stream, string kernelName, int hidden, bool logfmt, bool cooperative, in LowLatencyCombineParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::{kernelName}<{hidden}, {(logfmt ? "true" : "false")}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
-        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, wanted, share), KernelLimits.LowLatencyThreads, Stream: stream, Cooperative: cooperative), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.FullGrid(kernel, share), KernelLimits.LowLatencyThreads, Stream: stream, Cooperative: cooperative), p);
     }
 }

@@ -40,22 +40,24 @@ internal static class LowLatencyDispatchRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_dispatch.cuh";
 
-    /// <summary>The send phase: one block per token (looping beyond two per SM), at least one block so it always signals.</summary>
+    /// <summary>The send phase: a (token, 128-channel group) task per warp, at least one block so it always signals.</summary>
     public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool roundScale, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
-        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, p.NumTokens, share), KernelLimits.LowLatencyThreads, Stream: stream), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, SendBlocks(p, hidden), share), KernelLimits.LowLatencyThreads, Stream: stream), p);
     }
 
-    /// <summary>The receive phase: one block per local expert (looping beyond two per SM), R*N ints of shared memory.</summary>
+    /// <summary>
+    /// The receive phase: the whole resident grid, a block per local expert or an expert's rows split over several blocks
+    /// when there are fewer experts than blocks; R*N ints of shared memory.
+    /// </summary>
     public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool useUe8m0, in LowLatencyDispatchParams p)
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{hidden}, {Bool(useFp8)}, {Bool(useUe8m0)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
         int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
-        int blocks = LowLatencyKernels.Grid(kernel, p.NumExperts / p.NumRanks, share, shared);
-        kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.LowLatencyThreads, shared, stream), p);
+        kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.FullGrid(kernel, share, shared), KernelLimits.LowLatencyThreads, shared, stream), p);
     }
 
     /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>

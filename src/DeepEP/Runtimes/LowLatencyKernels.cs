@@ -24,4 +24,7 @@ internal static class LowLatencyKernels
         int perSm = share.BlocksPerSm(Math.Min(KernelLimits.LowLatencyBlocksPerSm, kernel.MaxActiveBlocksPerMultiprocessor(KernelLimits.LowLatencyThreads, sharedBytes)));
         return (int)Math.Clamp(wanted, 1, perSm * (long)share.Sms);
     }
+
+    /// <summary>The largest grid <see cref="Grid"/> allows: for kernels that split their work over however many blocks there are.</summary>
+    public static int FullGrid(CudaKernel kernel, GpuShare share, int sharedBytes = 0) => Grid(kernel, long.MaxValue, share, sharedBytes);
 }

@@ -139,6 +139,26 @@ __device__ __forceinline__ bool wait_for_sources(const unsigned char* own_buffer
     return !__syncthreads_or(failed);
 }
 
+// How a grid shares out `count` units of work (local experts, tokens). With at least as many units as blocks, block b
+// takes units b, b + gridDim.x, ... alone (part 0 of 1). With fewer, unit u gets blocks [first(u), first(u + 1)),
+// first(u) = ceil(u * gridDim.x / count), which split its work: each is `part` of `parts`. No block idles, no unit is
+// left out. C# twin of the rule: none (the host only sizes the grid).
+struct BlockShare {
+    int first_unit;  // this block's first unit
+    int stride;      // the next unit it takes is first_unit + stride (count when it has only one)
+    int part;        // which of its unit's `parts` blocks this one is
+    int parts;
+};
+
+__device__ __forceinline__ BlockShare share_units(int count) {
+    const long long grid = gridDim.x, block = blockIdx.x;
+    if (count >= grid || count <= 0)
+        return {static_cast<int>(block), static_cast<int>(grid), 0, 1};
+    const long long unit = block * count / grid;
+    const long long first = (unit * grid + count - 1) / count, next = ((unit + 1) * grid + count - 1) / count;
+    return {static_cast<int>(unit), count, static_cast<int>(block - first), static_cast<int>(next - first)};
+}
+
 // Exclusive prefix sum over the block (threads in order); `total` gets the block's sum. Uses kLowLatencyWarps ints
 // of shared memory; all threads must call it.
 __device__ __forceinline__ int block_exclusive_scan(int value, int* warp_sums, int& total) {

@@ -171,7 +171,8 @@ __device__ __forceinline__ int combine_send_phase(const LowLatencyCombineParams&
     return epoch;
 }
 
-// One block per token (looping), each thread 8 channels at a time (LogFMT-10: 16, one unit).
+// A block per token (looping when the grid is smaller; with a larger grid a token's blocks split its BF16 words), each
+// thread 8 channels at a time (LogFMT-10: 16, one unit, and whole rows per block: a message decodes as one).
 template <int kHidden, bool kLogfmt>
 __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch, PhaseTimer& timer) {
     constexpr int kWords = kHidden * 2 / 16;
@@ -190,7 +191,8 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
     timer.mark(kPhaseWait);
 
     const __nv_bfloat16* slots = reinterpret_cast<const __nv_bfloat16*>(own + p.recv_offset);
-    for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
+    const BlockShare split = kLogfmt ? BlockShare{static_cast<int>(blockIdx.x), static_cast<int>(gridDim.x), 0, 1} : share_units(p.num_tokens);
+    for (int t = split.first_unit; t < p.num_tokens; t += split.stride) {
         if (threadIdx.x < p.num_topk) {
             const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + threadIdx.x];
             const bool valid = expert >= 0 && expert < p.num_experts && !is_masked(p.control, static_cast<int>(expert / num_local_experts));
@@ -204,7 +206,7 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
                                                                  p.combined_x + static_cast<long long>(t) * kHidden);
             continue;
         }
-        for (int i = threadIdx.x; i < kWords; i += blockDim.x) {
+        for (int i = split.part * blockDim.x + threadIdx.x; i < kWords; i += blockDim.x * split.parts) {
             float acc[8] = {};
             for (int k0 = 0; k0 < p.num_topk; k0 += kCombineLoadBatch) {
                 // Issue a batch of slot loads before using any, so they are in flight together; add in top-k order.

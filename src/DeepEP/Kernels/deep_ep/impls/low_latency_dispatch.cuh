@@ -142,8 +142,8 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
 
 constexpr int kDispatchChunkWords = 128;  // 16-byte words of a received row one warp copies: 4 loads in flight per lane
 
-// One block per local expert (looping when the grid is smaller). Dynamic shared memory: R*N ints, the expert's
-// selected (source, token) pairs in packing order.
+// A block per local expert (looping when the grid is smaller; with a larger grid an expert's blocks split its rows).
+// Dynamic shared memory: R*N ints, the expert's selected (source, token) pairs in packing order.
 template <int kHidden, bool kUseFp8, bool kUseUe8m0>
 __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchParams& p, int epoch, PhaseTimer& timer) {
     using Message = LowLatencyMessage<kHidden, kUseFp8>;
@@ -179,7 +179,10 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
     __syncthreads();
     timer.mark(kPhaseWait);
 
-    for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
+    // With more blocks than local experts (four ranks or more), an expert's blocks each select its rows (the same
+    // selection: the routing rows are read-only here) and copy their share of them.
+    const BlockShare split = share_units(num_local_experts);
+    for (int local_expert = split.first_unit; local_expert < num_local_experts; local_expert += split.stride) {
         const int expert = p.rank * num_local_experts + local_expert;
 
         // Select: (source, token, slot) ascending, each thread one (source, token) pair per round.
@@ -211,29 +214,30 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
         timer.mark(kPhaseSelect);
         if (base > num_rows) {
             // Repeated experts in a top-k row can select more rows than R*N: report instead of writing past the end.
-            if (threadIdx.x == 0)
+            if (threadIdx.x == 0 && split.part == 0)
                 report_failure(p.diagnostics, Deadline::start(0), p.rank, -1, local_expert, kLowLatencyRecvCapacity,
                                num_rows, base);
             return;
         }
-        if (threadIdx.x < p.num_ranks) {
+        // The expert's layout, count and statistics, once.
+        if (split.part == 0 && threadIdx.x < p.num_ranks) {
             const int begin = s_begin[threadIdx.x], count = s_begin[threadIdx.x + 1] - begin;
             p.packed_recv_layout_range[static_cast<long long>(local_expert) * p.num_ranks + threadIdx.x] =
                 (static_cast<long long>(begin) << 32) | static_cast<unsigned int>(count);
         }
-        if (threadIdx.x == 0) {
+        if (split.part == 0 && threadIdx.x == 0) {
             p.packed_recv_count[local_expert] = base;
             if (p.cumulative_local_expert_recv_stats != nullptr)
                 p.cumulative_local_expert_recv_stats[local_expert] += base;
         }
 
         // Copy: one warp per (packed row, chunk), so a row's loads spread over several warps and all are in flight;
-        // the chunk-0 warp also writes the row's source token and scales.
+        // the chunk-0 warp also writes the row's source token and scales. The expert's blocks take turns by warp.
         constexpr int kWords = Message::kPayloadBytes / 16;
         constexpr int kChunks = (kWords + kDispatchChunkWords - 1) / kDispatchChunkWords;
         constexpr int kPerLane = kDispatchChunkWords / kWarpSize;
         const long long expert_row0 = static_cast<long long>(local_expert) * num_rows;
-        for (int item = warp_id(); item < base * kChunks; item += kLowLatencyWarps) {
+        for (int item = split.part * kLowLatencyWarps + warp_id(); item < base * kChunks; item += kLowLatencyWarps * split.parts) {
             const int row = item / kChunks, chunk = item % kChunks;
             const int source = s_selected[row] >> 16, token = s_selected[row] & 0xffff;
             const unsigned char* message =
