@@ -99,22 +99,25 @@ __device__ __forceinline__ void combine_send_chunks(const LowLatencyCombineParam
             const int local_expert = tile + lo;
             const int within = static_cast<int>(item) - s_first_item[lo];
             const int row = within / kChunks, chunk = within % kChunks;
-            const int source = combine_row_source(p, local_expert, row);
-            if (is_masked(p.control, source))
-                continue;
-            const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
             const __nv_bfloat16* from = p.x + local_expert * p.x_expert_stride + row * p.x_row_stride;
-            const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
-            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kHidden * 2LL;
             const int first = chunk * kCombineChunkWords;
+            // The row's loads go out before its source rank and token are looked up, so the round trips overlap.
+            int4 words[kPerLane];
             if (rows_aligned) {
-                int4 words[kPerLane];
                 #pragma unroll
                 for (int j = 0; j < kPerLane; ++j) {
                     const int i = first + j * kWarpSize + lane_id();
                     if (i < kWords)
                         words[j] = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(from) + i);
                 }
+            }
+            const int source = combine_row_source(p, local_expert, row);
+            if (is_masked(p.control, source))
+                continue;
+            const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
+            const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
+            unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kHidden * 2LL;
+            if (rows_aligned) {
                 #pragma unroll
                 for (int j = 0; j < kPerLane; ++j) {
                     const int i = first + j * kWarpSize + lane_id();

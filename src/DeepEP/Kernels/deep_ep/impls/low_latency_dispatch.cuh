@@ -99,6 +99,9 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
     const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
     for (long long task = static_cast<long long>(blockIdx.x) * kLowLatencyWarps + warp_id(); task < num_tasks; task += num_warps) {
         const int t = static_cast<int>(task / kGroups), group = static_cast<int>(task % kGroups);
+        // The token's channels and its top-k row load together: neither waits for the other.
+        const int channel = group * kNumChannelsPerScale + lane * kFp8ChannelsPerLane;
+        const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(p.x + static_cast<long long>(t) * kHidden + channel));
         const long long expert = lane < p.num_topk ? p.topk_idx[static_cast<long long>(t) * p.num_topk + lane] : -1;
         const bool valid = expert >= 0 && expert < p.num_experts;
         const unsigned int destinations =
@@ -113,8 +116,6 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
             }
         }
         const long long message = messages_offset + static_cast<long long>(t) * Message::kBytes;
-        const int channel = group * kNumChannelsPerScale + lane * kFp8ChannelsPerLane;
-        const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(p.x + static_cast<long long>(t) * kHidden + channel));
         if constexpr (kUseFp8) {
             const __nv_bfloat16* values = reinterpret_cast<const __nv_bfloat16*>(&raw);
             float v[kFp8ChannelsPerLane];
@@ -179,7 +180,7 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
     __syncthreads();
     timer.mark(kPhaseWait);
 
-    // With more blocks than local experts (four ranks or more), an expert's blocks each select its rows (the same
+    // With more blocks than local experts (a few experts per rank), an expert's blocks each select its rows (the same
     // selection: the routing rows are read-only here) and copy their share of them.
     const BlockShare split = share_units(num_local_experts);
     for (int local_expert = split.first_unit; local_expert < num_local_experts; local_expert += split.stride) {
