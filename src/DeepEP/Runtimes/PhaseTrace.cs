@@ -3,11 +3,11 @@ using DeepEP.Cuda;
 namespace DeepEP.Runtimes;
 
 /// <summary>
-/// The per-phase timers of the communication kernels, low-latency and normal mode (<c>common/phase_trace.cuh</c>, issue 13). Turned on before the first
-/// kernel compiles (<c>deepep bench --phases</c>), the kernels compile with <c>DEEPEP_PHASE_TRACE</c> and add, per phase,
-/// the nanoseconds each block spends there to a sum in their module; <see cref="Read"/> collects the sums of every
-/// loaded kernel that has them. The timers synchronise each block at every phase boundary, so traced kernels run a
-/// little slower than plain ones: the split is the point, not the total.
+/// The per-phase timers of the communication kernels, low-latency and normal mode (<c>common/phase_trace.cuh</c>, issue 13).
+/// While <see cref="Enabled"/> is set (<c>deepep bench --phases</c>), kernels are loaded in a build with <c>DEEPEP_PHASE_TRACE</c>
+/// (kept apart from the plain one), which adds, per phase, the nanoseconds each block spends there to a sum in its
+/// module; <see cref="Read"/> collects the sums of every traced kernel loaded. The timers synchronise each block at every
+/// phase boundary, so traced kernels run a little slower than plain ones: the split is the point, not the total.
 /// </summary>
 internal static class PhaseTrace
 {
