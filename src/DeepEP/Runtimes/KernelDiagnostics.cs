@@ -69,13 +69,13 @@ internal struct KernelDiagnostics
     public long Seen;
 
     /// <summary>How long the kernel waited, in nanoseconds.</summary>
-    public ulong ElapsedNanoseconds;
+    public ulong ElapsedNs;
 
     /// <summary>Whether a complete record has been written.</summary>
     public readonly bool IsComplete => TimedOut == 1;
 
     /// <summary>How long the kernel waited.</summary>
-    public readonly TimeSpan Waited => TimeSpan.FromMilliseconds(ElapsedNanoseconds / 1e6);
+    public readonly TimeSpan Waited => TimeSpan.FromMilliseconds(ElapsedNs / 1e6);
 
     /// <summary>The name of the wait, for messages.</summary>
     public readonly string WaitName => What switch
@@ -92,5 +92,5 @@ internal struct KernelDiagnostics
 
     /// <summary>A one-line description, e.g. for <c>CommunicationTimeoutException</c>.</summary>
     public readonly string Describe(string waitName) =>
-        $"rank {Rank} timed out after {ElapsedNanoseconds / 1e6:F1} ms waiting for {waitName} (peer rank {PeerRank}, channel {Channel}): expected {Expected}, saw {Seen}";
+        $"rank {Rank} timed out after {ElapsedNs / 1e6:F1} ms waiting for {waitName} (peer rank {PeerRank}, channel {Channel}): expected {Expected}, saw {Seen}";
 }

@@ -16,7 +16,7 @@ public sealed partial class KernelFailureTests
         Assert.Equal(KernelDiagnostics.Size, Marshal.SizeOf<KernelDiagnostics>());
         Assert.Equal(16, (int)Marshal.OffsetOf<KernelDiagnostics>(nameof(KernelDiagnostics.What)));
         Assert.Equal(24, (int)Marshal.OffsetOf<KernelDiagnostics>(nameof(KernelDiagnostics.Expected)));
-        Assert.Equal(40, (int)Marshal.OffsetOf<KernelDiagnostics>(nameof(KernelDiagnostics.ElapsedNanoseconds)));
+        Assert.Equal(40, (int)Marshal.OffsetOf<KernelDiagnostics>(nameof(KernelDiagnostics.ElapsedNs)));
         Assert.Contains(KernelDefines.All, d => d.Key == "DEEPEP_KERNEL_DIAGNOSTICS_SIZE" && d.Value == "48");
         Assert.Contains("DEEPEP_CHECK_PARAMS_SIZE(KernelDiagnostics, DEEPEP_KERNEL_DIAGNOSTICS_SIZE);", Header, StringComparison.Ordinal);
     }
