@@ -25,6 +25,7 @@ internal static class KernelDefines
         Twin<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
         Twin<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),
         Twin<IntranodeCombineParams>("DEEPEP_COMBINE_PARAMS_SIZE"),
+        Twin<LowLatencyCall>("DEEPEP_LOW_LATENCY_CALL_SIZE"),
         Twin<LowLatencyDispatchParams>("DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE"),
         Twin<LowLatencyCombineParams>("DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE"),
         Twin<NcclPackParams>("DEEPEP_NCCL_PACK_PARAMS_SIZE"),

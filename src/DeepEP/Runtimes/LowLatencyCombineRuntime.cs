@@ -8,7 +8,7 @@ namespace DeepEP.Runtimes;
 [StructLayout(LayoutKind.Sequential)]
 internal struct LowLatencyCombineParams
 {
-    public PeerArray<nint> Buffers;
+    public LowLatencyCall Call;
     public nint X;
     public nint SrcInfo;
     public nint LayoutRange;
@@ -16,21 +16,8 @@ internal struct LowLatencyCombineParams
     public nint TopkWeights;
     public nint CombinedX;
     public nint CombineWaitRecvCostStats;
-    public nint Control;
-    public nint Diagnostics;
     public long XExpertStride;
     public long XRowStride;
-    public long SignalOffset;
-    public long RecvOffset;
-    public ulong TimeoutNs;
-    public int NumTokens;
-    public int NumMaxTokens;
-    public int NumTopk;
-    public int NumExperts;
-    public int Rank;
-    public int NumRanks;
-    public int Set;
-    public int Shrink;
 }
 
 /// <summary>

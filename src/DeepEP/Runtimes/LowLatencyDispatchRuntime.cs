@@ -9,10 +9,9 @@ namespace DeepEP.Runtimes;
 [StructLayout(LayoutKind.Sequential)]
 internal struct LowLatencyDispatchParams
 {
-    public PeerArray<nint> Buffers;
+    public LowLatencyCall Call;
     public nint X;
     public nint TopkIdx;
-    public nint Control;
     public nint PackedRecvX;
     public nint PackedRecvXScales;
     public nint PackedRecvCount;
@@ -20,19 +19,7 @@ internal struct LowLatencyDispatchParams
     public nint PackedRecvLayoutRange;
     public nint CumulativeLocalExpertRecvStats;
     public nint DispatchWaitRecvCostStats;
-    public nint Diagnostics;
-    public long SignalOffset;
-    public long RecvOffset;
     public long SourceStride;
-    public ulong TimeoutNs;
-    public int NumTokens;
-    public int NumMaxTokens;
-    public int NumTopk;
-    public int NumExperts;
-    public int Rank;
-    public int NumRanks;
-    public int Set;
-    public int Shrink;
 }
 
 /// <summary>Launches the low-latency dispatch kernels (<c>impls/low_latency_dispatch.cuh</c>), specialised on H and the FP8 options.</summary>
@@ -56,7 +43,7 @@ internal static class LowLatencyDispatchRuntime
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{hidden}, {Bool(useFp8)}, {Bool(useUe8m0)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
-        int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
+        int shared = p.Call.NumRanks * p.Call.NumMaxTokens * sizeof(int);
         kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.FullGrid(kernel, share, shared), KernelLimits.LowLatencyThreads, shared, stream), p);
     }
 
@@ -65,14 +52,14 @@ internal static class LowLatencyDispatchRuntime
     {
         string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}, {Bool(useUe8m0)}>");
         CudaKernel kernel = KernelLoader.Get(device, Header, expression);
-        int shared = p.NumRanks * p.NumMaxTokens * sizeof(int);
-        int blocks = LowLatencyKernels.Grid(kernel, Math.Max(SendBlocks(p, hidden), p.NumExperts / p.NumRanks), share, shared);
+        int shared = p.Call.NumRanks * p.Call.NumMaxTokens * sizeof(int);
+        int blocks = LowLatencyKernels.Grid(kernel, Math.Max(SendBlocks(p, hidden), p.Call.NumExperts / p.Call.NumRanks), share, shared);
         kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.LowLatencyThreads, shared, stream, Cooperative: share.Cooperative), p);
     }
 
     // Blocks that give every warp one (token, group) task.
     private static long SendBlocks(in LowLatencyDispatchParams p, int hidden) =>
-        ((long)p.NumTokens * (hidden / Fp8Cast.ChannelsPerScale) + KernelLimits.LowLatencyWarps - 1) / KernelLimits.LowLatencyWarps;
+        ((long)p.Call.NumTokens * (hidden / Fp8Cast.ChannelsPerScale) + KernelLimits.LowLatencyWarps - 1) / KernelLimits.LowLatencyWarps;
 
     private static string Bool(bool value) => value ? "true" : "false";
 }

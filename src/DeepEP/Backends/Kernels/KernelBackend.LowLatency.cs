@@ -30,10 +30,9 @@ internal sealed partial class KernelBackend
         int set = ll.Sets.Acquire("LowLatencyDispatch");
         var p = new LowLatencyDispatchParams
         {
-            Buffers = ll.Buffer.Peers,
+            Call = Call(ll, layout, set, checked((int)request.X.Size(0)), numTopk),
             X = request.X.Pointer,
             TopkIdx = request.TopkIdx.Pointer,
-            Control = ll.Control,
             PackedRecvX = packedRecvX.Pointer,
             PackedRecvXScales = packedRecvXScales?.Pointer ?? 0,
             PackedRecvCount = packedRecvCount.Pointer,
@@ -41,19 +40,7 @@ internal sealed partial class KernelBackend
             PackedRecvLayoutRange = layoutRange.Pointer,
             CumulativeLocalExpertRecvStats = request.CumulativeLocalExpertRecvStats?.Pointer ?? 0,
             DispatchWaitRecvCostStats = request.DispatchWaitRecvCostStats?.Pointer ?? 0,
-            Diagnostics = _mesh.Diagnostics,
-            SignalOffset = layout.SignalOffset(set),
-            RecvOffset = layout.RecvOffset(set),
             SourceStride = layout.DispatchSourceBytes(numTopk, request.UseFp8),
-            TimeoutNs = _mesh.TimeoutNs,
-            NumTokens = checked((int)request.X.Size(0)),
-            NumMaxTokens = n,
-            NumTopk = numTopk,
-            NumExperts = request.NumExperts,
-            Rank = _mesh.Rank,
-            NumRanks = ranks,
-            Set = set,
-            Shrink = ll.Shrink ? 1 : 0,
         };
         void Send(CudaStream stream) => LowLatencyDispatchRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, request.UseFp8, request.RoundScale, p);
         void Receive(CudaStream stream)
@@ -84,7 +71,6 @@ internal sealed partial class KernelBackend
         LowLatencyResources ll = RequireLowLatency();
         CudaStream compute = ComputeStream(request.Streams, "low-latency combine");
         LowLatencyHandle handle = request.Handle;
-        int ranks = _mesh.NumRanks;
         int hidden = handle.Hidden;
         int numTokens = checked((int)request.TopkIdx.Size(0));
         int numTopk = checked((int)request.TopkIdx.Size(1));
@@ -105,7 +91,7 @@ internal sealed partial class KernelBackend
         DeviceTensor source = request.ZeroCopy ? CombineSendView(ll, layout, set) : request.X;
         var p = new LowLatencyCombineParams
         {
-            Buffers = ll.Buffer.Peers,
+            Call = Call(ll, layout, set, numTokens, numTopk),
             X = source.Pointer,
             SrcInfo = handle.PackedRecvSrcInfo.Pointer,
             LayoutRange = handle.PackedRecvLayoutRange.Pointer,
@@ -113,21 +99,8 @@ internal sealed partial class KernelBackend
             TopkWeights = request.TopkWeights.Pointer,
             CombinedX = combined.Pointer,
             CombineWaitRecvCostStats = request.CombineWaitRecvCostStats?.Pointer ?? 0,
-            Control = ll.Control,
-            Diagnostics = _mesh.Diagnostics,
             XExpertStride = source.Stride(0),
             XRowStride = source.Stride(1),
-            SignalOffset = layout.SignalOffset(set),
-            RecvOffset = layout.RecvOffset(set),
-            TimeoutNs = _mesh.TimeoutNs,
-            NumTokens = numTokens,
-            NumMaxTokens = handle.NumMaxDispatchTokensPerRank,
-            NumTopk = numTopk,
-            NumExperts = handle.NumExperts,
-            Rank = _mesh.Rank,
-            NumRanks = ranks,
-            Set = set,
-            Shrink = ll.Shrink ? 1 : 0,
         };
         void Send(CudaStream stream) => LowLatencyCombineRuntime.LaunchSend(Device, _mesh.Share, stream, hidden, logfmt, p);
         void Receive(CudaStream stream) => LowLatencyCombineRuntime.LaunchRecv(Device, _mesh.Share, stream, hidden, logfmt, p);
@@ -136,6 +109,25 @@ internal sealed partial class KernelBackend
             [request.X, request.TopkIdx, request.TopkWeights, combined]);
         return new LowLatencyCombineResult(combined, done, hook);
     }
+
+    // What both low-latency kernels are told about the call on `set` (the base of their parameter blocks).
+    private LowLatencyCall Call(LowLatencyResources ll, LowLatencyLayout layout, int set, int numTokens, int numTopk) => new()
+    {
+        Buffers = ll.Buffer.Peers,
+        Control = ll.Control,
+        Diagnostics = _mesh.Diagnostics,
+        SignalOffset = layout.SignalOffset(set),
+        RecvOffset = layout.RecvOffset(set),
+        TimeoutNs = _mesh.TimeoutNs,
+        NumTokens = numTokens,
+        NumMaxTokens = layout.NumMaxDispatchTokensPerRank,
+        NumTopk = numTopk,
+        NumExperts = layout.NumExperts,
+        Rank = _mesh.Rank,
+        NumRanks = _mesh.NumRanks,
+        Set = set,
+        Shrink = ll.Shrink ? 1 : 0,
+    };
 
     public DeviceTensor GetNextLowLatencyCombineBuffer(LowLatencyHandle handle)
     {

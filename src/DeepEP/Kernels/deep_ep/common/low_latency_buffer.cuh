@@ -30,6 +30,26 @@ struct LowLatencyControl {
 };
 DEEPEP_CHECK_PARAMS_SIZE(LowLatencyControl, DEEPEP_LOW_LATENCY_CONTROL_SIZE);
 
+// What every low-latency kernel is told about the call: the base of LowLatencyDispatchParams and
+// LowLatencyCombineParams. C# twin: DeepEP.Runtimes.LowLatencyCall, filled once for both by the kernels backend.
+struct LowLatencyCall {
+    unsigned char* buffers[kMaxRanks];         // every rank's low-latency allocation, as mapped on this device
+    LowLatencyControl* control;
+    KernelDiagnostics* diagnostics;
+    long long signal_offset;                   // this set's signal ints
+    long long recv_offset;                     // this set's receive area
+    unsigned long long timeout_ns;
+    int num_tokens;
+    int num_max_tokens;                        // N
+    int num_topk;
+    int num_experts;
+    int rank;
+    int num_ranks;
+    int set;
+    int shrink;                                // 1 = time-outs mask the source instead of failing
+};
+DEEPEP_CHECK_PARAMS_SIZE(LowLatencyCall, DEEPEP_LOW_LATENCY_CALL_SIZE);
+
 // Each set's signal area: kMaxRanks int signals (one per source), then kMaxRanks 64-bit shape stamps at this offset.
 // C# twin: LowLatencyLayout.SignalBytes.
 constexpr int kShapeStampsOffset = 128;  // kMaxRanks * 4

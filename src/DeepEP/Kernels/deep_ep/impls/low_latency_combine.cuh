@@ -19,8 +19,7 @@
 namespace deep_ep {
 
 // C# twin: DeepEP.Runtimes.LowLatencyCombineParams.
-struct LowLatencyCombineParams {
-    unsigned char* buffers[kMaxRanks];        // every rank's low-latency allocation, as mapped on this device
+struct LowLatencyCombineParams : LowLatencyCall {
     const __nv_bfloat16* x;                   // expert outputs [E_l][R*N][kHidden], strides below
     const int* src_info;                      // [E_l, R*N]
     const long long* layout_range;            // [E_l, R]
@@ -28,21 +27,8 @@ struct LowLatencyCombineParams {
     const float* topk_weights;                // [num_tokens, num_topk]
     __nv_bfloat16* combined_x;                // [num_tokens, kHidden]
     long long* combine_wait_recv_cost_stats;  // [R] or null
-    LowLatencyControl* control;
-    KernelDiagnostics* diagnostics;
     long long x_expert_stride;                // elements
     long long x_row_stride;                   // elements
-    long long signal_offset;
-    long long recv_offset;
-    unsigned long long timeout_ns;
-    int num_tokens;
-    int num_max_tokens;                       // N
-    int num_topk;
-    int num_experts;
-    int rank;
-    int num_ranks;
-    int set;
-    int shrink;
 };
 DEEPEP_CHECK_PARAMS_SIZE(LowLatencyCombineParams, DEEPEP_LOW_LATENCY_COMBINE_PARAMS_SIZE);
 

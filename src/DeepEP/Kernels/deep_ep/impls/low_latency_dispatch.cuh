@@ -19,11 +19,9 @@
 namespace deep_ep {
 
 // C# twin: DeepEP.Runtimes.LowLatencyDispatchParams.
-struct LowLatencyDispatchParams {
-    unsigned char* buffers[kMaxRanks];         // every rank's low-latency allocation, as mapped on this device
+struct LowLatencyDispatchParams : LowLatencyCall {
     const __nv_bfloat16* x;                    // [num_tokens, kHidden]
     const long long* topk_idx;                 // [num_tokens, num_topk], -1 = no expert
-    LowLatencyControl* control;
     void* packed_recv_x;                       // [E_l, R*N, kHidden] E4M3 or BF16
     void* packed_recv_x_scales;                // [E_l][S][R*N] float, or [E_l][S/4][R*N] int32 with UE8M0
     int* packed_recv_count;                    // [E_l]
@@ -31,19 +29,7 @@ struct LowLatencyDispatchParams {
     long long* packed_recv_layout_range;       // [E_l, R]: begin << 32 | count
     int* cumulative_local_expert_recv_stats;   // [E_l] or null
     long long* dispatch_wait_recv_cost_stats;  // [R] or null
-    KernelDiagnostics* diagnostics;
-    long long signal_offset;                   // this set's signal ints
-    long long recv_offset;                     // this set's receive area
     long long source_stride;                   // bytes of one source's area
-    unsigned long long timeout_ns;
-    int num_tokens;
-    int num_max_tokens;                        // N
-    int num_topk;
-    int num_experts;
-    int rank;
-    int num_ranks;
-    int set;
-    int shrink;                                // 1 = time-outs mask the source instead of failing
 };
 DEEPEP_CHECK_PARAMS_SIZE(LowLatencyDispatchParams, DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE);
 
