@@ -29,24 +29,14 @@ internal struct CombinePeer
 [StructLayout(LayoutKind.Sequential)]
 internal struct IntranodeCombineParams
 {
+    public CombineTarget Target;
     public PeerArray<nint> Headers;
     public PeerArray<long> PeerDeltas;
-    public nint IsTokenInRank;
-    public nint SendHead;
-    public nint ChannelPrefixMatrix;
     public nint RankPrefixMatrix;
-    public nint Bias0;
-    public nint Bias1;
-    public nint CombinedX;
-    public nint CombinedTopkWeights;
     public nint Diagnostics;
     public Mailbox Mailbox;
     public ulong TimeoutNs;
-    public int NumTokens;
-    public int NumRanks;
     public int Rank;
-    public int NumChannels;
-    public int NumTopk;
     public int Epoch;
 }
 

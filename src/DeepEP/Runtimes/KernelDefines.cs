@@ -24,6 +24,7 @@ internal static class KernelDefines
         Twin<IntranodeDispatchParams>("DEEPEP_DISPATCH_PARAMS_SIZE"),
         Twin<MarkPaddingParams>("DEEPEP_MARK_PADDING_PARAMS_SIZE"),
         Twin<RewriteSendHeadParams>("DEEPEP_REWRITE_SEND_HEAD_PARAMS_SIZE"),
+        Twin<CombineTarget>("DEEPEP_COMBINE_TARGET_SIZE"),
         Twin<IntranodeCombineParams>("DEEPEP_COMBINE_PARAMS_SIZE"),
         Twin<LowLatencyCall>("DEEPEP_LOW_LATENCY_CALL_SIZE"),
         Twin<LowLatencyDispatchParams>("DEEPEP_LOW_LATENCY_DISPATCH_PARAMS_SIZE"),

@@ -23,20 +23,10 @@ internal struct NcclPackParams
 [StructLayout(LayoutKind.Sequential)]
 internal struct NcclReduceParams
 {
+    public CombineTarget Target;
     public nint ReceivedX;
     public nint ReceivedTopkWeights;
-    public nint IsTokenInRank;
-    public nint SendHead;
-    public nint ChannelPrefixMatrix;
-    public nint Bias0;
-    public nint Bias1;
-    public nint CombinedX;
-    public nint CombinedTopkWeights;
-    public int NumTokens;
-    public int NumRanks;
-    public int NumChannels;
     public int RowWords;
-    public int NumTopk;
     public int Reserved;
 }
 
@@ -50,7 +40,7 @@ internal static class NcclStagingRuntime
         KernelLoader.Get(device, Header, "deep_ep::nccl_pack").Launch(Config(p.Source.NumTokens, p.NumRanks, stream), p);
 
     public static void LaunchReduce(int device, CudaStream stream, in NcclReduceParams p) =>
-        KernelLoader.Get(device, Header, "deep_ep::nccl_reduce").Launch(Config(p.NumTokens, p.NumRanks, stream), p);
+        KernelLoader.Get(device, Header, "deep_ep::nccl_reduce").Launch(Config(p.Target.NumTokens, p.Target.NumRanks, stream), p);
 
     // One warp per token; each block keeps the R destination block offsets in shared memory.
     private static KernelLaunchConfig Config(int numTokens, int numRanks, CudaStream stream) =>

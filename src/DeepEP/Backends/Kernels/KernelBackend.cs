@@ -181,7 +181,7 @@ internal sealed partial class KernelBackend : IEpBackend
         DispatchHandle handle = request.Handle;
         int tokens = checked((int)handle.NumTokens);
         int ranks = _mesh.NumRanks;
-        int numTopk = request.TopkWeights is null ? 0 : checked((int)request.TopkWeights.Size(1));
+        int numTopk = request.NumTopk;
         CudaStream outputs = OutputStream(request.Streams, compute);
         DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, request.X.Size(1)], Device, outputs);
         DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
@@ -201,25 +201,15 @@ internal sealed partial class KernelBackend : IEpBackend
         });
         var p = new IntranodeCombineParams
         {
+            Target = request.Target(combined, combinedWeights, ranks),
             Headers = _mesh.Headers,
             PeerDeltas = PeerDeltas,
-            IsTokenInRank = handle.IsTokenInRank.Pointer,
-            SendHead = handle.SendHead.Pointer,
-            ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
             RankPrefixMatrix = handle.RankPrefixMatrix.Pointer,
-            Bias0 = request.Bias0?.Pointer ?? 0,
-            Bias1 = request.Bias1?.Pointer ?? 0,
-            CombinedX = combined.Pointer,
-            CombinedTopkWeights = combinedWeights?.Pointer ?? 0,
             Diagnostics = _mesh.Diagnostics,
             Mailbox = Mailbox.Of(published),
             TimeoutNs = _mesh.TimeoutNs,
-            Epoch = _mesh.NextEpochs(1),
-            NumTokens = tokens,
-            NumRanks = ranks,
             Rank = _mesh.Rank,
-            NumChannels = handle.NumChannels,
-            NumTopk = numTopk,
+            Epoch = _mesh.NextEpochs(1),
         };
         IntranodeCombineRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(request.X), p);
         _mesh.Barrier();

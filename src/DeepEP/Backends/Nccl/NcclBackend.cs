@@ -178,7 +178,7 @@ internal sealed partial class NcclBackend : IEpBackend
         int tokens = checked((int)handle.NumTokens);
         long hidden = request.X.Size(1);
         long rowBytes = hidden * sizeof(ushort);
-        int numTopk = request.TopkWeights is null ? 0 : checked((int)request.TopkWeights.Size(1));
+        int numTopk = request.NumTopk;
         CudaStream outputs = _order.OutputStream(request.Streams, compute);
         DeviceTensor combined = DeviceTensor.Empty(DType.BFloat16, [tokens, hidden], Device, outputs);
         DeviceTensor? combinedWeights = numTopk == 0 ? null : DeviceTensor.Empty(DType.Float32, [tokens, numTopk], Device, outputs);
@@ -208,20 +208,10 @@ internal sealed partial class NcclBackend : IEpBackend
         _nccl.SendReceive(transfers, _comm, "combine");
         NcclStagingRuntime.LaunchReduce(Device, _comm, new NcclReduceParams
         {
+            Target = request.Target(combined, combinedWeights, NumRanks),
             ReceivedX = receivedX.Pointer,
             ReceivedTopkWeights = receivedWeights?.Pointer ?? 0,
-            IsTokenInRank = handle.IsTokenInRank.Pointer,
-            SendHead = handle.SendHead.Pointer,
-            ChannelPrefixMatrix = handle.ChannelPrefixMatrix.Pointer,
-            Bias0 = request.Bias0?.Pointer ?? 0,
-            Bias1 = request.Bias1?.Pointer ?? 0,
-            CombinedX = combined.Pointer,
-            CombinedTopkWeights = combinedWeights?.Pointer ?? 0,
-            NumTokens = tokens,
-            NumRanks = NumRanks,
-            NumChannels = handle.NumChannels,
             RowWords = checked((int)(rowBytes / 16)),
-            NumTopk = numTopk,
         });
         return new CombineResult(combined, combinedWeights, _order.Finish(request.Streams, compute, [request.X, combined]));
     }

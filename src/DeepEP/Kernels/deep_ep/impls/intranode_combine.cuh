@@ -3,6 +3,7 @@
 #include <deep_ep/common/barrier.cuh>
 #include <deep_ep/common/phase_trace.cuh>
 #include <deep_ep/common/bf16.cuh>
+#include <deep_ep/common/combine_target.cuh>
 #include <deep_ep/common/row_placement.cuh>
 #include <deep_ep/common/row_shape.cuh>
 
@@ -58,25 +59,14 @@ struct CombinePeer {
     long long row_shape;             // RowShape word of this rank's rows (hidden only: weights are checked above); must match
 };
 
-struct CombineParams {
+struct CombineParams : CombineTarget {
     CommHeader* headers[kMaxRanks];  // each rank's CombinePeer is in its mailbox
     long long peer_deltas[kMaxRanks];// added to the pointers each rank published (0 unless it is in another process)
-    const bool* is_token_in_rank;    // [T, R]
-    const int* send_head;            // [T, R]
-    const int* channel_prefix_matrix;// [R, C] inclusive (this rank's, from dispatch)
     const int* rank_prefix_matrix;   // [R, R] inclusive, every column
-    const int4* bias0;               // [T, hidden_int4] BF16, or null
-    const int4* bias1;               // [T, hidden_int4] BF16, or null
-    int4* combined_x;                // [T, hidden_int4] BF16
-    float* combined_topk_weights;    // [T, K], or null
     KernelDiagnostics* diagnostics;
     long long mailbox[kMailboxWords];// this rank's CombinePeer, published by the entry barrier
     unsigned long long timeout_ns;
-    int num_tokens;
-    int num_ranks;
     int rank;
-    int num_channels;
-    int num_topk;
     int epoch;                       // of the entry barrier
 };
 DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);

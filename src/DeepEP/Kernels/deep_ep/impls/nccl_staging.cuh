@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/bf16.cuh>
+#include <deep_ep/common/combine_target.cuh>
 #include <deep_ep/common/dispatch_source.cuh>
 #include <deep_ep/common/utils.cuh>
 
@@ -29,21 +30,10 @@ struct NcclPackParams : DispatchSource {
 };
 DEEPEP_CHECK_PARAMS_SIZE(NcclPackParams, DEEPEP_NCCL_PACK_PARAMS_SIZE);
 
-struct NcclReduceParams {
+struct NcclReduceParams : CombineTarget {
     const int4* received_x;          // [N, row_words] BF16: the rows every destination returned, in staging order
     const float* received_topk_weights; // [N, K], or null
-    const bool* is_token_in_rank;    // [T, R]
-    const int* send_head;            // [T, R]
-    const int* channel_prefix_matrix;// [R, C] inclusive, this rank's (from dispatch)
-    const int4* bias0;               // [T, row_words] BF16, or null
-    const int4* bias1;               // [T, row_words] BF16, or null
-    int4* combined_x;                // [T, row_words] BF16
-    float* combined_topk_weights;    // [T, K], or null
-    int num_tokens;
-    int num_ranks;
-    int num_channels;
     int row_words;
-    int num_topk;
     int reserved;
 };
 DEEPEP_CHECK_PARAMS_SIZE(NcclReduceParams, DEEPEP_NCCL_REDUCE_PARAMS_SIZE);
