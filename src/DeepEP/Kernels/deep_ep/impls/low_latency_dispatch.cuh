@@ -10,9 +10,9 @@
 //
 // Send: a token crosses NVLink once per destination RANK, not once per selected expert: the sender casts it (FP8) or
 // copies it (BF16) straight into slot t of its area in each destination's receive buffer, next to its routing row.
-// Receive: one block per local expert scans every source's routing rows in (source, token, top-k slot) order, so
-// the packed layout is deterministic (the host reference's order), and copies the selected rows into the packed
-// outputs. Area of source s in a receive buffer: [int num_tokens, padding to 16][routing: N x K int32, padded to 16]
+// Receive: each local expert's block (or blocks, sharing its rows) scans every source's routing rows in (source,
+// token, top-k slot) order, so the packed layout is deterministic (the host reference's order), and copies the
+// selected rows into the packed outputs. Area of source s in a receive buffer: [int num_tokens, padding to 16][routing: N x K int32, padded to 16]
 // [messages: N x message bytes]; a message is the FP8 row then S float32 scale_inv values, or the BF16 row. Each
 // source also leaves a shape stamp in the signal area (shape_stamp_slot), where no other shape's rows can land.
 
