@@ -36,14 +36,7 @@ internal sealed class CudaModule : SafeHandle
         return new CudaKernel(this, function, loweredName);
     }
 
-    /// <summary>The device address and size in bytes of the <c>__device__</c> variable <paramref name="name"/>.</summary>
-    public (nint Pointer, long Bytes) GetGlobal(string name)
-    {
-        Check(CudaDriver.cuModuleGetGlobal_v2(out nint pointer, out nuint bytes, handle, name));
-        return (pointer, (long)bytes);
-    }
-
-    /// <summary>As <see cref="GetGlobal"/>, or null when the module has no variable <paramref name="name"/>.</summary>
+    /// <summary>The device address and size in bytes of the <c>__device__</c> variable <paramref name="name"/>, or null when the module has none.</summary>
     public (nint Pointer, long Bytes)? TryGetGlobal(string name)
     {
         CuResult result = CudaDriver.cuModuleGetGlobal_v2(out nint pointer, out nuint bytes, handle, name);

@@ -35,9 +35,14 @@ internal static class PhaseTrace
     /// </summary>
     public static IReadOnlyList<PhaseTotals> Read()
     {
+        var traced = KernelLoader.LoadedTraced().ToList();
+        foreach (int device in traced.Select(t => t.Device).Distinct())
+        {
+            CudaDevice.Get(device).Synchronize();
+        }
         var totals = new List<PhaseTotals>();
         // Modules of one kernel each (KernelLoader.Program), so a module's sums are its kernel's.
-        foreach ((int device, string expression, CudaKernel kernel) in KernelLoader.LoadedTraced())
+        foreach ((int device, string expression, CudaKernel kernel) in traced)
         {
             if (kernel.Module.TryGetGlobal(Symbol) is not { } global)
             {
@@ -45,7 +50,6 @@ internal static class PhaseTrace
             }
             // Phases.Count + 1 sums: the kernels' kNumPhases is checked against Phases.Count when they compile.
             var sums = new ulong[Phases.Count + 1];
-            CudaDevice.Get(device).Synchronize();
             unsafe
             {
                 fixed (ulong* host = sums)
