@@ -32,26 +32,44 @@ DEEPEP_CHECK_PARAMS_SIZE(GroupedGemmParams, DEEPEP_GROUPED_GEMM_PARAMS_SIZE);
 
 namespace gemm {
 
-// Folds a 128-wide K block (number kb) into the total, as HostLinear adds each block's dot product; clears the block.
-// first_row: the warp's row of lane group 0 (row0 + warp_row + g).
+// The FP8 scales of one 128-wide K block for this thread's rows (row first_row + 16i + 8h; 0 past the count): loaded
+// a block ahead of their fold, so the fold multiplies registers instead of waiting on memory every K tile.
+// first_row: the warp's row of lane group 0 (row0 + warp_row + g). Empty for INT8 and BF16.
 template <QuantFormat kFormat>
-__device__ __forceinline__ void fold_block(float (&total)[kMmaM][kMmaN][4], float (&block)[kMmaM][kMmaN][4], const GroupedGemmParams& p,
-                                           int expert, long long expert_rows, int first_row, int col0, int count, int kb) {
-    const int k_blocks = p.k / kScaleBlock;
-    float weight_scale = 0.0f;
-    if constexpr (kFormat == QuantFormat::kFp8)
-        weight_scale = p.b_scales[(static_cast<long long>(expert) * (p.n / kScaleBlock) + col0 / kScaleBlock) * k_blocks + kb];
+struct BlockScales {
+    float weight = 0.0f;
+    float activation[kMmaM][2] = {};
+
+    __device__ __forceinline__ void load(const GroupedGemmParams& p, int expert, long long expert_rows, int first_row, int col0,
+                                         int count, int kb) {
+        if constexpr (kFormat == QuantFormat::kFp8) {
+            const int k_blocks = p.k / kScaleBlock;
+            if (kb >= k_blocks)
+                return;
+            weight = p.b_scales[(static_cast<long long>(expert) * (p.n / kScaleBlock) + col0 / kScaleBlock) * k_blocks + kb];
+            #pragma unroll
+            for (int i = 0; i < kMmaM; ++i) {
+                #pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    const int row = first_row + 16 * i + 8 * h;
+                    activation[i][h] = row < count ? p.a_scales[(expert_rows + row) * k_blocks + kb] : 0.0f;
+                }
+            }
+        }
+    }
+};
+
+// Folds a 128-wide K block into the total, as HostLinear adds each block's dot product; clears the block.
+template <QuantFormat kFormat>
+__device__ __forceinline__ void fold_block(float (&total)[kMmaM][kMmaN][4], float (&block)[kMmaM][kMmaN][4], const BlockScales<kFormat>& scales) {
     #pragma unroll
     for (int i = 0; i < kMmaM; ++i) {
         #pragma unroll
         for (int h = 0; h < 2; ++h) {
+            // Host order: dot · (activation scale · weight scale). Rows past the count (scale 0) are never stored.
             float scale = 0.0f;
-            if constexpr (kFormat == QuantFormat::kFp8) {
-                const int row = first_row + 16 * i + 8 * h;
-                // Host order: dot · (activation scale · weight scale). Rows past the count are never stored.
-                if (row < count)
-                    scale = __fmul_rn(p.a_scales[(expert_rows + row) * k_blocks + kb], weight_scale);
-            }
+            if constexpr (kFormat == QuantFormat::kFp8)
+                scale = __fmul_rn(scales.activation[i][h], scales.weight);
             #pragma unroll
             for (int j = 0; j < kMmaN; ++j) {
                 #pragma unroll
@@ -109,6 +127,9 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm(const GroupedGemmPa
     // INT8 sums accumulate straight into the total (exact); FP8 and BF16 sum each 128-wide K block, then fold it in.
     Acc total[kMmaM][kMmaN][4] = {};
     float block[kMmaM][kMmaN][4] = {};
+    const int first_row = row0 + warp_row + g;
+    BlockScales<kFormat> scales;
+    scales.load(p, expert, expert_rows, first_row, col0, count, 0);
     unsigned char* stages = smem;
     if constexpr (kWgmma) {
         const unsigned int offset = static_cast<unsigned int>(__cvta_generic_to_shared(smem)) % kSwizzleAlignment;
@@ -147,8 +168,11 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm(const GroupedGemmPa
             }
         }
         if constexpr (kFormat != QuantFormat::kInt8) {
-            if ((kt + 1) % kTilesPerBlock == 0)
-                fold_block<kFormat>(total, block, p, expert, expert_rows, row0 + warp_row + g, col0, count, kt / kTilesPerBlock);
+            if ((kt + 1) % kTilesPerBlock == 0) {
+                const BlockScales<kFormat> current = scales;
+                scales.load(p, expert, expert_rows, first_row, col0, count, kt / kTilesPerBlock + 1);  // lands during the next tiles
+                fold_block<kFormat>(total, block, current);
+            }
         }
     }
 
@@ -157,7 +181,7 @@ __global__ void __launch_bounds__(kGemmThreads) grouped_gemm(const GroupedGemmPa
     for (int i = 0; i < kMmaM; ++i) {
         #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            const int row = row0 + warp_row + 16 * i + g + 8 * h;
+            const int row = first_row + 16 * i + 8 * h;
             if (row >= count)
                 continue;
             float row_scale = 1.0f;
