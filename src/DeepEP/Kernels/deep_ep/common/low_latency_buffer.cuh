@@ -183,24 +183,12 @@ __device__ __forceinline__ BlockShare share_units(int count) {
 // of shared memory; all threads must call it.
 __device__ __forceinline__ int block_exclusive_scan(int value, int* warp_sums, int& total) {
     const int lane = lane_id(), warp = warp_id();
-    int inclusive = value;
-    #pragma unroll
-    for (int offset = 1; offset < kWarpSize; offset *= 2) {
-        const int other = __shfl_up_sync(0xffffffffu, inclusive, offset);
-        if (lane >= offset)
-            inclusive += other;
-    }
+    const int inclusive = warp_inclusive_sum(value);
     if (lane == kWarpSize - 1)
         warp_sums[warp] = inclusive;
     __syncthreads();
     if (warp == 0) {
-        int sum = lane < kLowLatencyWarps ? warp_sums[lane] : 0;
-        #pragma unroll
-        for (int offset = 1; offset < kWarpSize; offset *= 2) {
-            const int other = __shfl_up_sync(0xffffffffu, sum, offset);
-            if (lane >= offset)
-                sum += other;
-        }
+        const int sum = warp_inclusive_sum(lane < kLowLatencyWarps ? warp_sums[lane] : 0);
         if (lane < kLowLatencyWarps)
             warp_sums[lane] = sum;  // inclusive over warps
     }

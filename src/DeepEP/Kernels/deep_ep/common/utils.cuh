@@ -27,6 +27,18 @@ __device__ __forceinline__ float warp_reduce_max(float value) {
     return value;
 }
 
+// Inclusive prefix sum over the 32 lanes (lane i gets the sum of lanes 0..i); all lanes must call it.
+__device__ __forceinline__ int warp_inclusive_sum(int value) {
+    const int lane = lane_id();
+    #pragma unroll
+    for (int offset = 1; offset < kWarpSize; offset *= 2) {
+        const int lower = __shfl_up_sync(0xffffffffu, value, offset);
+        if (lane >= offset)
+            value += lower;
+    }
+    return value;
+}
+
 // ceil(log2(x)) for a positive normal float, from its bits: (exponent - 127) + (mantissa != 0).
 __device__ __forceinline__ int ceil_log2_from_bits(float x) {
     const unsigned int bits = __float_as_uint(x);

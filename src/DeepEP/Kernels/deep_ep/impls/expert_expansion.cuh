@@ -56,12 +56,7 @@ __device__ __forceinline__ int align_up_int(int value, int alignment) {
 __device__ __forceinline__ int block_exclusive_scan(int value, int* total) {
     __shared__ int warp_sums[kExpansionThreads / kWarpSize];
     const int lane = lane_id(), warp = warp_id();
-    int inclusive = value;
-    #pragma unroll
-    for (int offset = 1; offset < kWarpSize; offset *= 2) {
-        const int other = __shfl_up_sync(0xffffffffu, inclusive, offset);
-        inclusive += lane >= offset ? other : 0;
-    }
+    const int inclusive = warp_inclusive_sum(value);
     if (lane == kWarpSize - 1)
         warp_sums[warp] = inclusive;
     __syncthreads();

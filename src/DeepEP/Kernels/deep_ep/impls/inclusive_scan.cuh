@@ -21,14 +21,7 @@ __global__ void __launch_bounds__(kWarpSize) inclusive_scan(const InclusiveScanP
     int carry = 0;
     for (int base = 0; base < p.count; base += kWarpSize) {
         const int i = base + lane;
-        int value = i < p.count ? p.values[i] : 0;
-        #pragma unroll
-        for (int offset = 1; offset < kWarpSize; offset *= 2) {
-            const int lower = __shfl_up_sync(0xffffffffu, value, offset);
-            if (lane >= offset)
-                value += lower;
-        }
-        value += carry;
+        const int value = warp_inclusive_sum(i < p.count ? p.values[i] : 0) + carry;
         if (i < p.count)
             p.values[i] = value;
         carry = __shfl_sync(0xffffffffu, value, kWarpSize - 1);

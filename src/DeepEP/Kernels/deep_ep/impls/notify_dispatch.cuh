@@ -52,12 +52,26 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
         const int d = i / experts_per_rank, e = i % experts_per_rank;
         p.headers[d]->expert_counts[r][e] = p.num_tokens_per_expert[d * experts_per_rank + e];
     }
-    for (int d = threadIdx.x; d < num_ranks; d += blockDim.x) {
-        int sum = 0;
-        for (int c = 0; c < num_channels; ++c) {
-            sum += p.channel_counts[d * num_channels + c];
-            p.channel_prefix_matrix[d * num_channels + c] = sum;
-            p.headers[d]->channel_prefix[r][c] = sum;
+    // A warp per destination: its channel counts are all loaded before the first store (a store may alias the next
+    // count, so a running-sum loop waited out one round trip per channel), then summed 32 channels a step.
+    constexpr int kChannelsPerLane = kMaxChannels / kWarpSize;
+    for (int d = warp_id(); d < num_ranks; d += static_cast<int>(blockDim.x) / kWarpSize) {
+        int counts[kChannelsPerLane];
+        #pragma unroll
+        for (int j = 0; j < kChannelsPerLane; ++j) {
+            const int c = j * kWarpSize + lane_id();
+            counts[j] = c < num_channels ? p.channel_counts[d * num_channels + c] : 0;
+        }
+        int carry = 0;
+        #pragma unroll
+        for (int j = 0; j < kChannelsPerLane; ++j) {
+            const int c = j * kWarpSize + lane_id();
+            const int sum = warp_inclusive_sum(counts[j]) + carry;
+            if (c < num_channels) {
+                p.channel_prefix_matrix[d * num_channels + c] = sum;
+                p.headers[d]->channel_prefix[r][c] = sum;
+            }
+            carry = __shfl_sync(0xffffffffu, sum, kWarpSize - 1);
         }
     }
     __syncthreads();
@@ -68,12 +82,22 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
 
     // Phase 2: everything this rank receives is now in its own header.
     const CommHeader* mine = p.headers[r];
+    __shared__ int s_total;  // M: column r's sum
     for (int j = threadIdx.x; j < num_ranks; j += blockDim.x) {
+        // Every source's count is loaded before the first store, as above.
+        int counts[kMaxRanks];
+        #pragma unroll
+        for (int s = 0; s < kMaxRanks; ++s)
+            counts[s] = s < num_ranks ? ptx::ld_volatile(&mine->counts[s][j]) : 0;
         int sum = 0;
-        for (int s = 0; s < num_ranks; ++s) {
-            sum += ptx::ld_volatile(&mine->counts[s][j]);
-            p.rank_prefix_matrix[s * num_ranks + j] = sum;
+        #pragma unroll
+        for (int s = 0; s < kMaxRanks; ++s) {
+            sum += counts[s];
+            if (s < num_ranks)
+                p.rank_prefix_matrix[s * num_ranks + j] = sum;
         }
+        if (j == r)
+            s_total = sum;
     }
     for (int i = threadIdx.x; i < num_ranks * num_channels; i += blockDim.x) {
         const int s = i / num_channels, c = i % num_channels;
@@ -89,9 +113,7 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
     __syncthreads();
     timer.mark(kPhaseReduce);
     if (threadIdx.x == 0) {
-        int total = 0;
-        for (int s = 0; s < num_ranks; ++s)
-            total += ptx::ld_volatile(&mine->counts[s][r]);
+        const int total = s_total;
         *p.recv_count = total;
         if (p.host_recv_count != nullptr) {
             // NOTES: release after the per-expert counts: the host reads M first and then trusts the list.
