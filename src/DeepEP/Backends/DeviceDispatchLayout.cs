@@ -18,7 +18,7 @@ internal static class DeviceDispatchLayout
         bool direct = !streams.AsyncFinish && !streams.AllocateOnCommStream && streams.PreviousEvent is null;
         CudaStream run = direct ? compute : order.Comm;
         int tokens = checked((int)topkIdx.Size(0));
-        // One allocation, the two counters first so that one fill zeroes both.
+        // One allocation, the two counters first so that one fill zeroes both where the kernel needs them zeroed.
         DeviceTensor[] outputs = DeviceTensor.EmptyGroup(device, order.OutputStream(streams, compute),
             (DType.Int32, [numRanks], null), (DType.Int32, [numExperts], null), (DType.Bool, [tokens, numRanks], null));
         (DeviceTensor perRank, DeviceTensor perExpert, DeviceTensor inRank) = (outputs[0], outputs[1], outputs[2]);
@@ -26,8 +26,7 @@ internal static class DeviceDispatchLayout
         {
             order.Begin(streams, compute);
         }
-        DeviceMemory.Fill32(device, perRank.Pointer, 0, checked((int)((perExpert.Pointer - perRank.Pointer) / sizeof(int)) + numExperts), run);
-        DispatchLayoutRuntime.LaunchLayout(device, run, new DispatchLayoutParams
+        var p = new DispatchLayoutParams
         {
             TopkIdx = topkIdx.Pointer,
             NumTokensPerRank = perRank.Pointer,
@@ -37,7 +36,12 @@ internal static class DeviceDispatchLayout
             NumTopk = checked((int)topkIdx.Size(1)),
             NumExperts = numExperts,
             NumRanks = numRanks,
-        });
+        };
+        if (!DispatchLayoutRuntime.CountsInOneBlock(p))
+        {
+            DeviceMemory.Fill32(device, perRank.Pointer, 0, checked((int)((perExpert.Pointer - perRank.Pointer) / sizeof(int)) + numExperts), run);
+        }
+        DispatchLayoutRuntime.LaunchLayout(device, run, p);
         EventOverlap done = direct ? EventOverlap.None : order.Finish(streams, compute, [topkIdx, perRank, perExpert, inRank]);
         return new DispatchLayout(perRank, null, perExpert, inRank, done);
     }

@@ -34,14 +34,27 @@ internal struct ChannelLayoutParams
 internal static class DispatchLayoutRuntime
 {
     private const int LayoutThreads = 256;
+    // Up to this many tokens one block of OneBlockThreads counts in shared memory (a token per thread, at most two
+    // rounds), which saves the fill that zeroes the counts for a larger grid.
+    private const int OneBlockThreads = 1024;
+    private const int OneBlockMaxTokens = 2 * OneBlockThreads;
+    private const int OneBlockMaxSharedBytes = 48 * 1024;
 
-    /// <summary>Counts must be zeroed on <paramref name="stream"/> before this launch.</summary>
+    /// <summary>Whether <see cref="LaunchLayout"/> counts in one block's shared memory: then the counts need no zeroing before it.</summary>
+    public static bool CountsInOneBlock(in DispatchLayoutParams p) =>
+        p.NumTokens <= OneBlockMaxTokens && OneBlockSharedBytes(p) <= OneBlockMaxSharedBytes;
+
+    /// <summary>Unless <see cref="CountsInOneBlock"/>, the counts must be zeroed on <paramref name="stream"/> before this launch.</summary>
     public static void LaunchLayout(int device, CudaStream stream, in DispatchLayoutParams p)
     {
         CudaKernel kernel = KernelLoader.Get(device, "deep_ep/impls/dispatch_layout.cuh", "deep_ep::get_dispatch_layout");
-        int blocks = Math.Max(1, Math.Min((p.NumTokens + LayoutThreads - 1) / LayoutThreads, 1024));
-        kernel.Launch(new KernelLaunchConfig(blocks, LayoutThreads, Stream: stream), p);
+        KernelLaunchConfig config = CountsInOneBlock(p)
+            ? new KernelLaunchConfig(1, OneBlockThreads, OneBlockSharedBytes(p), stream)
+            : new KernelLaunchConfig(Math.Min((p.NumTokens + LayoutThreads - 1) / LayoutThreads, 1024), LayoutThreads, Stream: stream);
+        kernel.Launch(config, p);
     }
+
+    private static int OneBlockSharedBytes(in DispatchLayoutParams p) => (p.NumRanks + p.NumExperts) * sizeof(int);
 
     public static void LaunchChannelLayout(int device, CudaStream stream, in ChannelLayoutParams p)
     {
