@@ -12,8 +12,6 @@ namespace deep_ep {
 
 constexpr int kLogFmtMaxGroups = 256;  // H <= 32768: the scratch of kernels whose H is not a template argument
 DEEPEP_CHECK_CONSTANT(kLogFmtMaxGroups, DEEPEP_LOGFMT_MAX_GROUPS);
-constexpr int kLogFmtMaxTopk = 32;
-DEEPEP_CHECK_CONSTANT(kLogFmtMaxTopk, DEEPEP_MAX_TOPK);
 
 // The threads that work on one row: a block, or one warp of it. Sizes are multiples of the warp size.
 struct LogFmtBlockTeam {
@@ -188,7 +186,7 @@ __device__ __forceinline__ void logfmt_decode_unit(const unsigned char* message,
 template <int kMaxGroups>
 __device__ __forceinline__ void logfmt_reduce_token(const unsigned char* base, const long long* offsets, const float* weights, int num_topk,
                                                     int hidden, __nv_bfloat16* out) {
-    __shared__ LogFmtLayout<kMaxGroups> s_layouts[kLogFmtMaxTopk];
+    __shared__ LogFmtLayout<kMaxGroups> s_layouts[kMaxTopk];
     const int stages = hidden / logfmt_stage_values(hidden);
     for (int i = threadIdx.x; i < num_topk * stages; i += blockDim.x) {
         const int k = i / stages;

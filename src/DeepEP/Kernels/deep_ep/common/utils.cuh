@@ -59,3 +59,12 @@ __device__ __forceinline__ float exp2_from_bits(int e) {
 // Each constant the host shares is checked against its C# definition (DeepEP.Runtimes.KernelLimits), passed as a define.
 #define DEEPEP_CHECK_CONSTANT(name, macro) \
     static_assert((name) == (macro), #name " differs from its C# definition in KernelLimits")
+
+namespace deep_ep {
+
+// Top-k slots per token any kernel takes: at most one per lane of a warp.
+constexpr int kMaxTopk = 32;
+DEEPEP_CHECK_CONSTANT(kMaxTopk, DEEPEP_MAX_TOPK);
+static_assert(kMaxTopk <= kWarpSize, "a warp holds a token's top-k row, one slot per lane");
+
+}  // namespace deep_ep

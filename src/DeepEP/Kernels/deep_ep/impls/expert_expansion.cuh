@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/bf16.cuh>
+#include <deep_ep/common/comm_header.cuh>
 #include <deep_ep/common/utils.cuh>
 
 // V2's expanded layout (docs/architecture.md, "V2's expanded layout"): received rows regrouped by local expert, one
@@ -14,10 +15,6 @@ namespace deep_ep {
 
 constexpr int kExpansionThreads = 512;
 DEEPEP_CHECK_CONSTANT(kExpansionThreads, DEEPEP_EXPANSION_THREADS);
-constexpr int kExpansionMaxLocalExperts = 1024;
-DEEPEP_CHECK_CONSTANT(kExpansionMaxLocalExperts, DEEPEP_MAX_LOCAL_EXPERTS);
-constexpr int kExpansionMaxTopk = 32;
-DEEPEP_CHECK_CONSTANT(kExpansionMaxTopk, DEEPEP_MAX_TOPK);
 
 // C# twin: DeepEP.Runtimes.ExpansionParams. Each kernel reads the fields its comment names.
 struct ExpansionParams {
@@ -73,7 +70,7 @@ __device__ __forceinline__ int block_exclusive_scan(int value, int* total) {
 // One block: per-expert counts (shared-memory atomics only add, so the counts are exact) and their aligned
 // inclusive prefix sums.
 __global__ void __launch_bounds__(kExpansionThreads) expansion_count(const ExpansionParams p) {
-    __shared__ int s_counts[kExpansionMaxLocalExperts];
+    __shared__ int s_counts[kMaxLocalExperts];
     for (int e = threadIdx.x; e < p.num_local_experts; e += blockDim.x)
         s_counts[e] = 0;
     __syncthreads();
@@ -177,7 +174,7 @@ __global__ void __launch_bounds__(kExpansionThreads) expansion_copy(const Expans
 // One block per received row: the sum of its expanded copies in top-k slot order, in fp32 from +0, rounded to BF16
 // once (0 for a row with none); with weights, each slot's expanded weight folded back to [row, slot] (0 elsewhere).
 __global__ void __launch_bounds__(kExpansionThreads) expansion_reduce(const ExpansionParams p) {
-    __shared__ int s_rows[kExpansionMaxTopk];
+    __shared__ int s_rows[kMaxTopk];
     const int words = p.hidden / 8;
     for (int row = blockIdx.x; row < p.num_rows; row += gridDim.x) {
         for (int k = threadIdx.x; k < p.num_topk; k += blockDim.x) {

@@ -43,6 +43,19 @@ constexpr int kDispatchWarps = 16;
 DEEPEP_CHECK_CONSTANT(kDispatchWarps, DEEPEP_DISPATCH_WARPS);
 // 16-byte words each lane keeps in flight: 7 divides the 28 (BF16) and 14 (FP8) words per lane of H = 7168.
 constexpr int kDispatchUnroll = 7;
+constexpr int kScaleSlots = 2;  // scales per lane loaded with the row (H = 7168 FP8 has 56); any more are read after it
+
+// Round `round` of a token's copy: words (round * kDispatchUnroll + u) * 32 + lane of the row, u < kDispatchUnroll.
+template <int kHiddenInt4>
+__device__ __forceinline__ void load_words(int4 (&words)[kDispatchUnroll], const int4* source, int round) {
+    constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    #pragma unroll
+    for (int u = 0; u < kDispatchUnroll; ++u) {
+        const int i = (round * kDispatchUnroll + u) * kWarpSize + lane_id();
+        if (round * kDispatchUnroll + u < kWordsPerLane && i < kHiddenInt4)
+            words[u] = ptx::ld_nc_no_allocate(source + i);
+    }
+}
 
 // One warp per token; lane d computes the row for rank d, then all lanes copy 16-byte words to every selected rank.
 template <int kHiddenInt4>
@@ -51,6 +64,7 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     __shared__ DispatchPeer peers[kMaxRanks];
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
+    constexpr int kDispatchRounds = ceil_div(kWordsPerLane, kDispatchUnroll);
     PhaseTimer timer;
     if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
         return;
@@ -60,6 +74,25 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     timer.mark(kPhaseBarrier);
 
     for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
+        // Everything the token's copy reads is requested before its rows are known, so the routing's round trips and
+        // the data's overlap: the first words of the row, its top-k entry (one per lane: K <= 32) and the first
+        // kScaleSlots scales per lane.
+        const int4* source = p.x + static_cast<long long>(t) * kHiddenInt4;
+        int4 words[2][kDispatchUnroll];
+        load_words<kHiddenInt4>(words[0], source, 0);
+        long long expert = -1;
+        float weight = 0.0f;
+        if (lane < p.num_topk) {
+            expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + lane];
+            weight = p.topk_weights[static_cast<long long>(t) * p.num_topk + lane];
+        }
+        float scales[kScaleSlots];
+        #pragma unroll
+        for (int j = 0; j < kScaleSlots; ++j) {
+            const int s = j * kWarpSize + lane;
+            scales[j] = s < p.num_scales ? p.x_scales[t * p.scale_token_stride + s * p.scale_group_stride] : 0.0f;
+        }
+
         long long row = -1;
         if (lane < p.num_ranks) {
             row = destination_row(p.is_token_in_rank, p.send_head, p.channel_prefix_matrix, p.rank_prefix_matrix, t,
@@ -77,49 +110,48 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
         if (targets == 0)
             continue;
 
-        const int4* source = p.x + static_cast<long long>(t) * kHiddenInt4;
+        // Two rounds of words in registers: the next round's loads are in flight while this round is stored.
         #pragma unroll
-        for (int base = 0; base < kWordsPerLane; base += kDispatchUnroll) {
-            int4 words[kDispatchUnroll];
-            #pragma unroll
-            for (int u = 0; u < kDispatchUnroll; ++u) {
-                const int i = (base + u) * kWarpSize + lane;
-                if (base + u < kWordsPerLane && i < kHiddenInt4)
-                    words[u] = ptx::ld_nc_no_allocate(source + i);
-            }
+        for (int round = 0; round < kDispatchRounds; ++round) {
+            if (round + 1 < kDispatchRounds)
+                load_words<kHiddenInt4>(words[(round + 1) % 2], source, round + 1);
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
                 int4* destination = peers[d].recv_x + rows[warp][d] * kHiddenInt4;
                 #pragma unroll
                 for (int u = 0; u < kDispatchUnroll; ++u) {
-                    const int i = (base + u) * kWarpSize + lane;
-                    if (base + u < kWordsPerLane && i < kHiddenInt4)
-                        ptx::st_no_allocate(destination + i, words[u]);
+                    const int i = (round * kDispatchUnroll + u) * kWarpSize + lane;
+                    if (round * kDispatchUnroll + u < kWordsPerLane && i < kHiddenInt4)
+                        ptx::st_no_allocate(destination + i, words[round % 2][u]);
                 }
             }
         }
 
-        for (int s = lane; s < p.num_scales; s += kWarpSize) {
-            const float scale = p.x_scales[t * p.scale_token_stride + s * p.scale_group_stride];
+        const auto store_scale = [&](int s, float scale) {
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
                 peers[d].recv_x_scales[rows[warp][d] * p.num_scales + s] = scale;
             }
+        };
+        #pragma unroll
+        for (int j = 0; j < kScaleSlots; ++j) {
+            if (j * kWarpSize + lane < p.num_scales)
+                store_scale(j * kWarpSize + lane, scales[j]);
         }
+        for (int s = kScaleSlots * kWarpSize + lane; s < p.num_scales; s += kWarpSize)
+            store_scale(s, p.x_scales[t * p.scale_token_stride + s * p.scale_group_stride]);
         if (lane == 0) {
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
                 peers[d].recv_src_idx[rows[warp][d]] = t;
             }
         }
-        for (int k = lane; k < p.num_topk; k += kWarpSize) {
-            const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + k];
-            const float weight = p.topk_weights[static_cast<long long>(t) * p.num_topk + k];
+        if (lane < p.num_topk) {
             for (unsigned m = targets; m != 0; m &= m - 1) {
                 const int d = __ffs(m) - 1;
                 const long long first = static_cast<long long>(d) * p.experts_per_rank;
                 const bool local = expert >= first && expert < first + p.experts_per_rank;
-                const long long out = rows[warp][d] * p.num_topk + k;
+                const long long out = rows[warp][d] * p.num_topk + lane;
                 peers[d].recv_topk_idx[out] = local ? expert - first : -1;
                 peers[d].recv_topk_weights[out] = local ? weight : 0.0f;
             }

@@ -166,8 +166,6 @@ template <int kHidden, bool kLogfmt>
 __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams& p, int epoch, PhaseTimer& timer) {
     constexpr int kWords = kHidden * 2 / 16;
     constexpr long long kSlotUnits = kLogfmt ? logfmt_max_bytes(kHidden) : kHidden;  // LogFMT-10: bytes; BF16: elements
-    constexpr int kMaxTopk = 32;
-    DEEPEP_CHECK_CONSTANT(kMaxTopk, DEEPEP_MAX_TOPK);
     __shared__ long long s_slot[kMaxTopk];  // offset of the slot in the receive area (kSlotUnits), or -1
     __shared__ float s_weight[kMaxTopk];
     __shared__ bool s_arrived[kMaxRanks];

@@ -195,8 +195,8 @@ __global__ void __launch_bounds__(kNcclLowLatencyWarps * kWarpSize) nccl_low_lat
 
 // One block per token: the BF16 reduction below on each LogFMT-10 message's decoded values, skipping the same slots.
 __device__ __forceinline__ void nccl_low_latency_reduce_logfmt(const NcclLowLatencyReduceParams& p) {
-    __shared__ long long s_offset[kLogFmtMaxTopk];  // bytes into received, or -1
-    __shared__ float s_weight[kLogFmtMaxTopk];
+    __shared__ long long s_offset[kMaxTopk];  // bytes into received, or -1
+    __shared__ float s_weight[kMaxTopk];
     const int slot_bytes = logfmt_max_bytes(p.hidden);
     for (int t = blockIdx.x; t < p.num_tokens; t += gridDim.x) {
         for (int k = threadIdx.x; k < p.num_topk; k += blockDim.x) {
