@@ -19,12 +19,13 @@ __device__ __forceinline__ long long destination_row(const bool* is_token_in_ran
                                                      const int* channel_prefix, const int* rank_prefix, int t, int d,
                                                      int rank, int num_ranks, int num_tokens, int num_channels) {
     const long long i = static_cast<long long>(t) * num_ranks + d;
-    if (!is_token_in_rank[i])
-        return -1;
     const int channel = t / ceil_div(num_tokens, num_channels);
+    // The four loads are independent, so they go out together (one round trip, not the membership's and then the rest).
+    const bool selected = is_token_in_rank[i];
+    const int head = send_head[i];
     const int rank_offset = rank == 0 ? 0 : rank_prefix[(rank - 1) * num_ranks + d];
     const int channel_offset = channel == 0 ? 0 : channel_prefix[d * num_channels + channel - 1];
-    return static_cast<long long>(rank_offset) + channel_offset + send_head[i];
+    return selected ? static_cast<long long>(rank_offset) + channel_offset + head : -1;
 }
 
 }  // namespace deep_ep
