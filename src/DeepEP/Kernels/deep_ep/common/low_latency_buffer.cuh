@@ -63,6 +63,11 @@ __device__ __forceinline__ bool is_masked(const LowLatencyControl* control, int 
     return ptx::ld_volatile(&control->mask[rank]) != 0;
 }
 
+// Called by a whole warp: bit r is set when rank r is masked (one load per lane, all in flight together).
+__device__ __forceinline__ unsigned int masked_ranks(const LowLatencyControl* control, int num_ranks) {
+    return __ballot_sync(0xffffffffu, lane_id() < num_ranks && is_masked(control, lane_id()));
+}
+
 // The epoch a send on `set` publishes. Every block reads it at the start of its send phase, before it arrives below,
 // so no block can see the last block's update: in a fused send+receive launch the receive then waits for this value.
 __device__ __forceinline__ int next_epoch(const LowLatencyControl* control, int set) {

@@ -60,6 +60,8 @@ __device__ __forceinline__ void combine_send_chunks(const LowLatencyCombineParam
     const int num_rows = p.num_ranks * p.num_max_tokens;
     const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
     const long long first_warp = static_cast<long long>(blockIdx.x) * kLowLatencyWarps + warp_id();
+    // Read once, as the dispatch send does: a rank masked during this send (by a receive's timeout) is skipped next call.
+    const unsigned int masked = masked_ranks(p.control, p.num_ranks);
 
     for (int tile = 0; tile < num_local_experts; tile += kLowLatencyThreads) {
         const int tile_experts = min(kLowLatencyThreads, num_local_experts - tile);
@@ -97,10 +99,11 @@ __device__ __forceinline__ void combine_send_chunks(const LowLatencyCombineParam
                         words[j] = ptx::ld_nc_no_allocate(reinterpret_cast<const int4*>(from) + i);
                 }
             }
-            const int source = combine_row_source(p, local_expert, row);
-            if (is_masked(p.control, source))
-                continue;
+            // The row's token and its source's range go out with them: nothing here waits on anything else.
             const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
+            const int source = combine_row_source(p, local_expert, row);
+            if (masked >> source & 1u)
+                continue;
             const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
             unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kHidden * 2LL;
             if (rows_aligned) {
@@ -129,15 +132,16 @@ __device__ __forceinline__ void combine_send_logfmt(const LowLatencyCombineParam
     __shared__ LogFmtRowScratch<kHidden / kLogFmtGroupChannels> s_rows[kLowLatencyWarps];
     const int num_local_experts = p.num_experts / p.num_ranks;
     const int num_rows = p.num_ranks * p.num_max_tokens;
+    const unsigned int masked = masked_ranks(p.control, p.num_ranks);
     for (int local_expert = blockIdx.x; local_expert < num_local_experts; local_expert += gridDim.x) {
         const long long last = p.layout_range[static_cast<long long>(local_expert) * p.num_ranks + p.num_ranks - 1];
         const int end = min(static_cast<int>(last >> 32) + static_cast<int>(last & 0xffffffff), num_rows);
         const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
         for (int row = warp_id(); row < end; row += kLowLatencyWarps) {
-            const int source = combine_row_source(p, local_expert, row);
-            if (is_masked(p.control, source))
-                continue;
             const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
+            const int source = combine_row_source(p, local_expert, row);
+            if (masked >> source & 1u)
+                continue;
             const __nv_bfloat16* from = p.x + local_expert * p.x_expert_stride + row * p.x_row_stride;
             unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * logfmt_max_bytes(kHidden);
             logfmt_encode_row(LogFmtWarpTeam(), reinterpret_cast<const unsigned short*>(from), kHidden, to, s_rows[warp_id()]);
@@ -175,6 +179,14 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
     if (!wait_for_sources(own, p.signal_offset, p.control, p.set, epoch, p.rank, p.num_ranks, p.shrink != 0, p.timeout_ns,
                           p.diagnostics, kWaitLowLatencyCombine, p.combine_wait_recv_cost_stats, s_arrived))
         return;
+    // The mask as the wait left it (a timed-out source is masked there), read once instead of once per top-k slot.
+    __shared__ unsigned int s_masked;
+    if (warp_id() == 0) {
+        const unsigned int masked = masked_ranks(p.control, p.num_ranks);
+        if (lane_id() == 0)
+            s_masked = masked;
+    }
+    __syncthreads();
     timer.mark(kPhaseWait);
 
     const __nv_bfloat16* slots = reinterpret_cast<const __nv_bfloat16*>(own + p.recv_offset);
@@ -182,7 +194,7 @@ __device__ __forceinline__ void combine_recv_phase(const LowLatencyCombineParams
     for (int t = split.first_unit; t < p.num_tokens; t += split.stride) {
         if (threadIdx.x < p.num_topk) {
             const long long expert = p.topk_idx[static_cast<long long>(t) * p.num_topk + threadIdx.x];
-            const bool valid = expert >= 0 && expert < p.num_experts && !is_masked(p.control, static_cast<int>(expert / num_local_experts));
+            const bool valid = expert >= 0 && expert < p.num_experts && !(s_masked >> static_cast<int>(expert / num_local_experts) & 1u);
             s_slot[threadIdx.x] = valid ? (expert * p.num_max_tokens + t) * kSlotUnits : -1;
             s_weight[threadIdx.x] = p.topk_weights[static_cast<long long>(t) * p.num_topk + threadIdx.x];
         }

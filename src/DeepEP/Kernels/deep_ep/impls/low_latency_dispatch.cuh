@@ -74,7 +74,7 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
     const int lane = lane_id();
     const int num_local_experts = p.num_experts / p.num_ranks;
     const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
-    const unsigned int masked = __ballot_sync(0xffffffffu, lane < p.num_ranks && is_masked(p.control, lane));
+    const unsigned int masked = masked_ranks(p.control, p.num_ranks);
 
     if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !(masked >> threadIdx.x & 1u)) {
         *reinterpret_cast<int*>(source_area(p.buffers[threadIdx.x], p, p.rank)) = p.num_tokens;
@@ -152,18 +152,21 @@ __device__ __forceinline__ void dispatch_recv_phase(const LowLatencyDispatchPara
         return;
     // A source that called with another shape wrote its rows elsewhere (maybe over other sources' areas): nothing
     // received in this call can be trusted then.
+    // The source's token count is read with its stamp (one round trip) and used only once the stamps all match.
     bool mismatched = false;
-    if (threadIdx.x < p.num_ranks && s_arrived[threadIdx.x]) {
-        const long long stamp = dispatch_stamp<kHidden, kUseFp8>(p, epoch), seen = *shape_stamp_slot(own, p.signal_offset, threadIdx.x);
-        mismatched = seen != stamp;
-        if (mismatched)
-            report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kLowLatencyMismatchedShape, stamp, seen);
+    if (threadIdx.x < p.num_ranks) {
+        int num_tokens = 0;
+        if (s_arrived[threadIdx.x]) {
+            const long long stamp = dispatch_stamp<kHidden, kUseFp8>(p, epoch), seen = *shape_stamp_slot(own, p.signal_offset, threadIdx.x);
+            num_tokens = *reinterpret_cast<const int*>(source_area(own, p, threadIdx.x));
+            mismatched = seen != stamp;
+            if (mismatched)
+                report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kLowLatencyMismatchedShape, stamp, seen);
+        }
+        s_num_tokens[threadIdx.x] = num_tokens;
     }
     if (__syncthreads_or(mismatched))
         return;
-    if (threadIdx.x < p.num_ranks)
-        s_num_tokens[threadIdx.x] = s_arrived[threadIdx.x] ? *reinterpret_cast<const int*>(source_area(own, p, threadIdx.x)) : 0;
-    __syncthreads();
     timer.mark(kPhaseWait);
 
     // With more blocks than local experts (a few experts per rank), an expert's blocks each select its rows (the same
