@@ -24,7 +24,7 @@ internal static class KernelLimits
     public const int MaxTopk = 32;
 
     /// <summary>Bytes of the <c>CommHeader</c> at the start of every rank's communication buffer (<c>DEEPEP_COMM_HEADER_SIZE</c>).</summary>
-    public const int CommHeaderBytes = ((MaxRanks + (MaxRanks * MaxRanks) + (MaxRanks * MaxLocalExperts) + (MaxRanks * MaxChannels)) * sizeof(int))
+    public const int CommHeaderBytes = ((MaxRanks + (MaxRanks * MaxRanks) + (MaxRanks * MaxLocalExperts) + (MaxRanks * MaxChannels) + 2) * sizeof(int))
         + (MailboxWords * sizeof(long));
 
     /// <summary>Threads per block of every low-latency kernel (<c>DEEPEP_LOW_LATENCY_THREADS</c>).</summary>

@@ -135,11 +135,10 @@ internal sealed partial class KernelBackend : IEpBackend
             NumChannels = channels,
             Mailbox = Mailbox.Of(published),
             TimeoutNs = _mesh.TimeoutNs,
-            Epoch = _mesh.NextEpochs(1),
+            Epoch = _mesh.NextEpochs(2), // the kernel's entry and exit barriers
         };
         IntranodeDispatchRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(x), p);
-        _mesh.Barrier();
-        // After the barrier, so the peers finish this call even when this rank cannot take its rows.
+        // After the launch, so the peers finish this call even when this rank cannot take its rows.
         DispatchOutputs received;
         try
         {
@@ -209,11 +208,10 @@ internal sealed partial class KernelBackend : IEpBackend
             Mailbox = Mailbox.Of(published),
             TimeoutNs = _mesh.TimeoutNs,
             Rank = _mesh.Rank,
-            Epoch = _mesh.NextEpochs(1),
+            Epoch = _mesh.NextEpochs(2), // the kernel's entry and exit barriers
         };
         IntranodeCombineRuntime.Launch(Device, _mesh.Share, Comm, request.Config.NumSms, RowWords(request.X), p);
-        _mesh.Barrier();
-        // Reused only by later work on this stream, after the barrier every peer's reads of it precede.
+        // Reused only by later work on this stream, after the kernel's exit barrier, which every peer's reads of it precede.
         staging?.Dispose();
         return new CombineResult(combined, combinedWeights, Finish(request.Streams, compute, [request.X, combined]));
     }

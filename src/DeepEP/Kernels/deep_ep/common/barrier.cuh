@@ -61,6 +61,31 @@ __device__ __forceinline__ bool entry_barrier(CommHeader* const* headers, int ra
     return __syncthreads_and(ok);
 }
 
+// The barrier at the end of a copy kernel, saving the barrier kernel after it. Each block arrives once its stores
+// are issued (after the block barrier, a GPU-scope release arrival orders the whole block's stores, to peers too,
+// before it); the last to arrive acquires the arrivals at system scope and runs rank_barrier, whose release stores
+// carry every block's writes to the peers and whose wait ends the kernel only once every rank's copies are done.
+// Every block must call it exactly once, after a failure too (a block that left early would leave the count off for
+// the next call); the wait then stops at once (failed_earlier).
+__device__ __forceinline__ void exit_barrier(CommHeader* const* headers, int rank, int num_ranks, int epoch,
+                                            unsigned long long timeout_ns, KernelDiagnostics* diagnostics) {
+    __shared__ bool s_is_last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int* arrivals = &headers[rank]->copy_arrivals;
+        const bool last = ptx::atomic_add_release_gpu(arrivals, 1) == static_cast<int>(gridDim.x) - 1;
+        if (last)
+            *arrivals = 0;  // the next copy kernel on this stream starts after this one has ended
+        s_is_last = last;
+    }
+    __syncthreads();
+    if (!s_is_last)
+        return;
+    // NOTES: acquires the other blocks' arrivals at system scope, so the barrier's release stores cover their stores.
+    ptx::fence_acq_rel_sys();
+    rank_barrier(headers, rank, num_ranks, epoch, timeout_ns, diagnostics);
+}
+
 // Copies every rank's mailbox into shared memory as a T (T is at most kMailboxWords words). T's first kPointerWords
 // words are pointers in the publishing rank's address space: each non-null one gets that rank's delta added (its
 // IPC mapping here minus its own address; 0 under peer access). Call from all threads.

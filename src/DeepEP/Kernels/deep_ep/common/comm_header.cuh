@@ -21,6 +21,8 @@ struct CommHeader {
     int counts[kMaxRanks][kMaxRanks];                    // [src][dst]: tokens src sends to dst
     int expert_counts[kMaxRanks][kMaxLocalExperts];      // [src][local expert]: (token, slot) pairs src sends
     int channel_prefix[kMaxRanks][kMaxChannels];         // [src][c]: src's tokens to this rank in channels 0..c
+    int copy_arrivals;                                   // blocks of this rank's running copy kernel past their copies (exit_barrier)
+    int reserved;
     long long mailbox[kMailboxWords];                    // this rank's per-call pointers (outputs or inputs) for peers to read
 };
 DEEPEP_CHECK_PARAMS_SIZE(CommHeader, DEEPEP_COMM_HEADER_SIZE);

@@ -9,7 +9,8 @@
 
 // Normal-mode combine (spec §3): each rank pulls, for every original token, the rows its destinations hold for it
 // (row positions are the dispatch's, recomputed from the handle) and reduces bias + rank 0 + rank 1 + … in fp32,
-// rounding once to BF16. Barriers before and after keep peers' inputs alive and complete while they are read.
+// rounding once to BF16. Barriers at the kernel's entry and exit keep peers' inputs alive and complete while they are
+// read.
 
 namespace deep_ep {
 
@@ -67,7 +68,7 @@ struct CombineParams : CombineTarget {
     long long mailbox[kMailboxWords];// this rank's CombinePeer, published by the entry barrier
     unsigned long long timeout_ns;
     int rank;
-    int epoch;                       // of the entry barrier
+    int epoch;                       // of the entry barrier; the exit barrier's is epoch + 1
 };
 DEEPEP_CHECK_PARAMS_SIZE(CombineParams, DEEPEP_COMBINE_PARAMS_SIZE);
 
@@ -84,19 +85,21 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
     const int lane = lane_id(), warp = warp_id();
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
     PhaseTimer timer;
-    if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
-        return;
-    read_mailboxes<CombinePeer, 2>(p.headers, p.peer_deltas, p.num_ranks, peers);
-    // A peer that passed no weights while this rank wants their sums is reported, never read through a null pointer.
-    const bool missing_weights = p.combined_topk_weights != nullptr && threadIdx.x < p.num_ranks &&
-                                 peers[threadIdx.x].topk_weights == nullptr && peers[threadIdx.x].num_rows > 0;
-    if (missing_weights)
-        report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
-    if (__syncthreads_or(missing_weights) || row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics))
-        return;
+    bool ok = entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics);
+    if (ok) {
+        read_mailboxes<CombinePeer, 2>(p.headers, p.peer_deltas, p.num_ranks, peers);
+        // A peer that passed no weights while this rank wants their sums is reported, never read through a null pointer.
+        const bool missing_weights = p.combined_topk_weights != nullptr && threadIdx.x < p.num_ranks &&
+                                     peers[threadIdx.x].topk_weights == nullptr && peers[threadIdx.x].num_rows > 0;
+        if (missing_weights)
+            report_failure(p.diagnostics, Deadline::start(0), p.rank, threadIdx.x, -1, kMissingTopkWeights, 1, 0);
+        ok = !__syncthreads_or(missing_weights) && !row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics);
+    }
     timer.mark(kPhaseBarrier);
 
-    for (int t = blockIdx.x * kCombineWarps + warp; t < p.num_tokens; t += gridDim.x * kCombineWarps) {
+    // After a failure the block reads nothing but still arrives at the exit barrier.
+    const int first_token = ok ? static_cast<int>(blockIdx.x) * kCombineWarps + warp : p.num_tokens;
+    for (int t = first_token; t < p.num_tokens; t += gridDim.x * kCombineWarps) {
         long long row = -1;
         if (lane < p.num_ranks)
             row = destination_row(p.is_token_in_rank, p.send_head, p.channel_prefix_matrix, p.rank_prefix_matrix, t,
@@ -176,6 +179,9 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
         __syncwarp();
     }
     timer.mark(kPhaseReduce);
+    // No rank leaves before every peer has read its rows: the inputs stay alive and unchanged until then.
+    exit_barrier(p.headers, p.rank, p.num_ranks, p.epoch + 1, p.timeout_ns, p.diagnostics);
+    timer.mark(kPhaseBarrier);
 }
 
 }  // namespace deep_ep

@@ -9,8 +9,8 @@
 // Normal-mode dispatch (spec §2): every sender writes each selected token straight into its final row of every
 // destination's outputs, so each byte crosses NVLink once and no receiver-side copy pass is needed. The row of token
 // t at destination d is (tokens of lower ranks to d) + (this rank's tokens to d in earlier channels) + send_head[t][d],
-// which gives exactly the (source rank, source token) order. Barrier kernels before and after order the writes
-// against the destinations' streams (the one before is fused into the copy kernel's entry).
+// which gives exactly the (source rank, source token) order. Barriers at the kernel's entry and exit order the writes
+// against the destinations' streams (common/barrier.cuh).
 
 namespace deep_ep {
 
@@ -35,7 +35,7 @@ struct DispatchParams : DispatchSource {
     int num_ranks;
     int rank;
     int num_channels;
-    int epoch;                       // of the entry barrier
+    int epoch;                       // of the entry barrier; the exit barrier's is epoch + 1
 };
 DEEPEP_CHECK_PARAMS_SIZE(DispatchParams, DEEPEP_DISPATCH_PARAMS_SIZE);
 
@@ -66,14 +66,16 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
     constexpr int kWordsPerLane = ceil_div(kHiddenInt4, kWarpSize);
     constexpr int kDispatchRounds = ceil_div(kWordsPerLane, kDispatchUnroll);
     PhaseTimer timer;
-    if (!entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics))
-        return;
-    read_mailboxes<DispatchPeer, 5>(p.headers, p.peer_deltas, p.num_ranks, peers);
-    if (row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics))
-        return;
+    bool ok = entry_barrier(p.headers, p.rank, p.num_ranks, p.epoch, p.mailbox, p.timeout_ns, p.diagnostics);
+    if (ok) {
+        read_mailboxes<DispatchPeer, 5>(p.headers, p.peer_deltas, p.num_ranks, peers);
+        ok = !row_shapes_differ(peers, p.rank, p.num_ranks, p.diagnostics);
+    }
     timer.mark(kPhaseBarrier);
 
-    for (int t = blockIdx.x * kDispatchWarps + warp; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
+    // After a failure the block copies nothing but still arrives at the exit barrier.
+    const int first_token = ok ? static_cast<int>(blockIdx.x) * kDispatchWarps + warp : p.num_tokens;
+    for (int t = first_token; t < p.num_tokens; t += gridDim.x * kDispatchWarps) {
         // Everything the token's copy reads is requested before its rows are known, so the routing's round trips and
         // the data's overlap: the first words of the row, its top-k entry (one per lane: K <= 32) and the first
         // kScaleSlots scales per lane.
@@ -159,6 +161,8 @@ __global__ void __launch_bounds__(kDispatchWarps * kWarpSize) intranode_dispatch
         __syncwarp();
     }
     timer.mark(kPhaseCopy);
+    exit_barrier(p.headers, p.rank, p.num_ranks, p.epoch + 1, p.timeout_ns, p.diagnostics);
+    timer.mark(kPhaseBarrier);
 }
 
 struct MarkPaddingParams {
