@@ -63,9 +63,20 @@ __device__ __forceinline__ bool is_masked(const LowLatencyControl* control, int 
     return ptx::ld_volatile(&control->mask[rank]) != 0;
 }
 
-// Called by a whole warp: bit r is set when rank r is masked (one load per lane, all in flight together).
+// This lane's word of the rank mask (lane r: rank r; 0 past the ranks). A warp gathers the words with masked_ranks
+// where it needs them: a ballot waits for its operand, so loading early and gathering late keeps the round trip off
+// the path to the loads in between.
+__device__ __forceinline__ int rank_mask_word(const LowLatencyControl* control, int num_ranks) {
+    return lane_id() < num_ranks ? ptx::ld_volatile(&control->mask[lane_id()]) : 0;
+}
+
+// Called by a whole warp: bit r is set when rank r is masked.
+__device__ __forceinline__ unsigned int masked_ranks(int mask_word) {
+    return __ballot_sync(0xffffffffu, mask_word != 0);
+}
+
 __device__ __forceinline__ unsigned int masked_ranks(const LowLatencyControl* control, int num_ranks) {
-    return __ballot_sync(0xffffffffu, lane_id() < num_ranks && is_masked(control, lane_id()));
+    return masked_ranks(rank_mask_word(control, num_ranks));
 }
 
 // The epoch a send on `set` publishes. Every block reads it at the start of its send phase, before it arrives below,

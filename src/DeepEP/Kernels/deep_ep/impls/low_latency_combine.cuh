@@ -60,8 +60,9 @@ __device__ __forceinline__ void combine_send_chunks(const LowLatencyCombineParam
     const int num_rows = p.num_ranks * p.num_max_tokens;
     const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
     const long long first_warp = static_cast<long long>(blockIdx.x) * kLowLatencyWarps + warp_id();
-    // Read once, as the dispatch send does: a rank masked during this send (by a receive's timeout) is skipped next call.
-    const unsigned int masked = masked_ranks(p.control, p.num_ranks);
+    // Read once, as the dispatch send does (a rank masked during this send, by a receive's timeout, is skipped next call),
+    // and gathered per item after its loads are out.
+    const int mask_word = rank_mask_word(p.control, p.num_ranks);
 
     for (int tile = 0; tile < num_local_experts; tile += kLowLatencyThreads) {
         const int tile_experts = min(kLowLatencyThreads, num_local_experts - tile);
@@ -102,7 +103,7 @@ __device__ __forceinline__ void combine_send_chunks(const LowLatencyCombineParam
             // The row's token and its source's range go out with them: nothing here waits on anything else.
             const int token = p.src_info[static_cast<long long>(local_expert) * num_rows + row];
             const int source = combine_row_source(p, local_expert, row);
-            if (masked >> source & 1u)
+            if (masked_ranks(mask_word) >> source & 1u)
                 continue;
             const long long global_expert = static_cast<long long>(p.rank) * num_local_experts + local_expert;
             unsigned char* to = p.buffers[source] + p.recv_offset + (global_expert * p.num_max_tokens + token) * kHidden * 2LL;

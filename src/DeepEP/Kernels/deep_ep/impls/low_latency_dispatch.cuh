@@ -74,12 +74,7 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
     const int lane = lane_id();
     const int num_local_experts = p.num_experts / p.num_ranks;
     const long long messages_offset = 16 + routing_bytes(p.num_max_tokens, p.num_topk);
-    const unsigned int masked = masked_ranks(p.control, p.num_ranks);
-
-    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !(masked >> threadIdx.x & 1u)) {
-        *reinterpret_cast<int*>(source_area(p.buffers[threadIdx.x], p, p.rank)) = p.num_tokens;
-        *shape_stamp_slot(p.buffers[threadIdx.x], p.signal_offset, p.rank) = dispatch_stamp<kHidden, kUseFp8>(p, epoch);
-    }
+    const int mask_word = rank_mask_word(p.control, p.num_ranks);  // gathered after the first task's loads are out
 
     const long long num_tasks = static_cast<long long>(p.num_tokens) * kGroups;
     const long long num_warps = static_cast<long long>(gridDim.x) * kLowLatencyWarps;
@@ -89,6 +84,7 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
         const int channel = group * kNumChannelsPerScale + lane * kFp8ChannelsPerLane;
         const int2 raw = ptx::ld_nc_no_allocate(reinterpret_cast<const int2*>(p.x + static_cast<long long>(t) * kHidden + channel));
         const long long expert = lane < p.num_topk ? p.topk_idx[static_cast<long long>(t) * p.num_topk + lane] : -1;
+        const unsigned int masked = masked_ranks(mask_word);
         const bool valid = expert >= 0 && expert < p.num_experts;
         const unsigned int destinations =
             __reduce_or_sync(0xffffffffu, valid ? 1u << static_cast<int>(expert / num_local_experts) : 0u) & ~masked;
@@ -120,6 +116,12 @@ __device__ __forceinline__ int dispatch_send_phase(const LowLatencyDispatchParam
             for (unsigned int rest = destinations; rest != 0; rest &= rest - 1)
                 *reinterpret_cast<int2*>(source_area(p.buffers[__ffs(rest) - 1], p, p.rank) + message + channel * 2) = raw;
         }
+    }
+    // The source's token count and shape stamp: read by the receivers only after the signal below, which covers them.
+    const unsigned int masked = masked_ranks(mask_word);
+    if (blockIdx.x == 0 && threadIdx.x < p.num_ranks && !(masked >> threadIdx.x & 1u)) {
+        *reinterpret_cast<int*>(source_area(p.buffers[threadIdx.x], p, p.rank)) = p.num_tokens;
+        *shape_stamp_slot(p.buffers[threadIdx.x], p.signal_offset, p.rank) = dispatch_stamp<kHidden, kUseFp8>(p, epoch);
     }
     timer.mark(kPhaseSend);
     signal_when_all_blocks_done(p.buffers, p.signal_offset, p.control, p.set, p.rank, p.num_ranks, epoch);
