@@ -41,10 +41,16 @@ public sealed partial class EpBuffer
         return new StreamOptions(previousEvent, asyncFinish, allocateOnCommStream, stream);
     }
 
-    private void CheckStream(CudaStream? stream) =>
-        TensorChecks.That(stream is null || stream.Device == Device, nameof(stream), Device == DeviceTensor.HostDevice
-            ? $"This EpBuffer uses the {Backend} backend, which runs on the host and takes no CUDA stream; got a stream of cuda:{stream?.Device}. Pass stream: null."
-            : $"stream belongs to cuda:{stream?.Device} but this EpBuffer's tensors are on cuda:{Device}; pass a stream of cuda:{Device} (or null for the library stream).");
+    private void CheckStream(CudaStream? stream)
+    {
+        if (stream is null || stream.Device == Device)
+        {
+            return;
+        }
+        throw new ArgumentException(Device == DeviceTensor.HostDevice
+            ? $"This EpBuffer uses the {Backend} backend, which runs on the host and takes no CUDA stream; got a stream of cuda:{stream.Device}. Pass stream: null."
+            : $"stream belongs to cuda:{stream.Device} but this EpBuffer's tensors are on cuda:{Device}; pass a stream of cuda:{Device} (or null for the library stream).", nameof(stream));
+    }
 
     private void CheckNumExperts(int numExperts, string name)
     {
@@ -82,7 +88,7 @@ public sealed partial class EpBuffer
                 ? "INT8 dispatch needs xScales ([T, S] Float32, e.g. [T, 1] from Int8Cast.PerTokenCast)."
                 : "FP8 dispatch needs xScales ([T, S] Float32, or Int32 for UE8M0).");
             TensorChecks.That(xScales!.DType == DType.Float32 || (x.DType == DType.Float8E4M3 && xScales.DType == DType.Int32), nameof(xScales),
-                x.DType == DType.Int8 ? $"INT8 xScales must be Float32; got {xScales.Describe()}." : $"xScales must be Float32 or Int32 (UE8M0); got {xScales.Describe()}.");
+                $"{(x.DType == DType.Int8 ? "INT8 xScales must be Float32" : "xScales must be Float32 or Int32 (UE8M0)")}; got {xScales.Describe()}.");
             TensorChecks.Require(xScales, nameof(xScales), xScales.DType, Device, [x.Size(0), TensorChecks.AnySize], allowStrided: true);
             return x.Size(0);
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using DeepEP.Tensors;
 
 namespace DeepEP.Ep;
@@ -56,6 +57,15 @@ internal static class TensorChecks
         if (!condition)
         {
             throw new ArgumentException(message, name);
+        }
+    }
+
+    /// <summary>As <see cref="That(bool, string, string)"/>, with an interpolated message that is formatted only when <paramref name="condition"/> is false.</summary>
+    public static void That(bool condition, string name, [InterpolatedStringHandlerArgument(nameof(condition))] ref FailureMessage message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message.ToStringAndClear(), name);
         }
     }
 
