@@ -30,9 +30,11 @@ internal static class GroupedGemmRuntime
 {
     private const string Include = "deep_ep/impls/grouped_gemm.cuh";
 
+    private static readonly KernelTemplate<(QuantFormat Format, DType Output)> Names =
+        new(a => $"deep_ep::grouped_gemm<{a.Format.CppName()}, {(a.Output == DType.Float32 ? "float" : "__nv_bfloat16")}>");
+
     /// <summary>The C++ name expression of one specialisation (<paramref name="output"/> Float32 or BFloat16).</summary>
-    public static string NameExpression(QuantFormat format, DType output) =>
-        $"deep_ep::grouped_gemm<{format.CppName()}, {(output == DType.Float32 ? "float" : "__nv_bfloat16")}>";
+    public static string NameExpression(QuantFormat format, DType output) => Names.Expression((format, output));
 
     /// <summary>Queues the GEMM on <paramref name="stream"/>.</summary>
     /// <param name="format">The number format of <paramref name="a"/> and <paramref name="b"/>.</param>

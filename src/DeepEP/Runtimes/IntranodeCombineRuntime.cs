@@ -45,6 +45,9 @@ internal static class IntranodeCombineRuntime
 {
     private const string Header = "deep_ep/impls/intranode_combine.cuh";
 
+    private static readonly KernelTemplate<int> Expressions =
+        new(rowWords => string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_combine<{rowWords}>"));
+
     public static void LaunchRewriteSendHead(int device, CudaStream stream, in RewriteSendHeadParams p)
     {
         int warps = Math.Min(p.NumRanks, 8);
@@ -53,7 +56,6 @@ internal static class IntranodeCombineRuntime
 
     public static void Launch(int device, GpuShare share, CudaStream stream, int numSms, int rowWords, in IntranodeCombineParams p)
     {
-        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_combine<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, KernelLimits.CombineWarps * 32, Stream: stream, Cooperative: share.Cooperative), p);
+        KernelLoader.Get(device, Header, Expressions.Expression(rowWords)).Launch(new KernelLaunchConfig(numSms, KernelLimits.CombineWarps * 32, Stream: stream, Cooperative: share.Cooperative), p);
     }
 }

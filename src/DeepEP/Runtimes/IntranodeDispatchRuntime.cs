@@ -49,11 +49,13 @@ internal static class IntranodeDispatchRuntime
 {
     private const string Header = "deep_ep/impls/intranode_dispatch.cuh";
 
+    private static readonly KernelTemplate<int> Expressions =
+        new(rowWords => string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_dispatch<{rowWords}>"));
+
     /// <summary>Copies with <paramref name="numSms"/> blocks; the kernel is specialised on the row size in 16-byte words.</summary>
     public static void Launch(int device, GpuShare share, CudaStream stream, int numSms, int rowWords, in IntranodeDispatchParams p)
     {
-        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::intranode_dispatch<{rowWords}>");
-        KernelLoader.Get(device, Header, expression).Launch(new KernelLaunchConfig(numSms, KernelLimits.DispatchWarps * 32, Stream: stream, Cooperative: share.Cooperative), p);
+        KernelLoader.Get(device, Header, Expressions.Expression(rowWords)).Launch(new KernelLaunchConfig(numSms, KernelLimits.DispatchWarps * 32, Stream: stream, Cooperative: share.Cooperative), p);
     }
 
     public static void LaunchMarkPadding(int device, CudaStream stream, in MarkPaddingParams p)

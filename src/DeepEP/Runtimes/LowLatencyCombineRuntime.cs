@@ -29,6 +29,9 @@ internal static class LowLatencyCombineRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_combine.cuh";
 
+    private static readonly KernelTemplate<(string Kernel, int Hidden, bool Logfmt)> Expressions =
+        new(a => string.Create(CultureInfo.InvariantCulture, $"deep_ep::{a.Kernel}<{a.Hidden}, {(a.Logfmt ? "true" : "false")}>"));
+
     /// <summary>The send phase: (expert, row, chunk) items over every warp of the grid (LogFMT-10: a block per local expert).</summary>
     public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, bool logfmt, in LowLatencyCombineParams p) =>
         Launch(device, share, stream, "low_latency_combine_send", hidden, logfmt, cooperative: false, p);
@@ -44,8 +47,7 @@ internal static class LowLatencyCombineRuntime
     // Every kernel takes the whole resident grid: both phases spread their work over however many blocks there are.
     private static void Launch(int device, GpuShare share, CudaStream stream, string kernelName, int hidden, bool logfmt, bool cooperative, in LowLatencyCombineParams p)
     {
-        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::{kernelName}<{hidden}, {(logfmt ? "true" : "false")}>");
-        CudaKernel kernel = KernelLoader.Get(device, Header, expression);
+        CudaKernel kernel = KernelLoader.Get(device, Header, Expressions.Expression((kernelName, hidden, logfmt)));
         kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.FullGrid(kernel, share), KernelLimits.LowLatencyThreads, Stream: stream, Cooperative: cooperative), p);
     }
 }

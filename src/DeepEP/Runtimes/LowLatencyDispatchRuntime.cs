@@ -27,11 +27,19 @@ internal static class LowLatencyDispatchRuntime
 {
     private const string Header = "deep_ep/impls/low_latency_dispatch.cuh";
 
+    private static readonly KernelTemplate<(int Hidden, bool Fp8, bool RoundScale)> Send =
+        new(a => string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{a.Hidden}, {Bool(a.Fp8)}, {Bool(a.RoundScale)}>"));
+
+    private static readonly KernelTemplate<(int Hidden, bool Fp8, bool Ue8m0)> Recv =
+        new(a => string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{a.Hidden}, {Bool(a.Fp8)}, {Bool(a.Ue8m0)}>"));
+
+    private static readonly KernelTemplate<(int Hidden, bool Fp8, bool RoundScale, bool Ue8m0)> Both =
+        new(a => string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch<{a.Hidden}, {Bool(a.Fp8)}, {Bool(a.RoundScale)}, {Bool(a.Ue8m0)}>"));
+
     /// <summary>The send phase: a (token, 128-channel group) task per warp, at least one block so it always signals.</summary>
     public static void LaunchSend(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool roundScale, in LowLatencyDispatchParams p)
     {
-        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_send<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}>");
-        CudaKernel kernel = KernelLoader.Get(device, Header, expression);
+        CudaKernel kernel = KernelLoader.Get(device, Header, Send.Expression((hidden, useFp8, roundScale)));
         kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.Grid(kernel, SendBlocks(p, hidden), share), KernelLimits.LowLatencyThreads, Stream: stream), p);
     }
 
@@ -41,8 +49,7 @@ internal static class LowLatencyDispatchRuntime
     /// </summary>
     public static void LaunchRecv(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool useUe8m0, in LowLatencyDispatchParams p)
     {
-        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch_recv<{hidden}, {Bool(useFp8)}, {Bool(useUe8m0)}>");
-        CudaKernel kernel = KernelLoader.Get(device, Header, expression);
+        CudaKernel kernel = KernelLoader.Get(device, Header, Recv.Expression((hidden, useFp8, useUe8m0)));
         int shared = p.Call.NumRanks * p.Call.NumMaxTokens * sizeof(int);
         kernel.Launch(new KernelLaunchConfig(LowLatencyKernels.FullGrid(kernel, share, shared), KernelLimits.LowLatencyThreads, shared, stream), p);
     }
@@ -50,8 +57,7 @@ internal static class LowLatencyDispatchRuntime
     /// <summary>Both phases in one cooperative launch (no hook): a grid that covers both roles and is resident at once.</summary>
     public static void Launch(int device, GpuShare share, CudaStream stream, int hidden, bool useFp8, bool roundScale, bool useUe8m0, in LowLatencyDispatchParams p)
     {
-        string expression = string.Create(CultureInfo.InvariantCulture, $"deep_ep::low_latency_dispatch<{hidden}, {Bool(useFp8)}, {Bool(roundScale)}, {Bool(useUe8m0)}>");
-        CudaKernel kernel = KernelLoader.Get(device, Header, expression);
+        CudaKernel kernel = KernelLoader.Get(device, Header, Both.Expression((hidden, useFp8, roundScale, useUe8m0)));
         int shared = p.Call.NumRanks * p.Call.NumMaxTokens * sizeof(int);
         int blocks = LowLatencyKernels.Grid(kernel, Math.Max(SendBlocks(p, hidden), p.Call.NumExperts / p.Call.NumRanks), share, shared);
         kernel.Launch(new KernelLaunchConfig(blocks, KernelLimits.LowLatencyThreads, shared, stream, Cooperative: share.Cooperative), p);

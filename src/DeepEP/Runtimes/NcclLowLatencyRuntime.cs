@@ -92,16 +92,15 @@ internal static class NcclLowLatencyRuntime
         Launch(device, "deep_ep::nccl_low_latency_unpack", p.NumMessages, stream, p);
 
     public static void LaunchGather(int device, CudaStream stream, bool logfmt, in NcclLowLatencyGatherParams p) =>
-        Launch(device, $"deep_ep::nccl_low_latency_gather<{Bool(logfmt)}>", p.NumRows, stream, p);
+        Launch(device, logfmt ? "deep_ep::nccl_low_latency_gather<true>" : "deep_ep::nccl_low_latency_gather<false>", p.NumRows, stream, p);
 
     public static void LaunchReduce(int device, CudaStream stream, bool logfmt, in NcclLowLatencyReduceParams p) =>
-        Launch(device, $"deep_ep::nccl_low_latency_reduce<{Bool(logfmt)}>", logfmt ? p.NumTokens * KernelLimits.NcclLowLatencyWarps : p.NumTokens, stream, p);
+        Launch(device, logfmt ? "deep_ep::nccl_low_latency_reduce<true>" : "deep_ep::nccl_low_latency_reduce<false>",
+            logfmt ? p.NumTokens * KernelLimits.NcclLowLatencyWarps : p.NumTokens, stream, p);
 
     // Enough blocks for `items` warps (one per message, row or token; the LogFMT-10 reduction asks a block's worth per token).
     private static void Launch<T>(int device, string expression, int items, CudaStream stream, in T p)
         where T : unmanaged =>
         KernelLoader.Get(device, Header, expression).Launch(
             new KernelLaunchConfig(Math.Clamp((items + KernelLimits.NcclLowLatencyWarps - 1) / KernelLimits.NcclLowLatencyWarps, 1, MaxBlocks), KernelLimits.NcclLowLatencyWarps * 32, Stream: stream), p);
-
-    private static string Bool(bool value) => value ? "true" : "false";
 }

@@ -27,9 +27,11 @@ internal static class SwigluQuantRuntime
 {
     private const string Include = "deep_ep/impls/swiglu_quant.cuh";
 
+    private static readonly KernelTemplate<(QuantFormat Format, bool Swiglu)> Names =
+        new(a => $"deep_ep::swiglu_quant<{a.Format.CppName()}, {(a.Swiglu ? "true" : "false")}>");
+
     /// <summary>The C++ name expression of one specialisation.</summary>
-    public static string NameExpression(QuantFormat format, bool swiglu) =>
-        $"deep_ep::swiglu_quant<{format.CppName()}, {(swiglu ? "true" : "false")}>";
+    public static string NameExpression(QuantFormat format, bool swiglu) => Names.Expression((format, swiglu));
 
     /// <summary>Queues the cast on <paramref name="stream"/>.</summary>
     /// <param name="format">The format of <paramref name="q"/>; Bf16 only with a Float32 source (BF16 rows need no cast).</param>
