@@ -52,13 +52,13 @@ internal sealed class CudaKernel
 
     /// <summary>How many blocks of <paramref name="blockSize"/> threads fit on one SM at once (remembered per shape).</summary>
     public int MaxActiveBlocksPerMultiprocessor(int blockSize, int dynamicSharedMemoryBytes = 0) =>
-        _occupancy.GetOrAdd((blockSize, dynamicSharedMemoryBytes), key =>
+        _occupancy.GetOrAdd((blockSize, dynamicSharedMemoryBytes), static (key, kernel) =>
         {
-            using CudaContextScope scope = CudaDevice.Get(Device).Activate();
-            OptInSharedMemory(key.SharedBytes);
-            Check(CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Function, key.BlockSize, (nuint)key.SharedBytes));
+            using CudaContextScope scope = CudaDevice.Get(kernel.Device).Activate();
+            kernel.OptInSharedMemory(key.SharedBytes);
+            Check(CudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, kernel.Function, key.BlockSize, (nuint)key.SharedBytes));
             return blocks;
-        });
+        }, this);
 
     /// <summary>Launches with <paramref name="parameters"/> as the kernel's single by-value argument.</summary>
     public unsafe void Launch<T>(in KernelLaunchConfig config, in T parameters)

@@ -12,7 +12,7 @@ internal static class TensorChecks
     /// <summary>
     /// Checks dtype, shape (<see cref="AnySize"/> as a wildcard), device and, unless <paramref name="allowStrided"/>, contiguity.
     /// </summary>
-    public static DeviceTensor Require(DeviceTensor? tensor, string name, DType dtype, int device, long[] shape, bool allowStrided = false)
+    public static DeviceTensor Require(DeviceTensor? tensor, string name, DType dtype, int device, ReadOnlySpan<long> shape, bool allowStrided = false)
     {
         if (tensor is null)
         {
@@ -27,7 +27,7 @@ internal static class TensorChecks
         if (tensor.DType != dtype || !shapeOk || tensor.Device != device || (!allowStrided && !tensor.IsContiguous))
         {
             // Built only here: every call checks its tensors, and the message costs more than the check.
-            string expected = $"{dtype} [{string.Join(", ", shape.Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
+            string expected = $"{dtype} [{string.Join(", ", shape.ToArray().Select(s => s == AnySize ? "*" : s.ToString(System.Globalization.CultureInfo.InvariantCulture)))}]{(allowStrided ? "" : " contiguous")} on {DeviceName(device)}";
             throw new ArgumentException($"{name} must be {expected}; got {tensor.Describe()}.", name);
         }
         return tensor;
