@@ -76,6 +76,7 @@ constexpr int kCombineWarps = 16;
 DEEPEP_CHECK_CONSTANT(kCombineWarps, DEEPEP_COMBINE_WARPS);
 // 16-byte words per lane per pass; with two sources in flight and eight fp32 sums per word this fills the registers.
 constexpr int kCombineUnroll = 4;
+constexpr int kWeightBatch = 8;  // top-k weight loads in flight per lane
 
 // One warp per token; every lane owns 16-byte words and keeps eight fp32 sums per word.
 template <int kHiddenInt4>
@@ -166,15 +167,26 @@ __global__ void __launch_bounds__(kCombineWarps * kWarpSize) intranode_combine(C
             }
         }
 
-        if (p.combined_topk_weights != nullptr) {
-            for (int k = lane; k < p.num_topk; k += kWarpSize) {
-                float sum = 0.0f;
-                for (unsigned m = sources; m != 0; m &= m - 1) {
-                    const int d = __ffs(m) - 1;
-                    sum += peers[d].topk_weights[rows[warp][d] * p.num_topk + k];
+        if (p.combined_topk_weights != nullptr && lane < p.num_topk) {
+            // Sources in batches of kWeightBatch loads in flight (one round trip each, not one per source), summed in
+            // ascending rank order as the spec orders it.
+            float sum = 0.0f;
+            for (unsigned m = sources; m != 0;) {
+                float weights[kWeightBatch];
+                #pragma unroll
+                for (int b = 0; b < kWeightBatch; ++b) {
+                    weights[b] = 0.0f;
+                    if (m != 0) {
+                        const int d = __ffs(m) - 1;
+                        m &= m - 1;
+                        weights[b] = peers[d].topk_weights[rows[warp][d] * p.num_topk + lane];
+                    }
                 }
-                p.combined_topk_weights[static_cast<long long>(t) * p.num_topk + k] = sum;
+                #pragma unroll
+                for (int b = 0; b < kWeightBatch; ++b)
+                    sum += weights[b];
             }
+            p.combined_topk_weights[static_cast<long long>(t) * p.num_topk + lane] = sum;
         }
         __syncwarp();
     }
