@@ -1,14 +1,15 @@
 using DeepEP.Ep;
 using DeepEP.Runtimes;
 using DeepEP.Tests.Gpu.LowLatency;
+using DeepEP.Tests.Gpu.Normal;
 using DeepEP.Tests.Gpu.Support;
 
 namespace DeepEP.Tests.Gpu.Runtimes;
 
 /// <summary>
-/// The phase timers (<see cref="PhaseTrace"/>, <c>deepep bench --phases</c>): low-latency cases run with the timers built
-/// in still match the CPU reference byte for byte, and each kernel's sums grew in the phases it marks and nowhere else,
-/// over a whole number of block runs per rank.
+/// The phase timers (<see cref="PhaseTrace"/>, <c>deepep bench --phases</c>): low-latency and normal-mode cases run with
+/// the timers built in still match the CPU reference byte for byte, and each kernel's sums grew in the phases it marks
+/// and nowhere else, over a whole number of block runs per rank.
 /// </summary>
 [Collection(GpuCollection.Name)]
 public sealed class PhaseTraceTests(GpuFixture gpu)
@@ -44,27 +45,69 @@ public sealed class PhaseTraceTests(GpuFixture gpu)
         Expect(before, after, ranks, "low_latency_combine_recv<", busy: ["wait", "reduce"], marked: []);
     }
 
-    // The kernel whose expression starts with `prefix` (deep_ep:: stripped): block runs a multiple of the ranks (every rank
-    // launches the same grids), more nanoseconds in each `busy` phase, any in `marked` ones, none in the others.
+    /// <summary>
+    /// The normal-mode kernels with the timers built in match the reference too. The copy kernels end with their own
+    /// exit barrier, so a normal-mode call launches no barrier kernel.
+    /// </summary>
+    [Theory(SkipTestWithoutData = true)]
+    [MemberData(nameof(Ranks))]
+    public void TracedNormalKernelsMatchTheReferenceAndFillTheirPhases(int ranks)
+    {
+        gpu.Require();
+        Dictionary<string, PhaseTotals> before, after;
+        PhaseTrace.Enabled = true;
+        try
+        {
+            before = Totals();
+            BackendComparison.MatchesReference(EpBackendKind.Kernels, ranks, NormalCases.Suite["t512-h7168-e256-k8"]);
+            after = Totals();
+        }
+        finally
+        {
+            PhaseTrace.Enabled = false;
+        }
+
+        Expect(before, after, ranks, "notify_dispatch", busy: ["barrier"], marked: ["send", "reduce", "publish"]);
+        Expect(before, after, ranks, "intranode_dispatch<", busy: ["barrier", "copy"], marked: []);
+        Expect(before, after, ranks, "intranode_combine<", busy: ["barrier", "reduce"], marked: []);
+        Assert.Equal(0, Added(before, after, "barrier").Runs);
+    }
+
+    // The kernels whose expressions start with `prefix` (deep_ep:: stripped), summed: block runs a multiple of the ranks
+    // (every rank launches the same grids), more nanoseconds in each `busy` phase, any in `marked` ones, none in the others.
     private static void Expect(Dictionary<string, PhaseTotals> before, Dictionary<string, PhaseTotals> after, int ranks, string prefix, string[] busy, string[] marked)
     {
-        PhaseTotals now = Assert.Single(after.Values, t => t.Kernel.StartsWith("deep_ep::" + prefix, StringComparison.Ordinal));
-        PhaseTotals? then = before.GetValueOrDefault(now.Kernel);
-        long runs = now.BlockRuns - (then?.BlockRuns ?? 0);
-        Assert.True(runs > 0 && runs % ranks == 0, $"{now.Kernel}: {runs} block runs over {ranks} ranks");
+        (long runs, long[] added) = Added(before, after, prefix);
+        Assert.True(runs > 0 && runs % ranks == 0, $"{prefix}: {runs} block runs over {ranks} ranks");
         for (int phase = 0; phase < s_phases.Length; phase++)
         {
-            long added = now.Nanoseconds[phase] - (then?.Nanoseconds[phase] ?? 0);
             string name = s_phases[phase];
             if (busy.Contains(name))
             {
-                Assert.True(added > 0 && added / runs < 10_000_000, $"{now.Kernel}: {added} ns in {name} over {runs} block runs");
+                Assert.True(added[phase] > 0 && added[phase] / runs < 10_000_000, $"{prefix}: {added[phase]} ns in {name} over {runs} block runs");
             }
             else if (!marked.Contains(name))
             {
-                Assert.True(added == 0, $"{now.Kernel} never marks {name}, yet {added} ns were added there");
+                Assert.True(added[phase] == 0, $"{prefix} never marks {name}, yet {added[phase]} ns were added there");
             }
         }
+    }
+
+    // Block runs and nanoseconds per phase added between the two readings, over every kernel whose expression starts with `prefix`.
+    private static (long Runs, long[] Nanoseconds) Added(Dictionary<string, PhaseTotals> before, Dictionary<string, PhaseTotals> after, string prefix)
+    {
+        long runs = 0;
+        long[] added = new long[s_phases.Length];
+        foreach (PhaseTotals now in after.Values.Where(t => t.Kernel.StartsWith("deep_ep::" + prefix, StringComparison.Ordinal)))
+        {
+            PhaseTotals? then = before.GetValueOrDefault(now.Kernel);
+            runs += now.BlockRuns - (then?.BlockRuns ?? 0);
+            for (int phase = 0; phase < added.Length; phase++)
+            {
+                added[phase] += now.Nanoseconds[phase] - (then?.Nanoseconds[phase] ?? 0);
+            }
+        }
+        return (runs, added);
     }
 
     // One entry per kernel, summed over devices.
