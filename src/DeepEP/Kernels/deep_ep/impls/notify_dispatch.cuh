@@ -104,9 +104,14 @@ __global__ void notify_dispatch(NotifyDispatchParams p) {
         p.recv_channel_prefix_matrix[i] = c == 0 ? 0 : ptx::ld_volatile(&mine->channel_prefix[s][c - 1]);
     }
     for (int e = threadIdx.x; p.host_expert_counts != nullptr && e < experts_per_rank; e += blockDim.x) {
+        int counts[kMaxRanks];  // all loaded before the first add, as above
+        #pragma unroll
+        for (int s = 0; s < kMaxRanks; ++s)
+            counts[s] = s < num_ranks ? ptx::ld_volatile(&mine->expert_counts[s][e]) : 0;
         int sum = 0;
-        for (int s = 0; s < num_ranks; ++s)
-            sum += ptx::ld_volatile(&mine->expert_counts[s][e]);
+        #pragma unroll
+        for (int s = 0; s < kMaxRanks; ++s)
+            sum += counts[s];
         const int aligned = ceil_div(sum, p.expert_alignment) * p.expert_alignment;
         ptx::st_relaxed_sys(&p.host_expert_counts[e], aligned);
     }
