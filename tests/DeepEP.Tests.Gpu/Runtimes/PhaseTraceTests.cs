@@ -23,19 +23,11 @@ public sealed class PhaseTraceTests(GpuFixture gpu)
     public void TracedKernelsMatchTheReferenceAndFillTheirPhases(int ranks)
     {
         gpu.Require();
-        Dictionary<string, PhaseTotals> before, after;
-        PhaseTrace.Enabled = true;
-        try
+        (Dictionary<string, PhaseTotals> before, Dictionary<string, PhaseTotals> after) = Traced(() =>
         {
-            before = Totals();
             LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Suite["t64-h7168-fp8"]);
             LowLatencyComparison.MatchesReference(EpBackendKind.Kernels, ranks, LowLatencyCases.Suite["t50-h7168-fp8-round-hook"]);
-            after = Totals();
-        }
-        finally
-        {
-            PhaseTrace.Enabled = false;
-        }
+        });
 
         Expect(before, after, ranks, "low_latency_dispatch<", busy: ["send", "arrive", "wait", "copy"], marked: ["select"]);
         Expect(before, after, ranks, "low_latency_combine<", busy: ["send", "arrive", "wait", "reduce"], marked: []);
@@ -54,18 +46,8 @@ public sealed class PhaseTraceTests(GpuFixture gpu)
     public void TracedNormalKernelsMatchTheReferenceAndFillTheirPhases(int ranks)
     {
         gpu.Require();
-        Dictionary<string, PhaseTotals> before, after;
-        PhaseTrace.Enabled = true;
-        try
-        {
-            before = Totals();
-            BackendComparison.MatchesReference(EpBackendKind.Kernels, ranks, NormalCases.Suite["t512-h7168-e256-k8"]);
-            after = Totals();
-        }
-        finally
-        {
-            PhaseTrace.Enabled = false;
-        }
+        (Dictionary<string, PhaseTotals> before, Dictionary<string, PhaseTotals> after) = Traced(
+            () => BackendComparison.MatchesReference(EpBackendKind.Kernels, ranks, NormalCases.Suite["t512-h7168-e256-k8"]));
 
         Expect(before, after, ranks, "notify_dispatch", busy: ["barrier"], marked: ["send", "reduce", "publish"]);
         Expect(before, after, ranks, "intranode_dispatch<", busy: ["barrier", "copy"], marked: []);
@@ -108,6 +90,22 @@ public sealed class PhaseTraceTests(GpuFixture gpu)
             }
         }
         return (runs, added);
+    }
+
+    // The sums before and after `run`, with the timers built into every kernel it compiles.
+    private static (Dictionary<string, PhaseTotals> Before, Dictionary<string, PhaseTotals> After) Traced(Action run)
+    {
+        PhaseTrace.Enabled = true;
+        try
+        {
+            Dictionary<string, PhaseTotals> before = Totals();
+            run();
+            return (before, Totals());
+        }
+        finally
+        {
+            PhaseTrace.Enabled = false;
+        }
     }
 
     // One entry per kernel, summed over devices.
