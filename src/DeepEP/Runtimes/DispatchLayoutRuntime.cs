@@ -50,7 +50,7 @@ internal static class DispatchLayoutRuntime
         CudaKernel kernel = KernelLoader.Get(device, "deep_ep/impls/dispatch_layout.cuh", "deep_ep::get_dispatch_layout");
         KernelLaunchConfig config = CountsInOneBlock(p)
             ? new KernelLaunchConfig(1, OneBlockThreads, OneBlockSharedBytes(p), stream)
-            : new KernelLaunchConfig(Math.Min((p.NumTokens + LayoutThreads - 1) / LayoutThreads, 1024), LayoutThreads, Stream: stream);
+            : new KernelLaunchConfig(Math.Clamp((p.NumTokens + LayoutThreads - 1) / LayoutThreads, 1, 1024), LayoutThreads, Stream: stream);
         kernel.Launch(config, p);
     }
 

@@ -143,4 +143,11 @@ __device__ __forceinline__ unsigned long long globaltimer() {
     return ns;
 }
 
+// Bytes of dynamic shared memory this launch gave each block.
+__device__ __forceinline__ unsigned int dynamic_smem_size() {
+    unsigned int bytes;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(bytes));
+    return bytes;
+}
+
 }  // namespace deep_ep::ptx

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deep_ep/common/comm_header.cuh>
+#include <deep_ep/common/ptx.cuh>
 #include <deep_ep/common/utils.cuh>
 
 // GetDispatchLayout (spec §1): per-rank and per-expert token counts and the [T, R] membership matrix.
@@ -29,7 +30,9 @@ constexpr int kLayoutChunk = 8;  // top-k entries a thread loads together: one r
 // integer atomics either way, so the result does not depend on the schedule.
 __global__ void get_dispatch_layout(DispatchLayoutParams p) {
     extern __shared__ int s_counts[];  // one block: [R] per rank, then [E] per expert
-    const bool one_block = gridDim.x == 1;
+    // The host's choice (LaunchLayout): one block with room for the counters. A grid of one block without that room
+    // (many experts, few tokens) adds into zeroed counts like a larger grid.
+    const bool one_block = gridDim.x == 1 && ptx::dynamic_smem_size() >= (p.num_ranks + p.num_experts) * sizeof(int);
     int* per_rank = one_block ? s_counts : p.num_tokens_per_rank;
     int* per_expert = one_block ? s_counts + p.num_ranks : p.num_tokens_per_expert;
     if (one_block) {
